@@ -1,0 +1,118 @@
+using System.Collections.Generic;
+using System.Globalization;
+using Blip2Compiler.Generator.Graphs.Syntax;
+
+namespace Blip2Compiler.Generator.Graphs.Bind
+{
+    /// <summary>
+    /// The user's config seen through the graphs' schemas: `vision.hidden_size` reads `vision_config.hidden_size`
+    /// from config.json, or the schema's default (which may refer to other fields, e.g. word_embed_proj_dim).
+    /// Values are read lazily, so a schema that does not apply (t5 for an OPT checkpoint) is never checked.
+    /// </summary>
+    internal sealed class ConfigView
+    {
+        private readonly ConfigDocument _document;
+        private readonly Dictionary<string, ConfigSchema> _schemas = new Dictionary<string, ConfigSchema>();
+        private readonly Dictionary<string, ConstValue> _cache = new Dictionary<string, ConstValue>();
+        private readonly HashSet<string> _evaluating = new HashSet<string>();
+
+        public ConfigView(ConfigDocument document, IEnumerable<ConfigSchema> schemas)
+        {
+            _document = document;
+            foreach (var s in schemas) _schemas[s.Name] = s;
+        }
+
+        public ConfigDocument Document => _document;
+
+        public bool HasSchema(string name) => _schemas.ContainsKey(name);
+
+        /// <summary>The JSON path a schema field is read from.</summary>
+        public string JsonPath(string schema, string field)
+        {
+            var section = _schemas[schema].Section;
+            return section.Length == 0 ? field : section + "." + field;
+        }
+
+        /// <summary>Reads `schema.field`; null when the schema has no such field.</summary>
+        public ConstValue? Get(string schema, string field)
+        {
+            if (!_schemas.TryGetValue(schema, out var s)) return null;
+            ConfigField? declared = null;
+            foreach (var f in s.Fields) if (f.Name == field) { declared = f; break; }
+            if (declared is null) return null;
+            var key = schema + "." + field;
+            if (_cache.TryGetValue(key, out var cached)) return cached;
+            if (!_evaluating.Add(key)) throw new BindException("the default of " + key + " refers to itself");
+            try
+            {
+                var value = Read(s, declared);
+                _cache[key] = value;
+                return value;
+            }
+            finally { _evaluating.Remove(key); }
+        }
+
+        /// <summary>Resolves a dotted name like `vision.hidden_size`.</summary>
+        public ConstValue? Lookup(string dotted)
+        {
+            var dot = dotted.IndexOf('.');
+            if (dot < 0) return null;
+            return Get(dotted.Substring(0, dot), dotted.Substring(dot + 1));
+        }
+
+        private ConstValue Read(ConfigSchema schema, ConfigField field)
+        {
+            var path = schema.Section.Length == 0 ? field.Name : schema.Section + "." + field.Name;
+            var entry = _document.Find(path);
+            if (entry is null || (entry.Kind == ConfigKind.Null && !field.Nullable))
+                return ConstEvaluator.Evaluate(field.Default, name => Get(schema.Name, name) ?? Lookup(name));
+            try
+            {
+                return Convert(field, entry);
+            }
+            catch (System.FormatException)
+            {
+                throw new BindException("expected " + Describe(field.Type) + ", found " + entry.Kind.ToString().ToLowerInvariant() + " " + entry.Value, path);
+            }
+        }
+
+        private static ConstValue Convert(ConfigField field, ConfigEntry entry)
+        {
+            if (entry.Kind == ConfigKind.Null) return ConstValue.None;
+            var text = entry.Value;
+            if (entry.Kind == ConfigKind.Array)
+            {
+                // A list where one value is expected (e.g. several eos ids): the graphs need the first.
+                if (entry.Items.AsImmutableArray().Length == 0) throw new System.FormatException();
+                text = entry.Items.AsImmutableArray()[0];
+            }
+            switch (field.Type)
+            {
+                case "int":
+                    if (entry.Kind != ConfigKind.Number && entry.Kind != ConfigKind.Array) throw new System.FormatException();
+                    var d = double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+                    if (d != System.Math.Floor(d)) throw new System.FormatException();
+                    return ConstValue.Of((long)d);
+                case "float":
+                    if (entry.Kind != ConfigKind.Number) throw new System.FormatException();
+                    return ConstValue.Of(double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture));
+                case "bool":
+                    if (entry.Kind != ConfigKind.Bool) throw new System.FormatException();
+                    return ConstValue.Of(text == "true");
+                case "string":
+                case "act":
+                    if (entry.Kind != ConfigKind.String) throw new System.FormatException();
+                    return ConstValue.Of(text);
+            }
+            throw new BindException("unknown schema type " + field.Type);
+        }
+
+        private static string Describe(string type) => type switch
+        {
+            "int" => "an integer",
+            "float" => "a number",
+            "bool" => "true or false",
+            _ => "a string",
+        };
+    }
+}

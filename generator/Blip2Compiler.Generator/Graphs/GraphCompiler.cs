@@ -1,0 +1,59 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using Blip2Compiler.Generator.Graphs.Bind;
+using Blip2Compiler.Generator.Graphs.Check;
+using Blip2Compiler.Generator.Graphs.Emit;
+using Blip2Compiler.Generator.Graphs.Fuse;
+using Blip2Compiler.Generator.Graphs.Parse;
+using Blip2Compiler.Generator.Graphs.Syntax;
+
+namespace Blip2Compiler.Generator.Graphs
+{
+    /// <summary>
+    /// The compiler, stage by stage: Parse (graphs) → select the root → Check (config) → Bind (IR) → Fuse → Emit.
+    /// Each stage is a separate type with its own tests; this only wires them.
+    /// </summary>
+    internal static class GraphCompiler
+    {
+        public static CompileResult Compile(ModelDeclaration model) => Compile(model, GraphLibrary.Load);
+
+        internal static CompileResult Compile(ModelDeclaration model, System.Func<IReadOnlyList<GraphFile>> graphs)
+        {
+            var diagnostics = new List<DiagnosticInfo>();
+            DiagnosticInfo Diagnostic(string id, LocationInfo? location, params string[] args) =>
+                new DiagnosticInfo(id, new EquatableArray<string>(ImmutableArray.Create(args)), location ?? model.AttributeLocation);
+
+            IReadOnlyList<GraphFile> files;
+            try { files = graphs(); }
+            catch (GraphException e) { return Fail(Diagnostic("BLIP2020", null, e.File + ":" + e.Line, e.Message)); }
+
+            var root = ArchitectureSelector.Select(model.Config, out var errorId, out var errorArgs, out var errorPath);
+            if (root is null) return Fail(Diagnostic(errorId!, model.Config.Find(errorPath!)?.Location, errorArgs));
+
+            var config = new ConfigView(model.Config, files.SelectMany(f => f.Configs));
+            diagnostics.AddRange(ModelChecks.Run(config, root, model.AttributeLocation));
+            if (diagnostics.Count > 0) return Fail(diagnostics.ToArray());
+
+            IrModel ir;
+            try { ir = new Binder(files, config).Bind(model, root); }
+            catch (BindException e) { return Fail(Diagnostic("BLIP2015", e.ConfigPath is null ? null : model.Config.Find(e.ConfigPath)?.Location, e.ConfigPath ?? root, "", e.Message)); }
+
+            foreach (var cls in ir.Classes)
+            {
+                FuseProjections.Apply(cls);
+                FuseEpilogues.Apply(cls);
+            }
+
+            try
+            {
+                var emitted = ModelEmitter.Emit(ir);
+                return new CompileResult(new EquatableArray<GeneratedFile>(emitted.ToImmutableArray()), default);
+            }
+            catch (GraphError e) { return Fail(Diagnostic("BLIP2020", null, root, e.Message)); }
+        }
+
+        private static CompileResult Fail(params DiagnosticInfo[] diagnostics) =>
+            new CompileResult(default, new EquatableArray<DiagnosticInfo>(diagnostics.ToImmutableArray()));
+    }
+}

@@ -1,0 +1,74 @@
+using System.Collections.Generic;
+
+namespace Blip2Compiler.Generator.Graphs.Syntax
+{
+    /// <summary>Where a declaration came from, so errors and generated comments can point back to the graph line.</summary>
+    internal readonly record struct GraphSpan(string File, int Line);
+
+    // ---- Expressions (shared by compile-time `let`s and forward wiring) ----
+    internal abstract record Expr(GraphSpan Span);
+    internal sealed record NumberExpr(GraphSpan Span, string Text) : Expr(Span);
+    internal sealed record StringExpr(GraphSpan Span, string Value) : Expr(Span);
+    internal sealed record NameExpr(GraphSpan Span, string Name) : Expr(Span);           // a, cfg.hidden_size, embed_tokens.weight
+    internal sealed record CallExpr(GraphSpan Span, string Callee, IReadOnlyList<Expr> Args, IReadOnlyList<(string Name, Expr Value)> Named) : Expr(Span);
+    internal sealed record BinaryExpr(GraphSpan Span, string Op, Expr Left, Expr Right) : Expr(Span);
+    internal sealed record UnaryExpr(GraphSpan Span, string Op, Expr Operand) : Expr(Span);
+
+    // ---- Config schemas ----
+    internal sealed record ConfigField(GraphSpan Span, string Type, string Name, bool Nullable, Expr Default);
+    internal sealed record ConfigSchema(GraphSpan Span, string Name, string Section, IReadOnlyList<ConfigField> Fields);
+
+    // ---- Blocks ----
+    internal enum MemberKind { Param, Linear, LayerNorm, RmsNorm, Embedding, Conv2d, Module, Stack }
+
+    /// <summary>One way to fill a parameter from the checkpoint: a key, a concatenation, or q/v biases.</summary>
+    internal sealed record SourceSyntax(string Kind, IReadOnlyList<string> Keys);
+
+    internal sealed record MemberSyntax(
+        GraphSpan Span,
+        MemberKind Kind,
+        string Name,
+        IReadOnlyList<Expr> Dims,                 // param shape; linear [in, out]; norm [dim]; embedding [count, dim]; conv [in, out]
+        IReadOnlyDictionary<string, Expr> Options, // eps, kernel, stride, bias, count
+        string? BlockName,                        // module / stack
+        IReadOnlyList<(string Name, Expr Value)> BlockArgs,
+        string? Key,                              // "@ key" (null: the member name)
+        IReadOnlyList<SourceSyntax> Sources,      // param alternatives after '@'
+        bool Float32,
+        Expr? When);
+
+    internal abstract record Statement(GraphSpan Span, Expr? When);
+    internal sealed record AssignStatement(GraphSpan Span, IReadOnlyList<string> Targets, Expr Value, Expr? When) : Statement(Span, When);
+    internal sealed record CallStatement(GraphSpan Span, Expr Call, Expr? When) : Statement(Span, When);
+    internal sealed record ReturnStatement(GraphSpan Span, IReadOnlyList<Expr> Values, Expr? When) : Statement(Span, When);
+    internal sealed record ForStatement(GraphSpan Span, string Variable, string Stack, IReadOnlyList<Statement> Body) : Statement(Span, null);
+
+    internal sealed record ForwardParam(string Name, string Type, bool Optional); // Type: tensor | bool | int
+    internal sealed record ForwardSyntax(GraphSpan Span, string Name, IReadOnlyList<ForwardParam> Params, IReadOnlyList<string> OutputNames, IReadOnlyList<Statement> Body, Expr? When);
+
+    internal sealed record IgnoreSyntax(GraphSpan Span, string Key, Expr? When);
+    internal sealed record LetSyntax(GraphSpan Span, string Name, Expr Value);
+    internal sealed record VariantSyntax(GraphSpan Span, string Suffix, Expr When);
+
+    internal sealed record BlockSyntax(
+        GraphSpan Span,
+        string Name,
+        bool IsRoot,
+        string? BaseType,
+        string ConfigAlias,
+        string ConfigSchema,
+        IReadOnlyList<string> Params,
+        IReadOnlyList<LetSyntax> Lets,
+        IReadOnlyList<VariantSyntax> Variants,
+        IReadOnlyList<MemberSyntax> Members,
+        IReadOnlyList<IgnoreSyntax> Ignores,
+        IReadOnlyList<ForwardSyntax> Forwards);
+
+    internal sealed record GraphFile(string Name, IReadOnlyList<ConfigSchema> Configs, IReadOnlyList<BlockSyntax> Blocks);
+}
+
+namespace Blip2Compiler.Generator.Graphs.Syntax
+{
+    /// <summary>A compile-time value folded into forward wiring by the Bind stage.</summary>
+    internal sealed record ConstExpr(GraphSpan Span, Bind.ConstValue Value) : Expr(Span);
+}
