@@ -45,7 +45,7 @@ public class GraphCompilerTests
     [InlineData("blip2-features")]
     public void FixtureConfigsCompileWithoutDiagnostics(string @case)
     {
-        var result = CompileFixture(@case);
+        var result = CompileFixture(@case, "Tiny" + string.Concat(@case.Split('-').Skip(1).Select(p => char.ToUpperInvariant(p[0]) + p.Substring(1))));
         Assert.Empty(result.Diagnostics);
         var dump = Environment.GetEnvironmentVariable("BLIP2_DUMP_GENERATED");
         if (dump is not null)
@@ -53,6 +53,6 @@ public class GraphCompilerTests
             Directory.CreateDirectory(Path.Combine(dump, @case));
             foreach (var f in result.Files) File.WriteAllText(Path.Combine(dump, @case, f.HintName), f.Source);
         }
-        Assert.Contains(result.Files, f => f.HintName == "TinyModel.KeyMap.g.cs");
+        Assert.Contains(result.Files, f => f.HintName.EndsWith(".KeyMap.g.cs"));
     }
 }

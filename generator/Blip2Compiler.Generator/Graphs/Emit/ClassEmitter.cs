@@ -12,7 +12,7 @@ namespace Blip2Compiler.Generator.Graphs.Emit
     internal sealed class ClassEmitter
     {
         private readonly IrClass _cls;
-        private readonly SourceWriter _w = new SourceWriter();
+        private HashSet<string> _locals = new HashSet<string>();
 
         private ClassEmitter(IrClass cls) { _cls = cls; }
 
@@ -126,6 +126,8 @@ namespace Blip2Compiler.Generator.Graphs.Emit
 
         private void Body(SourceWriter w, IrForward f, List<Statement> body, HashSet<string> declared, string? loopVar)
         {
+            var outer = _locals;
+            _locals = declared;
             foreach (var s in body)
             {
                 switch (s)
@@ -157,6 +159,7 @@ namespace Blip2Compiler.Generator.Graphs.Emit
                         break;
                 }
             }
+            _locals = outer;
         }
 
         private string Expr(Expr e, string? loopVar)
@@ -166,6 +169,8 @@ namespace Blip2Compiler.Generator.Graphs.Emit
                 case ConstExpr c: return c.Value.ToCSharp();
                 case NameExpr n:
                     var parts = n.Name.Split('.');
+                    // Locals shadow members (T5's `q = split_heads(q(x))`).
+                    if (_locals.Contains(n.Name)) return Names.Camel(n.Name);
                     if (_cls.FindMember(parts[0]) is not null) return string.Join(".", parts.Select(Names.Pascal));
                     return Names.Camel(n.Name);
                 case UnaryExpr u: return (u.Op == "not" ? "!" : "-") + Expr(u.Operand, loopVar);

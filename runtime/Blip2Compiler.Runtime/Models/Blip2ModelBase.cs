@@ -1,0 +1,63 @@
+using Blip2Compiler.Nn;
+using TorchSharp;
+using static TorchSharp.torch;
+using Tensor = TorchSharp.torch.Tensor;
+
+namespace Blip2Compiler.Models;
+
+/// <summary>Outputs of the vision tower: last_hidden_state (after post_layernorm) and the pooled class token.</summary>
+public sealed record VisionOutput(Tensor LastHiddenState, Tensor PoolerOutput, IReadOnlyList<Tensor> HiddenStates);
+
+/// <summary>
+/// What every compiled BLIP-2 shares: the vision tower and the Q-Former. The generated class implements the
+/// abstract steps (from its graph); the public methods here add the task glue and tensor lifetimes.
+/// </summary>
+public abstract class Blip2ModelBase : IDisposable
+{
+    private readonly LoadedModel _loaded;
+
+    protected Blip2ModelBase(LoadedModel loaded, ModelInfo info)
+    {
+        _loaded = loaded;
+        ModelInfo = info;
+    }
+
+    public ModelInfo ModelInfo { get; }
+    public torch.Device Device => _loaded.Device;
+    public torch.ScalarType DType => _loaded.DType;
+    public string? CheckpointDirectory => _loaded.CheckpointDirectory;
+
+    public abstract (Tensor LastHiddenState, Tensor PoolerOutput) VisionForward(ForwardContext ctx, Tensor pixelValues, bool interpolate);
+    public abstract Tensor QFormerForward(ForwardContext ctx, Tensor imageEmbeds);
+
+    /// <summary>Blip2Model.get_image_features: the vision tower's outputs.</summary>
+    public VisionOutput GetImageFeatures(Tensor pixelValues, bool interpolatePosEncoding = false, bool outputHiddenStates = false)
+    {
+        using var scope = NewDisposeScope();
+        var ctx = new ForwardContext { OutputHiddenStates = outputHiddenStates };
+        var (last, pooled) = VisionForward(ctx, Input(pixelValues), interpolatePosEncoding);
+        return new VisionOutput(last.MoveToOuterDisposeScope(), pooled.MoveToOuterDisposeScope(), ctx.HiddenStates.Select(h => h.MoveToOuterDisposeScope()).ToList());
+    }
+
+    /// <summary>Blip2Model.get_qformer_features: the Q-Former's last hidden state for the learned queries.</summary>
+    public Tensor GetQFormerFeatures(Tensor pixelValues, bool interpolatePosEncoding = false)
+    {
+        using var scope = NewDisposeScope();
+        var ctx = new ForwardContext();
+        var (image, _) = VisionForward(ctx, Input(pixelValues), interpolatePosEncoding);
+        return QFormerForward(ctx, image).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Moves an input to the model's device; pixel values take the model's dtype.</summary>
+    protected Tensor Input(Tensor t)
+    {
+        var moved = t.device.type == Device.type && t.device.index == Device.index ? t : t.to(Device);
+        return moved.is_floating_point() ? moved.to_type(DType) : moved;
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in _loaded.Tensors.Values) t.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}

@@ -1,0 +1,60 @@
+using Blip2Compiler.Nn;
+using TorchSharp;
+using static TorchSharp.torch;
+using Tensor = TorchSharp.torch.Tensor;
+
+namespace Blip2Compiler.Models;
+
+/// <summary>Contrastive outputs: cosine similarities (max over query tokens, no temperature) and the embeddings.</summary>
+public sealed record ContrastiveOutput(Tensor LogitsPerImage, Tensor LogitsPerText, Tensor ImageEmbeds, Tensor TextEmbeds);
+
+/// <summary>
+/// BLIP-2 image–text retrieval (Blip2ForImageTextRetrieval, Blip2TextModelWithProjection,
+/// Blip2VisionModelWithProjection): the Q-Former's text side with ITM and ITC heads.
+/// </summary>
+public abstract class ImageTextRetrieval : Blip2ModelBase
+{
+    protected ImageTextRetrieval(LoadedModel loaded, ModelInfo info) : base(loaded, info) { }
+
+    public abstract Tensor ItmLogits(ForwardContext ctx, Tensor imageEmbeds, Tensor inputIds, Tensor mask);
+    public abstract Tensor ImageEmbeds(ForwardContext ctx, Tensor queryOutput);
+    public abstract Tensor TextEmbeds(ForwardContext ctx, Tensor inputIds, Tensor mask);
+
+    /// <summary>Image–text matching logits [pairs, 2] (no match, match) for pair i = (image i, text i).</summary>
+    public Tensor ImageTextMatching(Tensor pixelValues, Tensor inputIds, Tensor? attentionMask = null)
+    {
+        using var scope = NewDisposeScope();
+        var ctx = new ForwardContext();
+        var (image, _) = VisionForward(ctx, Input(pixelValues), false);
+        var ids = Input(inputIds);
+        return ItmLogits(ctx, image, ids, attentionMask is null ? torch.ones_like(ids) : Input(attentionMask)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Image–text contrastive similarities, both ways, with the normalized embeddings.</summary>
+    public ContrastiveOutput ImageTextContrastive(Tensor pixelValues, Tensor inputIds, Tensor? attentionMask = null)
+    {
+        using var scope = NewDisposeScope();
+        var imageEmbeds = GetImageEmbeds(pixelValues);
+        var textEmbeds = GetTextEmbeds(inputIds, attentionMask).select(1, 0);
+        var perImage = torch.matmul(imageEmbeds, textEmbeds.t()).max(1).values;   // [images, texts]
+        return new ContrastiveOutput(perImage.MoveToOuterDisposeScope(), perImage.t().MoveToOuterDisposeScope(),
+            imageEmbeds.MoveToOuterDisposeScope(), textEmbeds.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Blip2VisionModelWithProjection: normalized query embeddings [images, queries, dim].</summary>
+    public Tensor GetImageEmbeds(Tensor pixelValues)
+    {
+        using var scope = NewDisposeScope();
+        var ctx = new ForwardContext();
+        var (image, _) = VisionForward(ctx, Input(pixelValues), false);
+        return ImageEmbeds(ctx, QFormerForward(ctx, image)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Blip2TextModelWithProjection: normalized token embeddings [texts, tokens, dim].</summary>
+    public Tensor GetTextEmbeds(Tensor inputIds, Tensor? attentionMask = null)
+    {
+        using var scope = NewDisposeScope();
+        var ids = Input(inputIds);
+        return TextEmbeds(new ForwardContext(), ids, attentionMask is null ? torch.ones_like(ids) : Input(attentionMask)).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,24 @@
+using Blip2Compiler.Nn;
+using TorchSharp;
+using Tensor = TorchSharp.torch.Tensor;
+
+namespace Blip2Compiler.Models;
+
+/// <summary>Everything a generated model's constructor needs: its parameters, device, dtype, and its folder.</summary>
+public sealed class LoadedModel
+{
+    public LoadedModel(IReadOnlyDictionary<string, Tensor> tensors, torch.Device device, torch.ScalarType dtype, string? checkpointDirectory)
+    {
+        Tensors = tensors;
+        Parameters = new ParameterSet(tensors);
+        Device = device;
+        DType = dtype;
+        CheckpointDirectory = checkpointDirectory;
+    }
+
+    public IReadOnlyDictionary<string, Tensor> Tensors { get; }
+    public ParameterSet Parameters { get; }
+    public torch.Device Device { get; }
+    public torch.ScalarType DType { get; }
+    public string? CheckpointDirectory { get; }
+}

@@ -1,0 +1,96 @@
+using Blip2Compiler.Nn;
+using TorchSharp;
+using static TorchSharp.torch;
+using Tensor = TorchSharp.torch.Tensor;
+
+namespace Blip2Compiler.Models;
+
+/// <summary>Outputs of a conditional-generation forward (Blip2ForConditionalGenerationModelOutput).</summary>
+public sealed record Blip2ForwardOutput(
+    Tensor Logits,
+    Tensor? Loss,
+    VisionOutput Vision,
+    Tensor QFormerLastHiddenState,
+    Tensor LanguageModelInputs,
+    IReadOnlyList<Tensor> HiddenStates,
+    IReadOnlyList<Tensor> Attentions);
+
+/// <summary>
+/// BLIP-2 with an OPT decoder (Blip2ForConditionalGeneration + Blip2Model's features). The projected queries
+/// either replace the image-token embeddings (configs with image_token_index) or are prepended (legacy).
+/// </summary>
+public abstract partial class OptConditionalGeneration : Blip2ModelBase
+{
+    protected OptConditionalGeneration(LoadedModel loaded, ModelInfo info) : base(loaded, info) { }
+
+    public abstract Tensor ProjectQueries(ForwardContext ctx, Tensor queryOutput);
+    public abstract Tensor EmbedTokens(ForwardContext ctx, Tensor inputIds);
+    public abstract Tensor DecoderForward(ForwardContext ctx, Tensor inputsEmbeds, Tensor positions, Tensor? mask);
+    public abstract Tensor Logits(ForwardContext ctx, Tensor hidden);
+
+    /// <summary>
+    /// The forward pass over a whole prompt: logits [batch, seq, vocab], and the language-modeling loss when labels
+    /// are given (-100 ignored). `useImageTokens` null follows the config (image_token_index set or not).
+    /// </summary>
+    public Blip2ForwardOutput Forward(Tensor pixelValues, Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null,
+        bool interpolatePosEncoding = false, bool outputHiddenStates = false, bool outputAttentions = false, bool? useImageTokens = null)
+    {
+        using var scope = NewDisposeScope();
+        var visionCtx = new ForwardContext { OutputHiddenStates = outputHiddenStates };
+        var (image, pooled) = VisionForward(visionCtx, Input(pixelValues), interpolatePosEncoding);
+        var ctx = new ForwardContext { OutputHiddenStates = outputHiddenStates, OutputAttentions = outputAttentions };
+        var queries = QFormerForward(ctx, image);
+        var projected = ProjectQueries(ctx, queries);
+        var (embeds, mask) = BuildInputs(ctx, projected, Input(inputIds), attentionMask is null ? torch.ones_like(inputIds) : Input(attentionMask), useImageTokens);
+        var hidden = DecoderForward(ctx, embeds, Positions(mask, 0), Ops.CausalMask(mask, embeds.shape[1], 0));
+        var logits = Logits(ctx, hidden);
+        Tensor? loss = null;
+        if (labels is not null)
+        {
+            // Legacy layout: the queries were prepended, so only the last labels.Length positions are text.
+            var text = logits.slice(1, logits.shape[1] - labels.shape[1], logits.shape[1], 1);
+            loss = Losses.CrossEntropy(text.slice(1, 0, text.shape[1] - 1, 1), labels.slice(1, 1, labels.shape[1], 1));
+        }
+        return new Blip2ForwardOutput(
+            logits.MoveToOuterDisposeScope(), loss?.MoveToOuterDisposeScope(),
+            new VisionOutput(image.MoveToOuterDisposeScope(), pooled.MoveToOuterDisposeScope(), visionCtx.HiddenStates.Select(h => h.MoveToOuterDisposeScope()).ToList()),
+            queries.MoveToOuterDisposeScope(), projected.MoveToOuterDisposeScope(),
+            ctx.HiddenStates.Select(h => h.MoveToOuterDisposeScope()).ToList(),
+            ctx.Attentions.Select(h => h.MoveToOuterDisposeScope()).ToList());
+    }
+
+    /// <summary>Blip2Model.get_text_features: the decoder's last hidden state for text alone.</summary>
+    public Tensor GetTextFeatures(Tensor inputIds, Tensor? attentionMask = null)
+    {
+        using var scope = NewDisposeScope();
+        var ctx = new ForwardContext();
+        var ids = Input(inputIds);
+        var mask = attentionMask is null ? torch.ones_like(ids) : Input(attentionMask);
+        var embeds = EmbedTokens(ctx, ids);
+        return DecoderForward(ctx, embeds, Positions(mask, 0), Ops.CausalMask(mask, ids.shape[1], 0)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Puts the projected queries into the prompt: at the image tokens, or in front (legacy).</summary>
+    protected (Tensor Embeds, Tensor Mask) BuildInputs(ForwardContext ctx, Tensor projected, Tensor inputIds, Tensor mask, bool? useImageTokens)
+    {
+        var embeds = EmbedTokens(ctx, inputIds);
+        projected = projected.to_type(embeds.dtype);
+        if ((useImageTokens ?? ModelInfo.ImageTokenIndex is not null) && ModelInfo.ImageTokenIndex is long imageToken)
+        {
+            var where = inputIds.eq(imageToken);
+            var count = where.sum().item<long>();
+            if (count != projected.shape[0] * projected.shape[1])
+                throw new Blip2Exception($"The prompt has {count} image tokens (id {imageToken}) but the images give {projected.shape[0] * projected.shape[1]} query embeddings ({projected.shape[1]} per image): build prompts with the processor.");
+            return (embeds.masked_scatter(where.unsqueeze(-1).expand_as(embeds), projected), mask);
+        }
+        var queryMask = torch.ones(projected.shape[0], projected.shape[1], dtype: mask.dtype, device: mask.device);
+        return (torch.cat(new[] { projected, embeds }, 1), torch.cat(new[] { queryMask, mask }, 1));
+    }
+
+    /// <summary>OPT's positions: count of real tokens so far (padding gets -1), offset by 2 into the table.</summary>
+    protected static Tensor Positions(Tensor mask, long past)
+    {
+        var positions = mask.cumsum(1, ScalarType.Int64) * mask - 1 + 2;
+        return positions.slice(1, past, positions.shape[1], 1);
+    }
+}

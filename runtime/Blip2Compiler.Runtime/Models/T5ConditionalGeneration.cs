@@ -1,0 +1,61 @@
+using Blip2Compiler.Nn;
+using TorchSharp;
+using static TorchSharp.torch;
+using Tensor = TorchSharp.torch.Tensor;
+
+namespace Blip2Compiler.Models;
+
+/// <summary>BLIP-2 with a Flan-T5 encoder–decoder: the projected queries enter the encoder's inputs.</summary>
+public abstract partial class T5ConditionalGeneration : Blip2ModelBase
+{
+    protected T5ConditionalGeneration(LoadedModel loaded, ModelInfo info) : base(loaded, info) { }
+
+    public abstract Tensor ProjectQueries(ForwardContext ctx, Tensor queryOutput);
+    public abstract Tensor EmbedTokens(ForwardContext ctx, Tensor inputIds);
+    public abstract Tensor Encode(ForwardContext ctx, Tensor inputsEmbeds, Tensor mask);
+    public abstract Tensor Decode(ForwardContext ctx, Tensor inputsEmbeds, Tensor mask, Tensor encoderStates, Tensor encoderMask);
+    public abstract Tensor Logits(ForwardContext ctx, Tensor hidden);
+
+    /// <summary>Decoder logits [batch, decoder_seq, vocab] for `decoderInputIds`; loss against labels when given.</summary>
+    public Blip2ForwardOutput Forward(Tensor pixelValues, Tensor inputIds, Tensor? attentionMask, Tensor decoderInputIds,
+        Tensor? decoderAttentionMask = null, Tensor? labels = null, bool interpolatePosEncoding = false, bool outputHiddenStates = false)
+    {
+        using var scope = NewDisposeScope();
+        var visionCtx = new ForwardContext();
+        var (image, pooled) = VisionForward(visionCtx, Input(pixelValues), interpolatePosEncoding);
+        var ctx = new ForwardContext { OutputHiddenStates = outputHiddenStates };
+        var queries = QFormerForward(ctx, image);
+        var projected = ProjectQueries(ctx, queries);
+        var (encoderStates, encoderMask) = EncodePrompt(ctx, projected, Input(inputIds), attentionMask is null ? torch.ones_like(inputIds) : Input(attentionMask));
+        var decoderIds = Input(decoderInputIds);
+        var decoderMask = decoderAttentionMask is null ? torch.ones_like(decoderIds) : Input(decoderAttentionMask);
+        var hidden = Decode(ctx, EmbedTokens(ctx, decoderIds), decoderMask, encoderStates, encoderMask);
+        var logits = Logits(ctx, hidden);
+        var loss = labels is null ? null : Losses.CrossEntropy(logits, labels);
+        return new Blip2ForwardOutput(logits.MoveToOuterDisposeScope(), loss?.MoveToOuterDisposeScope(),
+            new VisionOutput(image.MoveToOuterDisposeScope(), pooled.MoveToOuterDisposeScope(), Array.Empty<Tensor>()),
+            queries.MoveToOuterDisposeScope(), projected.MoveToOuterDisposeScope(),
+            ctx.HiddenStates.Select(h => h.MoveToOuterDisposeScope()).ToList(), Array.Empty<Tensor>());
+    }
+
+    /// <summary>Runs the encoder over the prompt with the queries in it (image tokens or prepended).</summary>
+    protected (Tensor States, Tensor Mask) EncodePrompt(ForwardContext ctx, Tensor projected, Tensor inputIds, Tensor mask)
+    {
+        var embeds = EmbedTokens(ctx, inputIds);
+        projected = projected.to_type(embeds.dtype);
+        if (ModelInfo.ImageTokenIndex is long imageToken)
+        {
+            var where = inputIds.eq(imageToken);
+            var count = where.sum().item<long>();
+            if (count != projected.shape[0] * projected.shape[1])
+                throw new Blip2Exception($"The prompt has {count} image tokens (id {imageToken}) but the images give {projected.shape[0] * projected.shape[1]} query embeddings: build prompts with the processor.");
+            embeds = embeds.masked_scatter(where.unsqueeze(-1).expand_as(embeds), projected);
+        }
+        else
+        {
+            embeds = torch.cat(new[] { projected, embeds }, 1);
+            mask = torch.cat(new[] { torch.ones(projected.shape[0], projected.shape[1], dtype: mask.dtype, device: mask.device), mask }, 1);
+        }
+        return (Encode(ctx, embeds, mask), mask);
+    }
+}

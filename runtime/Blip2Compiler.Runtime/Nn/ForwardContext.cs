@@ -1,0 +1,70 @@
+using TorchSharp;
+using Tensor = TorchSharp.torch.Tensor;
+
+namespace Blip2Compiler.Nn;
+
+/// <summary>
+/// What a forward pass carries besides tensors: the layer being run (for the KV cache), the cache itself,
+/// cross-attention keys/values kept across decoding steps, and the optional per-layer outputs.
+/// </summary>
+public sealed class ForwardContext
+{
+    private readonly Dictionary<int, (Tensor, Tensor)> _memo = new();
+
+    /// <summary>Index of the layer running now; set by the generated layer loops.</summary>
+    public int Layer { get; set; }
+
+    /// <summary>Self-attention cache of a decoding run (null: no cache, attend to the inputs only).</summary>
+    public IAttentionCache? Cache { get; init; }
+
+    public bool OutputHiddenStates { get; init; }
+    public bool OutputAttentions { get; init; }
+    public List<Tensor> HiddenStates { get; } = new();
+    public List<Tensor> Attentions { get; } = new();
+
+    /// <summary>Writes this step's keys/values into the cache and returns everything cached for the layer.</summary>
+    public (Tensor Keys, Tensor Values) AppendToCache(Tensor keys, Tensor values) =>
+        Cache is null ? (keys, values) : Cache.Append(Layer, keys, values);
+
+    /// <summary>Position of the first new token (tokens already in the cache).</summary>
+    public long PastLength => Cache?.Length ?? 0;
+
+    /// <summary>Computes per layer once and reuses it for the rest of the run (T5 cross-attention keys/values).</summary>
+    public (Tensor, Tensor) Memo(Func<(Tensor, Tensor)> compute)
+    {
+        if (_memo.TryGetValue(Layer, out var kept)) return kept;
+        var (a, b) = compute();
+        a = a.DetachFromDisposeScope();
+        b = b.DetachFromDisposeScope();
+        _memo[Layer] = (a, b);
+        return (a, b);
+    }
+
+    /// <summary>Reorders memoized rows (beam search).</summary>
+    public void ReorderMemo(Tensor rowIndex)
+    {
+        foreach (var layer in _memo.Keys.ToList())
+        {
+            var (a, b) = _memo[layer];
+            _memo[layer] = (a.index_select(0, rowIndex).DetachFromDisposeScope(), b.index_select(0, rowIndex).DetachFromDisposeScope());
+            a.Dispose(); b.Dispose();
+        }
+    }
+
+    public void RecordHidden(Tensor hidden)
+    {
+        if (OutputHiddenStates) HiddenStates.Add(hidden.alias().DetachFromDisposeScope());
+    }
+
+    public void RecordAttention(Tensor probabilities)
+    {
+        if (OutputAttentions) Attentions.Add(probabilities.DetachFromDisposeScope());
+    }
+}
+
+/// <summary>A per-layer key/value store that attention appends to (Blip2Compiler.Generation.KvCache).</summary>
+public interface IAttentionCache
+{
+    int Length { get; }
+    (Tensor Keys, Tensor Values) Append(int layer, Tensor keys, Tensor values);
+}

@@ -1,0 +1,84 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using Tensor = TorchSharp.torch.Tensor;
+
+namespace Blip2Compiler.Nn;
+
+/// <summary>y = x Wᵀ + b, one addmm.</summary>
+public sealed class Linear
+{
+    public readonly Tensor Weight;
+    public readonly Tensor? Bias;
+    public Linear(ParameterSet p, string prefix, bool bias)
+    {
+        Weight = p.Take(prefix + "weight");
+        Bias = bias ? p.Take(prefix + "bias") : null;
+    }
+    public Tensor Forward(Tensor x) => nn.functional.linear(x, Weight, Bias);
+}
+
+public sealed class LayerNorm
+{
+    public readonly Tensor Weight, Bias;
+    private readonly double _eps;
+    public LayerNorm(ParameterSet p, string prefix, double eps)
+    {
+        Weight = p.Take(prefix + "weight");
+        Bias = p.Take(prefix + "bias");
+        _eps = eps;
+    }
+    public Tensor Forward(Tensor x) =>
+        nn.functional.layer_norm(x.to_type(Weight.dtype), new[] { Weight.shape[0] }, Weight, Bias, _eps);
+}
+
+/// <summary>T5's norm: scale only, no mean subtraction, variance in float32 (as the reference).</summary>
+public sealed class RmsNorm
+{
+    public readonly Tensor Weight;
+    private readonly double _eps;
+    public RmsNorm(ParameterSet p, string prefix, double eps)
+    {
+        Weight = p.Take(prefix + "weight");
+        _eps = eps;
+    }
+    public Tensor Forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var variance = x.to_type(ScalarType.Float32).pow(2).mean(new long[] { -1 }, keepdim: true);
+        var normed = x * torch.rsqrt(variance + _eps);
+        if (Weight.dtype == ScalarType.Float16 || Weight.dtype == ScalarType.BFloat16) normed = normed.to_type(Weight.dtype);
+        return (Weight * normed).MoveToOuterDisposeScope();
+    }
+}
+
+public sealed class Embedding
+{
+    public readonly Tensor Weight;
+    public Embedding(ParameterSet p, string prefix) => Weight = p.Take(prefix + "weight");
+    public Tensor Forward(Tensor ids) => Ops.Lookup(Weight, ids);
+}
+
+public sealed class Conv2d
+{
+    public readonly Tensor Weight, Bias;
+    private readonly long _stride;
+    public Conv2d(ParameterSet p, string prefix, long stride)
+    {
+        Weight = p.Take(prefix + "weight");
+        Bias = p.Take(prefix + "bias");
+        _stride = stride;
+    }
+    public Tensor Forward(Tensor x) => nn.functional.conv2d(x.to_type(Weight.dtype), Weight, Bias, strides: new[] { _stride, _stride });
+}
+
+public static class Stack
+{
+    public static T[] Create<T>(long count, Func<int, T> create)
+    {
+        var layers = new T[count];
+        for (int i = 0; i < count; i++) layers[i] = create(i);
+        return layers;
+    }
+}
+
+public enum Activation { Gelu, GeluTanh, Relu, Silu, QuickGelu }

@@ -1,0 +1,69 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using Tensor = TorchSharp.torch.Tensor;
+
+namespace Blip2Compiler.Nn;
+
+public static partial class Ops
+{
+    /// <summary>
+    /// softmax(q kᵀ · scale + mask) v. Through libtorch's scaled_dot_product_attention (flash / memory-efficient
+    /// kernels on GPU); TorchSharp's SDPA has no scale argument, so q is pre-scaled when the graph's scale is not
+    /// 1/√d. When attention probabilities are requested, the explicit form runs instead and records them.
+    /// </summary>
+    public static Tensor Attention(ForwardContext ctx, Tensor q, Tensor k, Tensor v, Tensor? mask, double scale)
+    {
+        if (mask is not null) mask = AdditiveMask(mask, q.dtype);
+        if (ctx.OutputAttentions)
+        {
+            var scores = torch.matmul(q, k.transpose(-1, -2)) * scale;
+            if (mask is not null) scores = scores + mask;
+            var probabilities = scores.softmax(-1, ScalarType.Float32).to_type(q.dtype);
+            ctx.RecordAttention(probabilities);
+            return torch.matmul(probabilities, v);
+        }
+        var headDim = q.shape[^1];
+        var defaultScale = 1.0 / Math.Sqrt(headDim);
+        if (Math.Abs(scale - defaultScale) > 1e-12 * defaultScale) q = q * (scale / defaultScale);
+        var output = nn.functional.scaled_dot_product_attention(q, k, v, mask, 0.0, false);
+        // As the reference's SDPA with a boolean mask: a query that may attend to nothing (a left-padding
+        // position) outputs zeros rather than an average over masked keys.
+        if (mask is not null) output = output.masked_fill(FullyMasked(mask, q.dtype), 0);
+        return output;
+    }
+
+    private static Tensor FullyMasked(Tensor mask, ScalarType dtype) =>
+        mask.le(torch.finfo(dtype).min / 2).all(-1, keepdim: true);
+
+    /// <summary>An additive float mask in the attention dtype; -inf-like values clamped to the dtype's minimum.</summary>
+    private static Tensor AdditiveMask(Tensor mask, ScalarType dtype)
+    {
+        if (mask.dtype == dtype) return mask;
+        var min = torch.finfo(dtype).min;
+        return mask.clamp_min(min).to_type(dtype);
+    }
+
+    /// <summary>[batch, keys] 1/0 mask → additive [batch, 1, 1, keys] (0 or the float32 minimum).</summary>
+    public static Tensor PaddingMask(Tensor mask)
+    {
+        var m = mask.to_type(ScalarType.Float32);
+        return ((1.0 - m) * torch.finfo(ScalarType.Float32).min).unsqueeze(1).unsqueeze(1);
+    }
+
+    /// <summary>
+    /// Causal + padding mask [batch, 1, new, past+new] for `x`'s new positions after the cached ones;
+    /// `mask` covers every position so far ([batch, past+new]).
+    /// </summary>
+    public static Tensor CausalMask(ForwardContext ctx, Tensor mask, Tensor x) => CausalMask(mask, x.shape[1], ctx.PastLength);
+
+    public static Tensor CausalMask(Tensor mask, long queryLength, long past)
+    {
+        var keys = mask.shape[1];
+        var device = mask.device;
+        var queryPositions = torch.arange(past, past + queryLength, dtype: ScalarType.Int64, device: device).unsqueeze(1);
+        var keyPositions = torch.arange(keys, dtype: ScalarType.Int64, device: device).unsqueeze(0);
+        var allowed = keyPositions.le(queryPositions).unsqueeze(0) & mask.to_type(ScalarType.Bool).unsqueeze(1);
+        var min = torch.finfo(ScalarType.Float32).min;
+        return torch.where(allowed, 0.0f, min).to_type(ScalarType.Float32).unsqueeze(1);
+    }
+}

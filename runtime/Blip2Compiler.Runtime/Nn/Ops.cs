@@ -1,0 +1,111 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using Tensor = TorchSharp.torch.Tensor;
+
+namespace Blip2Compiler.Nn;
+
+/// <summary>
+/// The operations the graph language lowers to. Each is one or a few libtorch calls; shapes follow the
+/// reference (batch, sequence, hidden) and (batch, heads, sequence, head_dim) for attention.
+/// </summary>
+public static partial class Ops
+{
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias) => nn.functional.linear(x, weight, bias);
+
+    public static Tensor Gelu(Tensor x) => nn.functional.gelu(x);
+    public static Tensor Relu(Tensor x) => nn.functional.relu(x);
+    public static Tensor Silu(Tensor x) => nn.functional.silu(x);
+    public static Tensor QuickGelu(Tensor x) => x * torch.sigmoid(x * 1.702);
+
+    /// <summary>The tanh approximation (transformers' gelu_new / gelu_pytorch_tanh).</summary>
+    public static Tensor GeluTanh(Tensor x) =>
+        x * 0.5 * (1.0 + torch.tanh(Math.Sqrt(2.0 / Math.PI) * (x + 0.044715 * x.pow(3))));
+
+    public static Tensor Apply(Tensor x, Activation activation) => activation switch
+    {
+        Activation.Gelu => Gelu(x),
+        Activation.GeluTanh => GeluTanh(x),
+        Activation.Relu => x.relu_(),   // in place on a fresh GEMM output: no second tensor
+        Activation.Silu => x.silu_(),
+        _ => QuickGelu(x),
+    };
+
+    /// <summary>Fused epilogue: GEMM with bias (addmm), then the activation.</summary>
+    public static Tensor LinearActivation(Tensor x, Linear linear, Activation activation) =>
+        Apply(nn.functional.linear(x, linear.Weight, linear.Bias), activation);
+
+    /// <summary>Fused residual: residual + x Wᵀ as one addmm with the residual as accumulator, then the bias.</summary>
+    public static Tensor LinearResidual(Tensor x, Linear linear, Tensor residual)
+    {
+        var outFeatures = linear.Weight.shape[0];
+        var shape = residual.shape;
+        var y = torch.addmm(residual.reshape(-1, outFeatures), x.reshape(-1, x.shape[^1]), linear.Weight.t(), beta: 1, alpha: 1);
+        if (linear.Bias is not null) y.add_(linear.Bias);
+        return y.view(shape);
+    }
+
+    public static Tensor SplitHeads(Tensor x, long heads)
+    {
+        var (b, t, d) = (x.shape[0], x.shape[1], x.shape[2]);
+        return x.view(b, t, heads, d / heads).transpose(1, 2);
+    }
+
+    /// <summary>A fused [q|k|v] projection of width 3·hidden into three (batch, heads, seq, head_dim) views.</summary>
+    public static (Tensor, Tensor, Tensor) SplitHeadsFused(Tensor x, long heads)
+    {
+        var (b, t, d) = (x.shape[0], x.shape[1], x.shape[2]);
+        var qkv = x.reshape(b, t, 3, heads, d / 3 / heads).permute(2, 0, 3, 1, 4);
+        return (qkv[0], qkv[1], qkv[2]);
+    }
+
+    public static Tensor MergeHeads(Tensor x)
+    {
+        var (b, h, t, d) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
+        return x.transpose(1, 2).reshape(b, t, h * d);
+    }
+
+    /// <summary>Outputs of a fused projection, as views along the last dimension.</summary>
+    public static (Tensor, Tensor) SplitLast(Tensor x, long a, long b)
+    {
+        var parts = x.split(new[] { a, b }, -1);
+        return (parts[0], parts[1]);
+    }
+
+    public static (Tensor, Tensor, Tensor) SplitLast(Tensor x, long a, long b, long c)
+    {
+        var parts = x.split(new[] { a, b, c }, -1);
+        return (parts[0], parts[1], parts[2]);
+    }
+
+    public static Tensor PrependClassToken(Tensor classEmbedding, Tensor tokens) =>
+        torch.cat(new[] { classEmbedding.expand(tokens.shape[0], 1, -1).to_type(tokens.dtype), tokens }, 1);
+
+    public static Tensor FlattenPatches(Tensor patches) => patches.flatten(2).transpose(1, 2);
+
+    public static Tensor SelectToken(Tensor x, long index) => x.select(1, index);
+
+    public static Tensor Slice(Tensor x, long dim, long start, long? end) => x.slice(dim, start, end ?? x.shape[dim], 1);
+
+    public static Tensor Cat(Tensor a, Tensor b, long dim) => torch.cat(new[] { a, b.to_type(a.dtype) }, dim);
+
+    public static Tensor Mean(Tensor x, long dim) => x.mean(new[] { dim });
+
+    public static Tensor Normalize(Tensor x) => nn.functional.normalize(x, p: 2, dim: -1, eps: 1e-12);
+
+    public static Tensor ExpandBatch(Tensor parameter, Tensor like) => parameter.expand(like.shape[0], -1, -1);
+
+    public static Tensor ToFloat32(Tensor x) => x.to_type(ScalarType.Float32);
+
+    public static Tensor ToDTypeOf(Tensor x, Tensor reference) => x.to_type(reference.dtype);
+
+    public static Tensor OnesMask(Tensor queries) => torch.ones(queries.shape[0], queries.shape[1], dtype: ScalarType.Int64, device: queries.device);
+
+    /// <summary>Embedding lookup: rows of `table` for each id, shape ids.shape + [dim].</summary>
+    public static Tensor Lookup(Tensor table, Tensor ids)
+    {
+        var shape = ids.shape.Append(table.shape[1]).ToArray();
+        return table.index_select(0, ids.reshape(-1)).view(shape);
+    }
+
+    public static Tensor PositionsLike(Tensor ids) => torch.arange(ids.shape[1], dtype: ScalarType.Int64, device: ids.device).unsqueeze(0);
+}
