@@ -51,6 +51,25 @@ public sealed class ForwardContext
         }
     }
 
+    private Tensor? _maskSource;
+    private (Tensor Additive, Tensor? FullyMasked) _prepared;
+
+    /// <summary>
+    /// The attention mask in the attention dtype and its rows that see nothing, computed once per mask: every
+    /// layer of a stack gets the same mask object, so the conversion and the scan run once per forward.
+    /// </summary>
+    public (Tensor Additive, Tensor? FullyMasked) PrepareMask(Tensor mask, torch.ScalarType dtype,
+        Func<Tensor, torch.ScalarType, Tensor> convert, Func<Tensor, torch.ScalarType, Tensor?> fullyMasked)
+    {
+        if (!ReferenceEquals(mask, _maskSource) || _prepared.Additive.dtype != dtype)
+        {
+            var additive = convert(mask, dtype);
+            _prepared = (additive, fullyMasked(additive, dtype));
+            _maskSource = mask;
+        }
+        return _prepared;
+    }
+
     public void RecordHidden(Tensor hidden)
     {
         if (OutputHiddenStates) HiddenStates.Add(hidden.alias().DetachFromDisposeScope());

@@ -13,7 +13,10 @@ public static partial class Ops
     /// </summary>
     public static Tensor Attention(ForwardContext ctx, Tensor q, Tensor k, Tensor v, Tensor? mask, double scale)
     {
-        if (mask is not null) mask = AdditiveMask(mask, q.dtype);
+        Tensor? fullyMasked = null;
+        if (mask is not null) (mask, fullyMasked) = ctx.PrepareMask(mask, q.dtype, AdditiveMask,
+            // One new token always sees itself: only prompts (left padding) can have rows that see nothing.
+            q.shape[2] > 1 ? FullyMasked : static (_, _) => null);
         if (ctx.OutputAttentions)
         {
             var scores = torch.matmul(q, k.transpose(-1, -2)) * scale;
@@ -28,15 +31,19 @@ public static partial class Ops
         var output = nn.functional.scaled_dot_product_attention(q, k, v, mask, 0.0, false);
         // As the reference's SDPA with a boolean mask: a query that may attend to nothing (a left-padding
         // position) outputs zeros rather than an average over masked keys.
-        if (mask is not null) output = output.masked_fill(FullyMasked(mask, q.dtype), 0);
+        if (fullyMasked is not null) output = output.masked_fill(fullyMasked, 0);
         return output;
     }
 
-    private static Tensor FullyMasked(Tensor mask, ScalarType dtype) =>
-        mask.le(torch.finfo(dtype).min / 2).all(-1, keepdim: true);
+    /// <summary>Rows that may attend to nothing, or null when there are none (the common case: no work later).</summary>
+    private static Tensor? FullyMasked(Tensor mask, ScalarType dtype)
+    {
+        var rows = mask.le(torch.finfo(dtype).min / 2).all(-1, keepdim: true);
+        return rows.any().item<bool>() ? rows : null;
+    }
 
     /// <summary>An additive float mask in the attention dtype; -inf-like values clamped to the dtype's minimum.</summary>
-    private static Tensor AdditiveMask(Tensor mask, ScalarType dtype)
+    internal static Tensor AdditiveMask(Tensor mask, ScalarType dtype)
     {
         if (mask.dtype == dtype) return mask;
         var min = torch.finfo(dtype).min;

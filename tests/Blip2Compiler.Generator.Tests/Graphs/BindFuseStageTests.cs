@@ -1,0 +1,85 @@
+using Blip2Compiler.Generator;
+using Blip2Compiler.Generator.Graphs;
+using Blip2Compiler.Generator.Graphs.Bind;
+using Blip2Compiler.Generator.Graphs.Emit;
+using Blip2Compiler.Generator.Graphs.Fuse;
+using Blip2Compiler.Generator.Graphs.Syntax;
+using Microsoft.CodeAnalysis.Text;
+
+namespace Blip2Compiler.Tests.Graphs;
+
+public class BindFuseStageTests
+{
+    private static IrModel Bind(string @case)
+    {
+        var config = GraphCompilerTests.FromJson(Path.Combine(Fixtures.Golden(@case), "model", "config.json"));
+        var graphs = GraphLibrary.Load();
+        var view = new ConfigView(config, graphs.SelectMany(g => g.Configs));
+        var root = ArchitectureSelector.Select(config, out _, out _, out _)!;
+        var declaration = new ModelDeclaration("N", "M", "public", config, new LocationInfo("a.cs", new TextSpan(0, 1), default));
+        return new Binder(graphs, view).Bind(declaration, root);
+    }
+
+    [Theory]
+    [InlineData("blip2-opt", "Blip2OptForConditionalGeneration")]
+    [InlineData("blip2-flan-t5", "Blip2T5ForConditionalGeneration")]
+    [InlineData("blip2-itm", "Blip2ForImageTextRetrieval")]
+    [InlineData("blip2-features", "Blip2OptForConditionalGeneration")]
+    public void TheConfigPicksTheRoot(string @case, string root) => Assert.Equal(root, Bind(@case).Architecture);
+
+    [Fact]
+    public void IdenticalLayersShareAClassAndCrossAttentionLayersAreAVariant()
+    {
+        var model = Bind("blip2-opt");
+        Assert.Single(model.Classes, c => c.BlockName == "VisionLayer");
+        var qformerLayers = model.Classes.Where(c => c.BlockName == "QFormerLayer").ToList();
+        Assert.Equal(new[] { "QFormerLayerWithCrossAttention", "QFormerLayer" }, qformerLayers.Select(c => c.Name));
+        Assert.All(qformerLayers, c => Assert.Equal("IQFormerLayer", c.Interface));
+        Assert.Null(qformerLayers[1].FindMember("crossattention"));
+    }
+
+    [Fact]
+    public void ConfigValuesFoldIntoConstants()
+    {
+        var attention = Bind("blip2-opt").Classes.Single(c => c.BlockName == "OptAttention");
+        Assert.Contains(("heads", ConstValue.Of(4L)), attention.Constants);
+        var call = attention.Forwards[0].Body.OfType<AssignStatement>().Select(a => a.Value).OfType<CallExpr>().Single(c => c.Callee == "attention");
+        var scale = Assert.IsType<ConstExpr>(call.Named.Single().Value);
+        Assert.Equal(Math.Pow(8, -0.5), scale.Value.AsDouble, 12);
+    }
+
+    [Fact]
+    public void FusionJoinsProjectionsAndTheKeyMapConcatenatesTheirWeights()
+    {
+        var model = Bind("blip2-opt");
+        var attention = model.Classes.Single(c => c.BlockName == "OptAttention");
+        FuseProjections.Apply(attention);
+        FuseEpilogues.Apply(attention);
+        var fused = attention.FindMember("qkv_proj");
+        Assert.NotNull(fused);
+        Assert.Equal(new[] { "q_proj", "k_proj", "v_proj" }, fused!.FusedFrom!.Select(m => m.Name));
+        Assert.Equal(new long[] { 32, 96 }, fused.Dims);
+        Assert.Contains("residual add into out_proj", attention.AppliedFusions);
+
+        var (rows, _) = KeyMapBuilder.Build(model.Root);
+        var weight = rows.Single(r => r.Parameter == "language_model.layers.1.self_attn.qkv_proj.weight");
+        Assert.Equal("concat", weight.Alternatives.Single().Kind);
+        Assert.Equal(new[] { "q_proj", "k_proj", "v_proj" }.Select(n => $"language_model.model.decoder.layers.1.self_attn.{n}.weight"), weight.Alternatives.Single().Keys);
+    }
+
+    [Fact]
+    public void KeyMapCoversEveryStoredTensorOfTheFixture()
+    {
+        foreach (var @case in new[] { "blip2-opt", "blip2-flan-t5", "blip2-itm", "blip2-features" })
+        {
+            var model = Bind(@case);
+            foreach (var c in model.Classes) { FuseProjections.Apply(c); FuseEpilogues.Apply(c); }
+            var (rows, ignored) = KeyMapBuilder.Build(model.Root);
+            var mapped = rows.SelectMany(r => r.Alternatives.First().Keys).ToHashSet();
+            var stored = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(Fixtures.Golden(@case), "meta.json")))
+                .RootElement.GetProperty("state_dict_keys").EnumerateObject().Select(p => p.Name).ToList();
+            Assert.All(stored, key => Assert.True(mapped.Contains(key) || ignored.Contains(key), $"{@case}: {key} is not in the key map"));
+            Assert.All(mapped, key => Assert.Contains(key, stored));
+        }
+    }
+}

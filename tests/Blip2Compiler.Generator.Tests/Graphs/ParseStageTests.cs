@@ -1,0 +1,83 @@
+using Blip2Compiler.Generator.Graphs.Parse;
+using Blip2Compiler.Generator.Graphs.Syntax;
+
+namespace Blip2Compiler.Tests.Graphs;
+
+public class ParseStageTests
+{
+    private const string Graph = """
+        config demo = demo_config
+          int width = 8
+          int? extra = none
+
+        block Mlp(cfg: demo, index)
+          let hidden = cfg.width * 4
+          variant First when index == 0
+          linear up cfg.width -> hidden
+          linear down hidden -> cfg.width bias false @ "out"
+          param scale [1, cfg.width] @ "s" | concat("a", "b") float32 when index == 0
+          forward Forward(x, mask?, bool flag, int n) -> y
+            y = x + down(activation(up(x), "gelu")) when flag
+            for layer in layers
+              x = layer(x)
+            return y
+        """;
+
+    [Fact]
+    public void ParsesConfigsBlocksMembersAndForwards()
+    {
+        var file = GraphParser.Parse("demo.graph", Graph);
+        var config = Assert.Single(file.Configs);
+        Assert.Equal(("demo", "demo_config"), (config.Name, config.Section));
+        Assert.True(config.Fields[1].Nullable);
+
+        var block = Assert.Single(file.Blocks);
+        Assert.Equal(new[] { "index" }, block.Params);
+        Assert.Equal("First", Assert.Single(block.Variants).Suffix);
+        Assert.Equal(new[] { MemberKind.Linear, MemberKind.Linear, MemberKind.Param }, block.Members.Select(m => m.Kind));
+        Assert.Equal("out", block.Members[1].Key);
+        Assert.True(block.Members[2].Float32);
+        Assert.Equal(new[] { "key", "concat" }, block.Members[2].Sources.Select(s => s.Kind));
+        Assert.NotNull(block.Members[2].When);
+
+        var forward = Assert.Single(block.Forwards);
+        Assert.Equal(new[] { "tensor", "tensor", "bool", "int" }, forward.Params.Select(p => p.Type));
+        Assert.True(forward.Params[1].Optional);
+        Assert.Equal(new[] { "y" }, forward.OutputNames);
+        Assert.IsType<AssignStatement>(forward.Body[0]);
+        Assert.NotNull(forward.Body[0].When);
+        Assert.IsType<ForStatement>(forward.Body[1]);
+        Assert.IsType<ReturnStatement>(forward.Body[2]);
+    }
+
+    [Fact]
+    public void PowerBindsTighterThanProduct()
+    {
+        var file = GraphParser.Parse("p.graph", "block B(cfg: c)\n  forward F(x)\n    return x * 2 ** -0.5\n");
+        var ret = (ReturnStatement)file.Blocks[0].Forwards[0].Body[0];
+        var mul = Assert.IsType<BinaryExpr>(ret.Values[0]);
+        Assert.Equal("*", mul.Op);
+        Assert.Equal("**", Assert.IsType<BinaryExpr>(mul.Right).Op);
+    }
+
+    [Theory]
+    [InlineData("blok B(cfg: c)\n", 1, "expected 'config', 'block' or 'root'")]
+    [InlineData("block B(cfg: c)\n  linear a 3 -> \n", 2, "expected an expression")]
+    [InlineData("block B(cfg: c)\n      linear a 3 -> 4\n", 2, "unexpected indentation")]
+    [InlineData("block B(cfg: c)\n  widget a\n", 2, "unknown block item 'widget'")]
+    [InlineData("block B(cfg: c)\n  param a [1] @ \"k\n", 2, "unterminated string")]
+    public void ErrorsNameTheLine(string text, int line, string message)
+    {
+        var error = Assert.Throws<GraphException>(() => GraphParser.Parse("bad.graph", text));
+        Assert.Equal(line, error.Line);
+        Assert.Contains(message, error.Message);
+    }
+
+    [Fact]
+    public void TheShippedGraphsParse()
+    {
+        var graphs = Blip2Compiler.Generator.Graphs.GraphLibrary.Load();
+        Assert.Contains(graphs, g => g.Blocks.Any(b => b.Name == "QFormerLayer"));
+        Assert.Equal(3, graphs.SelectMany(g => g.Blocks).Count(b => b.IsRoot));
+    }
+}
