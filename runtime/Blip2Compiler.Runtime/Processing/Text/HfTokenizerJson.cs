@@ -53,7 +53,7 @@ internal static class HfTokenizerJson
             }
         }
         bool addPrefixSpace = (byteLevel is { } pre ? TokenizerJsonFile.Bool(pre, "add_prefix_space") : null) ?? config.AddPrefixSpace ?? false;
-        return new ByteLevelBpeTokenizer(vocab, merges, addPrefixSpace, TokenizerLoader.ByteLevelSpecials(vocab, config, added, template));
+        return TokenizerLoader.Construct(path, () => new ByteLevelBpeTokenizer(vocab, merges, addPrefixSpace, TokenizerLoader.ByteLevelSpecials(vocab, config, added, template)));
     }
 
     private static ITextTokenizer LoadWordPiece(string path, JsonElement root, JsonElement model, TokenizerConfig config,

@@ -53,7 +53,20 @@ public static class TokenizerLoader
                 throw new TokenizerFileException(mergesPath, $"line {i + 1} is not a merge of two tokens separated by one space: \"{line}\"");
             merges.Add(line);
         }
-        return new ByteLevelBpeTokenizer(vocab, merges, config.AddPrefixSpace ?? false, ByteLevelSpecials(vocab, config, [], null));
+        return Construct(mergesPath, () => new ByteLevelBpeTokenizer(vocab, merges, config.AddPrefixSpace ?? false, ByteLevelSpecials(vocab, config, [], null)));
+    }
+
+    /// <summary>Runs a Microsoft.ML.Tokenizers constructor, reporting what it rejects as a problem of the file.</summary>
+    internal static T Construct<T>(string path, Func<T> create)
+    {
+        try
+        {
+            return create();
+        }
+        catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or InvalidOperationException or FormatException or KeyNotFoundException or IOException)
+        {
+            throw new TokenizerFileException(path, "Microsoft.ML.Tokenizers cannot load it: " + e.Message, e);
+        }
     }
 
     internal static BertWordPieceTokenizer LoadWordPiece(string vocabPath, TokenizerConfig config)
@@ -136,7 +149,7 @@ public static class TokenizerLoader
         unkToken ??= config.TryGetNamedToken("unk_token", out var configured) && configured is not null ? configured : "[UNK]";
         if (!index.ContainsKey(unkToken))
             throw new TokenizerFileException(path, $"the unknown token \"{unkToken}\" is not in the vocabulary");
-        return new BertWordPieceTokenizer(vocab, normalization, unkToken, subwordPrefix, maxInputCharsPerWord, decoderCleanup, specials);
+        return Construct(path, () => new BertWordPieceTokenizer(vocab, normalization, unkToken, subwordPrefix, maxInputCharsPerWord, decoderCleanup, specials));
     }
 
     internal static SentencePieceUnigramTokenizer CreateSentencePiece(
@@ -162,13 +175,6 @@ public static class TokenizerLoader
             },
             DefaultSuffix = ["eos_token"],
         }.Resolve();
-        try
-        {
-            return new SentencePieceUnigramTokenizer(model, specials);
-        }
-        catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or InvalidOperationException or FormatException)
-        {
-            throw new TokenizerFileException(path, "Microsoft.ML.Tokenizers cannot load this SentencePiece model: " + e.Message, e);
-        }
+        return Construct(path, () => new SentencePieceUnigramTokenizer(model, specials));
     }
 }
