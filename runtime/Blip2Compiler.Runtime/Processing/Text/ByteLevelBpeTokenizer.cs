@@ -1,0 +1,75 @@
+using System.Text;
+using System.Text.RegularExpressions;
+using Microsoft.ML.Tokenizers;
+
+namespace Blip2Compiler.Processing;
+
+/// <summary>
+/// GPT-2 byte-level BPE (OPT, GPT-2, RoBERTa): text is split with GPT-2's regex, each piece becomes UTF-8 bytes
+/// mapped to printable characters, then merged. Runs on Microsoft.ML.Tokenizers' <see cref="BpeTokenizer"/> in
+/// byte-level mode: its <c>CodeGenTokenizer</c> hard-codes CodeGen's added tokens (runs of 2–31 spaces become single
+/// tokens), which breaks GPT-2/OPT ids on text with repeated spaces.
+/// </summary>
+public sealed class ByteLevelBpeTokenizer : TextTokenizer
+{
+    // The split of HF tokenizers' ByteLevel pre-tokenizer (use_regex = true).
+    private static readonly Regex Gpt2Split = new(
+        @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+", RegexOptions.Compiled);
+
+    private readonly BpeTokenizer _bpe;
+    private readonly Dictionary<string, int> _vocab;
+    private readonly HashSet<int> _ids;
+    private readonly bool _addPrefixSpace;
+
+    internal ByteLevelBpeTokenizer(Dictionary<string, int> vocab, IReadOnlyList<string> merges, bool addPrefixSpace, TokenizerSpecials specials)
+        : base(specials)
+    {
+        _vocab = vocab;
+        _ids = [.. vocab.Values];
+        _addPrefixSpace = addPrefixSpace;
+        _bpe = BpeTokenizer.Create(new BpeOptions(vocab)
+        {
+            Merges = merges,
+            ByteLevel = true,
+            PreTokenizer = new RegexPreTokenizer(Gpt2Split, null),
+        });
+    }
+
+    public override string Kind => "byte-level BPE";
+
+    protected override int BaseVocabSize => _vocab.Count;
+
+    protected override int? BaseTokenToId(string token) => _vocab.TryGetValue(token, out var id) ? id : null;
+
+    protected override bool IsBaseId(int id) => _ids.Contains(id);
+
+    private protected override void EncodeText(string text, List<int> ids)
+    {
+        if (_addPrefixSpace && !text.StartsWith(' ')) text = " " + text;
+        ids.AddRange(_bpe.EncodeToIds(text));
+    }
+
+    private protected override string DecodeIds(IReadOnlyList<int> ids)
+    {
+        var text = new StringBuilder();
+        var run = new List<int>();
+        foreach (var id in ids)
+        {
+            if (TryGetAddedToken(id, out var content))
+            {
+                Flush();
+                text.Append(content);
+            }
+            else run.Add(id);
+        }
+        Flush();
+        return text.ToString();
+
+        void Flush()
+        {
+            if (run.Count == 0) return;
+            text.Append(_bpe.Decode(run, considerSpecialTokens: true));
+            run.Clear();
+        }
+    }
+}

@@ -1,0 +1,69 @@
+using System.Text;
+using Microsoft.ML.Tokenizers;
+
+namespace Blip2Compiler.Processing;
+
+/// <summary>
+/// SentencePiece Unigram (T5 / Flan-T5), run by Microsoft.ML.Tokenizers' <see cref="SentencePieceTokenizer"/> on the
+/// checkpoint's <c>spiece.model</c> (see <see cref="SentencePieceModel.BytesForMicrosoftMLTokenizers"/> for the
+/// bos_id = -1 workaround).
+/// </summary>
+public sealed class SentencePieceUnigramTokenizer : TextTokenizer
+{
+    private readonly SentencePieceTokenizer _sentencePiece;
+    private readonly SentencePieceModel _model;
+    private readonly Dictionary<string, int> _vocab;
+
+    internal SentencePieceUnigramTokenizer(SentencePieceModel model, TokenizerSpecials specials) : base(specials)
+    {
+        _model = model;
+        _vocab = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int id = model.Pieces.Count - 1; id >= 0; id--) _vocab[model.Pieces[id].Piece] = id;
+        using var stream = new MemoryStream(model.BytesForMicrosoftMLTokenizers());
+        _sentencePiece = SentencePieceTokenizer.Create(stream, addBeginningOfSentence: false, addEndOfSentence: false);
+    }
+
+    public override string Kind => "SentencePiece Unigram";
+
+    protected override int BaseVocabSize => _model.Pieces.Count;
+
+    protected override int? BaseTokenToId(string token) => _vocab.TryGetValue(token, out var id) ? id : null;
+
+    protected override bool IsBaseId(int id) => (uint)id < (uint)_model.Pieces.Count;
+
+    private protected override void EncodeText(string text, List<int> ids)
+    {
+        var encoded = _sentencePiece.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false);
+        for (int i = 0; i < encoded.Count; i++)
+        {
+            // SentencePiece (and HF's Unigram, fuse_unk) turn a run of unknown characters into one <unk>;
+            // Microsoft.ML.Tokenizers gives one per character.
+            if (i > 0 && encoded[i] == _model.UnkId && encoded[i - 1] == _model.UnkId && !_model.ByteFallback) continue;
+            ids.Add(encoded[i]);
+        }
+    }
+
+    private protected override string DecodeIds(IReadOnlyList<int> ids)
+    {
+        var text = new StringBuilder();
+        var run = new List<int>();
+        foreach (var id in ids)
+        {
+            if (TryGetAddedToken(id, out var content))
+            {
+                Flush();
+                text.Append(content);
+            }
+            else run.Add(id);
+        }
+        Flush();
+        return text.ToString();
+
+        void Flush()
+        {
+            if (run.Count == 0) return;
+            text.Append(_sentencePiece.Decode(run, considerSpecialTokens: true));
+            run.Clear();
+        }
+    }
+}
