@@ -37,7 +37,7 @@ namespace Blip2Compiler.Generator.Graphs.Fuse
                     var fused = new IrMember
                     {
                         Kind = MemberKind.Linear,
-                        Name = FusedName(members.Select(m => m.Name).ToList()),
+                        Name = FreeName(cls, FusedName(members.Select(m => m.Name).ToList())),
                         Dims = new[] { members[0].Dims[0], members.Sum(m => m.Dims[1]) },
                         Bias = members[0].Bias,
                         Span = members[0].Span,
@@ -68,6 +68,12 @@ namespace Blip2Compiler.Generator.Graphs.Fuse
             }
         }
 
+        private static string FreeName(IrClass cls, string name)
+        {
+            while (cls.FindMember(name) is not null) name += "_fused";
+            return name;
+        }
+
         private static bool Reassigns(List<Statement> body, string name, int from, int to)
         {
             for (int i = from; i < to; i++)
@@ -75,9 +81,12 @@ namespace Blip2Compiler.Generator.Graphs.Fuse
             return false;
         }
 
-        /// <summary>q_proj,k_proj,v_proj → qkv_proj; query,key,value → query_key_value; q,k,v → qkv.</summary>
+        /// <summary>q_proj,k_proj,v_proj → qkv_proj; query,key,value → query_key_value; q,k,v → qkv; wi_0,wi_1 → wi.</summary>
         internal static string FusedName(List<string> names)
         {
+            var prefix = names[0].Contains("_") ? names[0].Substring(0, names[0].LastIndexOf('_') + 1) : "";
+            if (prefix.Length > 1 && names.All(n => n.StartsWith(prefix, System.StringComparison.Ordinal)))
+                return prefix.TrimEnd('_');
             var suffix = names[0].Contains("_") ? names[0].Substring(names[0].LastIndexOf('_')) : "";
             if (suffix.Length > 0 && names.All(n => n.EndsWith(suffix, System.StringComparison.Ordinal)))
             {
