@@ -135,7 +135,7 @@ public static class TorchBackend
         {
             throw new LibTorchLoadException(folder, "TorchSharp could not start on it (an external libtorch must be version " +
                 $"{ExpectedLibTorchVersion}.x; without one, the application needs a libtorch package: -p:Blip2Backend=cpu or cuda, " +
-                $"or --libtorch / {EnvironmentVariable}): {e.GetBaseException().Message}", e);
+                $"or --libtorch / {EnvironmentVariable}): {FirstLine(e.GetBaseException().Message)}", e);
         }
     }
 
@@ -171,6 +171,9 @@ public static class TorchBackend
         var archive = Path.Combine(parent, "build-version");
         return File.Exists(archive) ? File.ReadAllText(archive).Trim() : null;
     }
+
+    // TorchSharp's own message carries a page-long load trace (kept in the inner exception).
+    private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
 
     private static string LibraryFile(string stem) =>
         OperatingSystem.IsWindows() ? stem + ".dll" : OperatingSystem.IsMacOS() ? $"lib{stem}.dylib" : $"lib{stem}.so";
