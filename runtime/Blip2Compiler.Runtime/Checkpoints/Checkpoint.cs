@@ -1,0 +1,142 @@
+using System.Text.Json;
+using static TorchSharp.torch;
+
+namespace Blip2Compiler.Checkpoints;
+
+/// <summary>
+/// A Hugging Face checkpoint's weights: one <c>model.safetensors</c>, or shards listed by
+/// <c>model.safetensors.index.json</c> (its <c>weight_map</c> maps each key to a shard file). Opening validates every
+/// header and that the index and the shards agree; tensors are read only when loaded.
+/// </summary>
+public sealed class Checkpoint : IDisposable
+{
+    public const string SingleFileName = "model.safetensors";
+    public const string IndexFileName = "model.safetensors.index.json";
+
+    private readonly Dictionary<string, SafetensorsFile> _fileOf;
+    private readonly List<SafetensorsFile> _files;
+
+    private Checkpoint(string source, List<SafetensorsFile> files, Dictionary<string, SafetensorsFile> fileOf)
+    {
+        Source = source;
+        _files = files;
+        _fileOf = fileOf;
+    }
+
+    /// <summary>The folder, file or index this checkpoint was opened from.</summary>
+    public string Source { get; }
+
+    public IReadOnlyList<string> Files => _files.Select(f => f.Path).ToList();
+
+    public IReadOnlyCollection<string> Keys => _fileOf.Keys;
+
+    public bool Contains(string key) => _fileOf.ContainsKey(key);
+
+    public TensorInfo Info(string key) => File(key).Info(key);
+
+    public Tensor Load(string key, ScalarType? dtype = null, Device? device = null) => File(key).Load(key, dtype, device);
+
+    /// <summary>Opens a checkpoint folder (single file preferred over an index, as the reference does), a
+    /// <c>.safetensors</c> file, or an index file.</summary>
+    public static Checkpoint Open(string path)
+    {
+        if (System.IO.File.Exists(path))
+            return path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? OpenIndex(path) : OpenSingle(path);
+        if (!Directory.Exists(path))
+            throw new CheckpointFormatException(path, "no such checkpoint folder or file");
+        var single = Path.Combine(path, SingleFileName);
+        if (System.IO.File.Exists(single)) return OpenSingle(single);
+        var index = Path.Combine(path, IndexFileName);
+        if (System.IO.File.Exists(index)) return OpenIndex(index);
+        throw new CheckpointFormatException(path, $"holds neither {SingleFileName} nor {IndexFileName}");
+    }
+
+    public void Dispose()
+    {
+        foreach (var file in _files) file.Dispose();
+    }
+
+    private SafetensorsFile File(string key) =>
+        _fileOf.TryGetValue(key, out var file) ? file : throw new KeyNotFoundException($"{Source}: no tensor '{key}'");
+
+    private static Checkpoint OpenSingle(string path)
+    {
+        var file = SafetensorsFile.Open(path);
+        return new Checkpoint(path, [file], file.Keys.ToDictionary(k => k, _ => file, StringComparer.Ordinal));
+    }
+
+    private static Checkpoint OpenIndex(string indexPath)
+    {
+        var weightMap = ReadWeightMap(indexPath);
+        var folder = Path.GetDirectoryName(Path.GetFullPath(indexPath))!;
+        var files = new List<SafetensorsFile>();
+        try
+        {
+            var byName = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);
+            foreach (var shardName in weightMap.Values.Distinct().Order(StringComparer.Ordinal))
+            {
+                var shardPath = Path.GetFullPath(Path.Combine(folder, shardName));
+                if (!shardPath.StartsWith(folder + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+                    throw new CheckpointFormatException(indexPath, $"shard '{shardName}' lies outside the checkpoint folder");
+                if (!System.IO.File.Exists(shardPath))
+                    throw new CheckpointFormatException(indexPath, $"shard '{shardName}' is missing (expected at {shardPath})");
+                var shard = SafetensorsFile.Open(shardPath);
+                files.Add(shard);
+                byName[shardName] = shard;
+            }
+
+            var fileOf = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);
+            foreach (var (key, shardName) in weightMap)
+            {
+                var shard = byName[shardName];
+                if (!shard.Contains(key))
+                    throw new CheckpointFormatException(indexPath, $"the index puts '{key}' in shard '{shardName}', which does not hold it");
+                fileOf[key] = shard;
+            }
+            foreach (var (shardName, shard) in byName)
+            {
+                foreach (var key in shard.Keys)
+                {
+                    if (!weightMap.TryGetValue(key, out var listed))
+                        throw new CheckpointFormatException(indexPath, $"shard '{shardName}' holds '{key}', which the index does not list");
+                    if (listed != shardName)
+                        throw new CheckpointFormatException(indexPath, $"shard '{shardName}' holds '{key}', which the index puts in '{listed}'");
+                }
+            }
+            return new Checkpoint(indexPath, files, fileOf);
+        }
+        catch
+        {
+            foreach (var file in files) file.Dispose();
+            throw;
+        }
+    }
+
+    private static Dictionary<string, string> ReadWeightMap(string indexPath)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(System.IO.File.ReadAllBytes(indexPath));
+            if (document.RootElement.ValueKind != JsonValueKind.Object
+                || !document.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
+                throw new CheckpointFormatException(indexPath, "index has no 'weight_map' object");
+            var weightMap = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var entry in map.EnumerateObject())
+            {
+                if (entry.Value.ValueKind != JsonValueKind.String || string.IsNullOrEmpty(entry.Value.GetString()))
+                    throw new CheckpointFormatException(indexPath, $"weight_map entry '{entry.Name}' is not a shard file name");
+                if (!weightMap.TryAdd(entry.Name, entry.Value.GetString()!))
+                    throw new CheckpointFormatException(indexPath, $"weight_map lists '{entry.Name}' twice");
+            }
+            return weightMap;
+        }
+        catch (JsonException e)
+        {
+            throw new CheckpointFormatException(indexPath, "index is not valid JSON: " + e.Message, e);
+        }
+        catch (IOException e)
+        {
+            throw new CheckpointFormatException(indexPath, "cannot be read: " + e.Message, e);
+        }
+    }
+}

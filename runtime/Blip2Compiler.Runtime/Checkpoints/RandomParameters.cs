@@ -1,0 +1,45 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Blip2Compiler.Checkpoints;
+
+/// <summary>Random parameters for a key map, for benchmarks and tests that need no checkpoint.</summary>
+public static class RandomParameters
+{
+    /// <summary>
+    /// Normal(0, 0.02) weights (the reference's initializer range), ones for layer-norm weights, zeros for biases,
+    /// created directly on the device from a generator seeded with <paramref name="seed"/>.
+    /// </summary>
+    public static LoadedParameters Create(KeyMap map, LoadOptions options, long seed)
+    {
+        DTypeSpec.EnsureSupported(options.DType);
+        TorchBackend.Initialize();
+        var device = options.Device ?? torch.CPU;
+        using var generator = new Generator(unchecked((ulong)seed), device);
+
+        var created = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var entry in map.Entries)
+            {
+                var dtype = options.TypeOf(entry);
+                created[entry.Parameter] =
+                    IsNormWeight(entry.Parameter) ? torch.ones(entry.Shape, dtype, device)
+                    : entry.Parameter.EndsWith("bias", StringComparison.Ordinal) ? torch.zeros(entry.Shape, dtype, device)
+                    : torch.normal(0, 0.02, entry.Shape, dtype, device, generator: generator);
+                created[entry.Parameter].DetachFromDisposeScope();
+            }
+        }
+        catch
+        {
+            LoadedParameters.DisposeAll(created);
+            throw;
+        }
+        return new LoadedParameters(created, LoadReport.Empty);
+    }
+
+    private static bool IsNormWeight(string name) =>
+        name.EndsWith("layer_norm.weight", StringComparison.Ordinal)
+        || name.EndsWith("LayerNorm.weight", StringComparison.Ordinal)
+        || name.EndsWith("layernorm.weight", StringComparison.Ordinal);
+}

@@ -1,0 +1,230 @@
+using Blip2Compiler.Checkpoints;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Blip2Compiler.Tests.Checkpoints;
+
+public class CheckpointLoaderTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+    private readonly Dictionary<string, Tensor> _stored = new(StringComparer.Ordinal);
+
+    public void Dispose()
+    {
+        foreach (var t in _stored.Values) t.Dispose();
+        _dir.Dispose();
+    }
+
+    private Tensor Store(string key, Tensor value) => _stored[key] = value;
+
+    private Tensor Random(string key, params long[] shape) =>
+        Store(key, torch.randn(shape, generator: new Generator((ulong)key.GetHashCode() & 0xffff)));
+
+    private Checkpoint Save()
+    {
+        SafetensorsWriter.Write(_dir.File(Checkpoint.SingleFileName), _stored);
+        return Checkpoint.Open(_dir.Path);
+    }
+
+    private static KeyMapEntry Copy(string parameter, long[] shape, string? key = null, bool keepFloat32 = false) =>
+        new(parameter, shape, [new ParamSource(SourceKind.Copy, key ?? parameter)], keepFloat32);
+
+    private static CheckpointMismatchException Mismatch(Checkpoint checkpoint, KeyMap map, LoadOptions? options = null) =>
+        Assert.Throws<CheckpointMismatchException>(() => CheckpointLoader.Load(checkpoint, map, options ?? new LoadOptions()).Dispose());
+
+    [Fact]
+    public void CopiesParametersUnderTheirOwnNames()
+    {
+        var w = Random("layer.weight", 3, 4);
+        var b = Random("layer.bias", 3);
+        using var checkpoint = Save();
+        var map = new KeyMap([Copy("fc.weight", [3, 4], "layer.weight"), Copy("fc.bias", [3], "layer.bias")], []);
+
+        using var loaded = CheckpointLoader.Load(checkpoint, map, new LoadOptions());
+        Assert.Equal(2, loaded.Count);
+        TensorAssert.Identical(w, loaded["fc.weight"]);
+        TensorAssert.Identical(b, loaded["fc.bias"]);
+        Assert.Equal("layer.weight", loaded.Report.Used["fc.weight"].Keys[0]);
+        Assert.Empty(loaded.Report.Unexpected);
+    }
+
+    [Fact]
+    public void ConcatFusesOnDimZero()
+    {
+        var q = Random("q.weight", 4, 3);
+        var k = Random("k.weight", 4, 3);
+        var v = Random("v.weight", 2, 3);
+        using var checkpoint = Save();
+        var map = new KeyMap([new KeyMapEntry("qkv.weight", [10, 3], [new ParamSource(SourceKind.Concat, "q.weight", "k.weight", "v.weight")])], []);
+
+        using var loaded = CheckpointLoader.Load(checkpoint, map, new LoadOptions());
+        using var expected = torch.cat([q, k, v], 0);
+        TensorAssert.Identical(expected, loaded["qkv.weight"]);
+    }
+
+    private static KeyMap QkvBiasMap => new([new KeyMapEntry("attn.qkv.bias", [12],
+        [new ParamSource(SourceKind.Copy, "attn.qkv.bias"), new ParamSource(SourceKind.QkvBias, "attn.q_bias", "attn.v_bias")])], []);
+
+    [Fact]
+    public void QkvBiasInsertsZerosForTheKey()
+    {
+        var q = Random("attn.q_bias", 4);
+        var v = Random("attn.v_bias", 4);
+        using var checkpoint = Save();
+
+        using var loaded = CheckpointLoader.Load(checkpoint, QkvBiasMap, new LoadOptions());
+        using var zeros = torch.zeros(4);
+        using var expected = torch.cat([q, zeros, v], 0);
+        TensorAssert.Identical(expected, loaded["attn.qkv.bias"]);
+        Assert.Equal(SourceKind.QkvBias, loaded.Report.Used["attn.qkv.bias"].Kind);
+    }
+
+    [Fact]
+    public void FirstSatisfiedAlternativeWins()
+    {
+        var fused = Random("attn.qkv.bias", 12);
+        using var checkpoint = Save();
+        using var loaded = CheckpointLoader.Load(checkpoint, QkvBiasMap, new LoadOptions());
+        TensorAssert.Identical(fused, loaded["attn.qkv.bias"]);
+        Assert.Equal(SourceKind.Copy, loaded.Report.Used["attn.qkv.bias"].Kind);
+    }
+
+    [Fact]
+    public void KeepFloat32StaysFloat32UnderFloat16()
+    {
+        var w = Random("w", 2, 3);
+        var norm = Random("norm.weight", 3);
+        using var checkpoint = Save();
+        var map = new KeyMap([Copy("w", [2, 3]), Copy("norm.weight", [3], keepFloat32: true)], []);
+
+        using var loaded = CheckpointLoader.Load(checkpoint, map, new LoadOptions(ScalarType.Float16));
+        using var half = w.to(ScalarType.Float16);
+        TensorAssert.Identical(half, loaded["w"]);
+        TensorAssert.Identical(norm, loaded["norm.weight"]);
+    }
+
+    [Fact]
+    public void BFloat16ConvertsFromFloat16Storage()
+    {
+        var w = Store("w", torch.randn(5, 2, generator: new Generator(5)).to(ScalarType.Float16));
+        using var checkpoint = Save();
+        Assert.Equal(ScalarType.Float16, checkpoint.Info("w").DType);
+
+        using var loaded = CheckpointLoader.Load(checkpoint, new KeyMap([Copy("w", [5, 2])], []), new LoadOptions(ScalarType.BFloat16));
+        using var expected = w.to(ScalarType.BFloat16);
+        TensorAssert.Identical(expected, loaded["w"]);
+    }
+
+    [Fact]
+    public void MissingParameterIsNamedWithWhatWasTried()
+    {
+        Random("attn.q_bias", 4);
+        using var checkpoint = Save();
+        var e = Mismatch(checkpoint, QkvBiasMap);
+        Assert.Contains("1 missing parameter: attn.qkv.bias (tried attn.qkv.bias | qkv_bias(attn.q_bias, attn.v_bias))", e.Message);
+        Assert.Contains(checkpoint.Source, e.Message);
+        Assert.Equal("attn.qkv.bias", Assert.Single(e.Report.Missing).Parameter);
+        // The lone q_bias was not consumed by anything.
+        Assert.Equal(["attn.q_bias"], e.Report.Unexpected);
+    }
+
+    [Fact]
+    public void UnexpectedKeyFailsOnlyWhenStrict()
+    {
+        var w = Random("w", 2);
+        Random("stray.weight", 2);
+        using var checkpoint = Save();
+        var map = new KeyMap([Copy("w", [2])], []);
+
+        var e = Mismatch(checkpoint, map);
+        Assert.Contains("1 unexpected checkpoint key: stray.weight", e.Message);
+        Assert.Equal(["stray.weight"], e.Report.Unexpected);
+
+        using var loaded = CheckpointLoader.Load(checkpoint, map, new LoadOptions(Strict: false));
+        TensorAssert.Identical(w, loaded["w"]);
+        Assert.Equal(["stray.weight"], loaded.Report.Unexpected);
+    }
+
+    [Fact]
+    public void IgnoredKeysByNameAndPrefix()
+    {
+        Random("w", 2);
+        Random("lm_head.weight", 2);
+        Store("embeddings.position_ids", torch.arange(4));
+        Store("other.position_ids", torch.arange(4));
+        using var checkpoint = Save();
+        var map = new KeyMap([Copy("w", [2])], ["lm_head.weight", "embeddings.*"]);
+
+        var e = Mismatch(checkpoint, map);
+        Assert.Equal(["other.position_ids"], e.Report.Unexpected);
+        Assert.Equal(["embeddings.position_ids", "lm_head.weight"], e.Report.Ignored);
+    }
+
+    [Fact]
+    public void WrongShapeReportsExpectedAndFound()
+    {
+        Random("w", 3, 4);
+        Random("q", 2, 4);
+        Random("k", 2, 5);
+        using var checkpoint = Save();
+        var map = new KeyMap([Copy("w", [4, 3]), new KeyMapEntry("qk", [4, 4], [new ParamSource(SourceKind.Concat, "q", "k")])], []);
+
+        var e = Mismatch(checkpoint, map);
+        Assert.Contains("2 mis-shaped parameters", e.Message);
+        Assert.Contains("w: expected [4, 3], found [3, 4] from w [3, 4]", e.Message);
+        Assert.Contains("qk: expected [4, 4], found incompatible from q [2, 4] + k [2, 5]", e.Message);
+        var w = e.Report.MisShaped.Single(m => m.Parameter == "w");
+        Assert.Equal([4L, 3], w.Expected);
+        Assert.Equal([3L, 4], w.Found!);
+    }
+
+    [Fact]
+    public void IntegerSourceIsAnUnsupportedDType()
+    {
+        Store("w", torch.arange(6).reshape(2, 3));
+        using var checkpoint = Save();
+        var e = Mismatch(checkpoint, new KeyMap([Copy("w", [2, 3])], []));
+        Assert.Contains("1 unsupported dtype: w is Int64", e.Message);
+        Assert.Single(e.Report.UnsupportedDTypes);
+    }
+
+    [Fact]
+    public void MessageNamesTheFirstFewAndCounts()
+    {
+        Random("present", 1);
+        using var checkpoint = Save();
+        var entries = Enumerable.Range(0, 7).Select(i => Copy($"p{i}", [1])).Append(Copy("present", [1])).ToList();
+        var e = Mismatch(checkpoint, new KeyMap(entries, []));
+        Assert.Contains("7 missing parameters: p0 (tried p0), p1 (tried p1), p2 (tried p2), p3 (tried p3), p4 (tried p4), and 2 more", e.Message);
+        Assert.Equal(7, e.Report.Missing.Count);
+    }
+
+    [Fact]
+    public void UnsupportedTargetDType()
+    {
+        Random("w", 2);
+        using var checkpoint = Save();
+        var e = Assert.Throws<UnsupportedDTypeException>(() =>
+            CheckpointLoader.Load(checkpoint, new KeyMap([Copy("w", [2])], []), new LoadOptions(ScalarType.Int8)));
+        Assert.Contains("Int8", e.Message);
+    }
+
+    [Fact]
+    public void TakeHandsATensorOver()
+    {
+        var w = Random("w", 2);
+        using var checkpoint = Save();
+        var loaded = CheckpointLoader.Load(checkpoint, new KeyMap([Copy("w", [2])], []), new LoadOptions());
+        using var taken = loaded.Take("w");
+        loaded.Dispose();
+        TensorAssert.Identical(w, taken);
+        Assert.Throws<KeyNotFoundException>(() => loaded.Take("w"));
+    }
+
+    [Fact]
+    public void KeyMapRejectsMalformedSources()
+    {
+        Assert.Throws<ArgumentException>(() => new KeyMap([new KeyMapEntry("b", [3], [new ParamSource(SourceKind.QkvBias, "q")])], []));
+        Assert.Throws<ArgumentException>(() => new KeyMap([Copy("w", [1]), Copy("w", [1])], []));
+    }
+}
