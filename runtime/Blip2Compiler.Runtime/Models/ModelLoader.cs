@@ -1,0 +1,43 @@
+using Blip2Compiler.Checkpoints;
+using TorchSharp;
+
+namespace Blip2Compiler.Models;
+
+/// <summary>
+/// Loads a checkpoint through a generated model's key map and hands the parameters to its constructor.
+/// Everything is validated (keys, shapes, dtypes, device) before any model object exists.
+/// </summary>
+public static class ModelLoader
+{
+    public static T Load<T>(string checkpointDirectory, KeyMap keyMap, ModelInfo info, Blip2LoadOptions? options, Func<LoadedModel, T> create)
+    {
+        options ??= new Blip2LoadOptions();
+        TorchBackend.Initialize(options.LibTorchPath);
+        var device = DeviceSpec.Parse(options.Device);
+        if (!Directory.Exists(checkpointDirectory))
+            throw new CheckpointFormatException(checkpointDirectory, "the checkpoint folder does not exist");
+        ConfigGuard.EnsureMatches(checkpointDirectory, info);
+        using var checkpoint = Checkpoint.Open(checkpointDirectory);
+        var loaded = CheckpointLoader.Load(checkpoint, keyMap, new LoadOptions(options.DType, device));
+        return Construct(loaded, device, options.DType, checkpointDirectory, create);
+    }
+
+    public static T CreateRandom<T>(KeyMap keyMap, ModelInfo info, Blip2LoadOptions? options, long seed, Func<LoadedModel, T> create)
+    {
+        options ??= new Blip2LoadOptions();
+        TorchBackend.Initialize(options.LibTorchPath);
+        var device = DeviceSpec.Parse(options.Device);
+        var loaded = RandomParameters.Create(keyMap, new LoadOptions(options.DType, device), seed);
+        return Construct(loaded, device, options.DType, null, create);
+    }
+
+    private static T Construct<T>(LoadedParameters parameters, torch.Device device, torch.ScalarType dtype, string? directory, Func<LoadedModel, T> create)
+    {
+        try { return create(new LoadedModel(parameters, device, dtype, directory)); }
+        catch
+        {
+            parameters.Dispose();
+            throw;
+        }
+    }
+}
