@@ -205,6 +205,19 @@ public class ImageDecoderTests
     }
 
     [Fact]
+    public void ExifOrientationIsIgnoredUnlessAsked()
+    {
+        using var image = Pattern(8, 2);
+        image.Metadata.ExifProfile = new SixLabors.ImageSharp.Metadata.Profiles.Exif.ExifProfile();
+        image.Metadata.ExifProfile.SetValue(SixLabors.ImageSharp.Metadata.Profiles.Exif.ExifTag.Orientation, (ushort)6);
+        var bytes = Encode(image, "jpg");
+        using var asStored = Decoder.Decode(bytes);
+        Assert.Equal((8, 2), (asStored.Width, asStored.Height));
+        using var rotated = new ImageDecoder { ApplyExifOrientation = true }.Decode(bytes);
+        Assert.Equal((2, 8), (rotated.Width, rotated.Height));
+    }
+
+    [Fact]
     public void GifGivesTheFirstFrame()
     {
         using var gif = new Image<Rgb24>(4, 4, new Rgb24(255, 0, 0));

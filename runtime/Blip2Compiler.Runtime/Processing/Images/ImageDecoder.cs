@@ -124,6 +124,11 @@ public sealed class ImageDecoder
             if (ApplyExifOrientation) image.Mutate(x => x.AutoOrient());
             return image;
         }
+        catch (InvalidMemoryOperationException e)
+        {
+            // The allocator's cap caught a decoder asking for more than the header promised.
+            throw new ImageTooLargeException(name, $"decoding needs more memory than ImageLimits.MaxPixels allows: {e.Message}", info.Width, info.Height);
+        }
         catch (Exception e) when (IsDecodeFailure(e))
         {
             throw new ImageDecodeException(name, $"truncated or corrupt {format.Name} data: {e.Message}", e);
