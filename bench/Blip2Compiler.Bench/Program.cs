@@ -1,0 +1,37 @@
+using Blip2Compiler.Bench;
+
+// Usage: dotnet run -c Release --project bench/Blip2Compiler.Bench -- <benchmark|all|list> [--seconds S] [--threads N]
+var benchmarks = typeof(IBenchmark).Assembly.GetTypes()
+    .Where(t => typeof(IBenchmark).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false })
+    .Select(t => (IBenchmark)Activator.CreateInstance(t)!)
+    .OrderBy(b => b.Name)
+    .ToList();
+
+if (args.Length == 0 || args[0] is "list" or "--help" or "-h")
+{
+    Console.Error.WriteLine("usage: Blip2Compiler.Bench <benchmark|all|list> [--seconds S] [--threads N]");
+    foreach (var b in benchmarks) Console.Error.WriteLine($"  {b.Name,-16} {b.Description}");
+    return args.Length == 0 ? 1 : 0;
+}
+
+var selected = args[0] == "all" ? benchmarks : benchmarks.Where(b => b.Name == args[0]).ToList();
+if (selected.Count == 0)
+{
+    Console.Error.WriteLine($"unknown benchmark '{args[0]}'; known: {string.Join(", ", benchmarks.Select(b => b.Name))}");
+    return 1;
+}
+
+BenchmarkOptions options;
+try
+{
+    options = BenchmarkOptions.Parse(args[1..]);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine(e.Message);
+    return 1;
+}
+
+var report = new JsonReport(Console.Out);
+foreach (var benchmark in selected) benchmark.Run(options, report);
+return 0;
