@@ -1,0 +1,66 @@
+using System.Text.Json;
+using Tensor = TorchSharp.torch.Tensor;
+
+namespace Blip2Compiler.Processing;
+
+/// <summary>Model inputs for a batch: pixel values [B,3,H,W], prompt ids and mask [B,T] (left padded).</summary>
+public sealed record Blip2Inputs(Tensor PixelValues, Tensor InputIds, Tensor AttentionMask);
+
+/// <summary>
+/// Hugging Face's Blip2Processor: the image processor and the checkpoint's tokenizer, with prompts laid out as the
+/// model expects (num_query_tokens image tokens + BOS + text where the config has image_token_index).
+/// </summary>
+public sealed class Blip2Processor
+{
+    public Blip2Processor(Blip2ImageProcessor images, ITextTokenizer tokenizer, int numQueryTokens, int? imageTokenId)
+    {
+        Images = images;
+        Tokenizer = tokenizer;
+        Prompts = new Blip2PromptBuilder(tokenizer, numQueryTokens, imageTokenId);
+    }
+
+    public Blip2ImageProcessor Images { get; }
+    public ITextTokenizer Tokenizer { get; }
+    public Blip2PromptBuilder Prompts { get; }
+
+    /// <summary>Reads the checkpoint's own preprocessor, tokenizer and config files.</summary>
+    public static Blip2Processor Load(string checkpointDirectory)
+    {
+        var images = Blip2ImageProcessor.Load(checkpointDirectory);
+        var tokenizer = TokenizerLoader.Load(checkpointDirectory);
+        var (queries, imageToken) = ReadLayout(checkpointDirectory, tokenizer);
+        return new Blip2Processor(images, tokenizer, queries, imageToken);
+    }
+
+    /// <summary>Pixel values and prompt ids for a batch; prompts may be null (caption) or one per image.</summary>
+    public Blip2Inputs Process(IReadOnlyList<ImageSource> images, IReadOnlyList<string?>? prompts = null)
+    {
+        if (prompts is not null && prompts.Count != images.Count)
+            throw new Blip2Exception($"{images.Count} images but {prompts.Count} prompts: give one prompt per image (or none).");
+        var pixels = Images.Preprocess(images);
+        var (ids, mask) = Prompts.Build(prompts ?? Enumerable.Repeat<string?>(null, images.Count).ToList()).ToTensors();
+        return new Blip2Inputs(pixels, ids, mask);
+    }
+
+    /// <summary>Text of new tokens, special tokens dropped, trimmed as the reference's batch_decode + strip.</summary>
+    public IReadOnlyList<string> Decode(IEnumerable<IEnumerable<long>> newTokens) =>
+        Prompts.DecodeBatch(newTokens).Select(t => t.Trim()).ToList();
+
+    /// <summary>num_query_tokens (processor_config.json, else config.json) and the image token id, if the layout uses one.</summary>
+    private static (int Queries, int? ImageToken) ReadLayout(string directory, ITextTokenizer tokenizer)
+    {
+        int? queries = null, imageToken = null;
+        foreach (var name in new[] { "processor_config.json", "config.json" })
+        {
+            var path = Path.Combine(directory, name);
+            if (!File.Exists(path)) continue;
+            JsonElement root;
+            try { root = JsonDocument.Parse(File.ReadAllText(path)).RootElement; }
+            catch (JsonException e) { throw new Blip2Exception($"{path}: not valid JSON ({e.Message})."); }
+            if (queries is null && root.TryGetProperty("num_query_tokens", out var q) && q.ValueKind == JsonValueKind.Number) queries = q.GetInt32();
+            if (imageToken is null && root.TryGetProperty("image_token_index", out var t) && t.ValueKind == JsonValueKind.Number) imageToken = t.GetInt32();
+        }
+        // The model's config decides the layout: with image_token_index the queries replace image tokens.
+        return (queries ?? 32, imageToken);
+    }
+}
