@@ -51,8 +51,8 @@ public class GraphCompilerTests
         if (dump is not null)
         {
             Directory.CreateDirectory(Path.Combine(dump, @case));
-            foreach (var f in result.Files) File.WriteAllText(Path.Combine(dump, @case, f.HintName), f.Source);
+            foreach (var f in result.Files) File.WriteAllText(Path.Combine(dump, @case, f.HintName + ".g.cs"), f.Source);
         }
-        Assert.Contains(result.Files, f => f.HintName.EndsWith(".KeyMap.g.cs"));
+        Assert.Contains(result.Files, f => f.HintName == "KeyMap");
     }
 }

@@ -12,12 +12,13 @@ namespace Blip2Compiler.Generator.Graphs.Emit
 
         public static List<GeneratedFile> Emit(IrModel model)
         {
-            var files = new List<GeneratedFile> { new GeneratedFile(model.ClassName + ".g.cs", Root(model)) };
+            // Hint names are the part after "Namespace.Class." (the pipeline adds that prefix and .g.cs).
+            var files = new List<GeneratedFile> { new GeneratedFile("Model", Root(model)) };
             foreach (var iface in model.Classes.Where(c => c.Interface is not null).GroupBy(c => c.Interface!))
-                files.Add(new GeneratedFile(model.ClassName + "." + iface.Key + ".g.cs", Interface(model, iface.Key, iface.First())));
+                files.Add(new GeneratedFile(iface.Key, Interface(model, iface.Key, iface.First())));
             foreach (var cls in model.Classes.Where(c => !c.IsRoot))
-                files.Add(new GeneratedFile(model.ClassName + "." + cls.Name + ".g.cs", Block(model, cls)));
-            files.Add(new GeneratedFile(model.ClassName + ".KeyMap.g.cs", KeyMap(model)));
+                files.Add(new GeneratedFile(cls.Name, Block(model, cls)));
+            files.Add(new GeneratedFile("KeyMap", KeyMap(model)));
             return files;
         }
 
