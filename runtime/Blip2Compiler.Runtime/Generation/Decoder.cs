@@ -1,0 +1,64 @@
+using static TorchSharp.torch;
+
+namespace Blip2Compiler.Generation;
+
+/// <summary>
+/// The decoding loop of Hugging Face transformers' <c>generate</c>: greedy search, multinomial sampling and beam
+/// search (<c>_sample</c>, <c>_beam_search</c>), with its logits processors and stopping rules. Models plug in through
+/// <see cref="DecoderFactory"/>.
+/// </summary>
+public static class Decoder
+{
+    /// <summary>
+    /// Generates from <paramref name="contextIds"/> [batch, length] (int64): the ids Hugging Face's <c>generate</c> sees
+    /// as <c>input_ids</c> — the prompt for a decoder-only model, [batch, 1] decoder start ids for an encoder–decoder.
+    /// Throws <see cref="InvalidGenerationOptionException"/> before any model work when an option cannot be used.
+    /// </summary>
+    public static GenerationResult Generate(DecoderFactory factory, Tensor contextIds, GenerationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        ArgumentNullException.ThrowIfNull(contextIds);
+        ArgumentNullException.ThrowIfNull(options);
+        if (contextIds.dim() != 2 || contextIds.dtype != ScalarType.Int64 || contextIds.shape[0] == 0 || contextIds.shape[1] == 0)
+            throw new Blip2Exception(
+                $"Generation context ids must be a non-empty [batch, length] int64 tensor, got {contextIds.dtype} [{string.Join(", ", contextIds.shape)}].");
+
+        var plan = GenerationPlan.Resolve(options, (int)contextIds.shape[1]);
+        var processors = LogitsProcessorList.For(plan);
+        using var scope = NewDisposeScope();
+        using var no_grad = TorchSharp.torch.no_grad();
+        return plan.NumBeams > 1
+            ? BeamSearch.Run(factory, contextIds, plan, processors)
+            : SampleSearch.Run(factory, contextIds, plan, processors);
+    }
+
+    /// <summary>Opens the model's session and checks that it decodes the rows the engine expects.</summary>
+    internal static IDecoderSession Open(DecoderFactory factory, int rowsPerInput, GenerationPlan plan, long expectedRows)
+    {
+        var session = factory(rowsPerInput, plan.MaxNewTokens)
+            ?? throw new Blip2Exception("The decoder factory returned no session.");
+        if (session.Rows != expectedRows)
+        {
+            session.Dispose();
+            throw new Blip2Exception($"The decoder session decodes {session.Rows} rows; the engine expects {expectedRows} (inputs × {rowsPerInput}).");
+        }
+        return session;
+    }
+
+    /// <summary>Next-token logits as float32 on the context's device, checked against the row count.</summary>
+    internal static Tensor Logits(Tensor logits, long rows, Device device)
+    {
+        if (logits.dim() != 2 || logits.shape[0] != rows)
+            throw new Blip2Exception($"The decoder session returned logits [{string.Join(", ", logits.shape)}]; expected [{rows}, vocab].");
+        return logits.to(ScalarType.Float32, device);
+    }
+
+    /// <summary>Keeps a tensor made inside a step's dispose scope for the next step, freeing the one it replaces.</summary>
+    internal static void Keep(ref Tensor slot, Tensor value)
+    {
+        if (ReferenceEquals(slot, value)) return;
+        var old = slot;
+        slot = value.MoveToOuterDisposeScope();
+        old.Dispose();
+    }
+}

@@ -1,0 +1,130 @@
+namespace Blip2Compiler.Generation;
+
+/// <summary>
+/// The decoding options of Hugging Face's <c>GenerationConfig</c> that this engine implements. Every property is
+/// nullable: null means "not set", so <see cref="GenerationDefaults.Merge"/> can layer caller overrides over a
+/// checkpoint's defaults, and anything still unset falls back to Hugging Face's global defaults.
+/// </summary>
+public sealed record GenerationOptions
+{
+    /// <summary><c>max_new_tokens</c>: tokens to generate after the context; takes precedence over <see cref="MaxLength"/>.</summary>
+    public int? MaxNewTokens { get; init; }
+
+    /// <summary><c>min_new_tokens</c>: EOS is suppressed until this many tokens are generated; takes precedence over <see cref="MinLength"/>.</summary>
+    public int? MinNewTokens { get; init; }
+
+    /// <summary><c>max_length</c>: total length including the context (prompt for decoder-only models, decoder start for T5). Unset: 20 new tokens.</summary>
+    public int? MaxLength { get; init; }
+
+    /// <summary><c>min_length</c>: EOS is suppressed while the total length (context included) is below it.</summary>
+    public int? MinLength { get; init; }
+
+    /// <summary><c>num_beams</c> (default 1).</summary>
+    public int? NumBeams { get; init; }
+
+    /// <summary><c>num_return_sequences</c> (default 1): sequences returned per input.</summary>
+    public int? NumReturnSequences { get; init; }
+
+    /// <summary><c>length_penalty</c> (default 1.0): finished beams score <c>sum_logprobs / generated_len^length_penalty</c>.</summary>
+    public double? LengthPenalty { get; init; }
+
+    /// <summary><c>early_stopping</c> (default false).</summary>
+    public EarlyStopping? EarlyStopping { get; init; }
+
+    /// <summary><c>do_sample</c> (default false).</summary>
+    public bool? DoSample { get; init; }
+
+    /// <summary><c>temperature</c> (default 1.0), sampling only.</summary>
+    public double? Temperature { get; init; }
+
+    /// <summary><c>top_k</c> (default 50, 0 disables), sampling only.</summary>
+    public int? TopK { get; init; }
+
+    /// <summary><c>top_p</c> (default 1.0), sampling only.</summary>
+    public double? TopP { get; init; }
+
+    /// <summary><c>repetition_penalty</c> (default 1.0 = none).</summary>
+    public double? RepetitionPenalty { get; init; }
+
+    /// <summary><c>no_repeat_ngram_size</c> (default 0 = off).</summary>
+    public int? NoRepeatNgramSize { get; init; }
+
+    /// <summary><c>eos_token_id</c>: one or several ids that end a sequence.</summary>
+    public IReadOnlyList<long>? EosTokenIds { get; init; }
+
+    /// <summary><c>pad_token_id</c>: fills finished rows; defaults to the first EOS id.</summary>
+    public long? PadTokenId { get; init; }
+
+    /// <summary><c>bos_token_id</c>: the prompt the model builds when it is given none.</summary>
+    public long? BosTokenId { get; init; }
+
+    /// <summary><c>decoder_start_token_id</c>: the first decoder id of encoder–decoder models.</summary>
+    public long? DecoderStartTokenId { get; init; }
+
+    /// <summary>Seeds the sampler's generator, so sampled results repeat across runs. Unset: torch's global generator.</summary>
+    public long? Seed { get; init; }
+
+    /// <summary>
+    /// Throws <see cref="InvalidGenerationOptionException"/> naming the first option whose value cannot be used.
+    /// Checks only the options themselves; lengths against the context are checked by <see cref="Decoder.Generate"/>.
+    /// </summary>
+    public void Validate()
+    {
+        Positive("max_new_tokens", MaxNewTokens);
+        NonNegative("min_new_tokens", MinNewTokens);
+        Positive("max_length", MaxLength);
+        NonNegative("min_length", MinLength);
+        Positive("num_beams", NumBeams);
+        Positive("num_return_sequences", NumReturnSequences);
+        NonNegative("top_k", TopK);
+        NonNegative("no_repeat_ngram_size", NoRepeatNgramSize);
+
+        if (MinNewTokens is { } minNew && MaxNewTokens is { } maxNew && minNew > maxNew)
+            throw new InvalidGenerationOptionException("min_new_tokens", minNew, $"is larger than `max_new_tokens` ({maxNew})");
+        if (MinLength is { } minLen && MaxLength is { } maxLen && minLen > maxLen)
+            throw new InvalidGenerationOptionException("min_length", minLen, $"is larger than `max_length` ({maxLen})");
+
+        if (LengthPenalty is { } lp && !double.IsFinite(lp))
+            throw new InvalidGenerationOptionException("length_penalty", lp, "must be a finite number");
+        if (RepetitionPenalty is { } rp && !(rp > 0 && double.IsFinite(rp)))
+            throw new InvalidGenerationOptionException("repetition_penalty", rp, "must be a strictly positive number (1.0 = no penalty)");
+
+        var sampling = DoSample ?? false;
+        if (sampling && Temperature is { } t && !(t > 0 && double.IsFinite(t)))
+            throw new InvalidGenerationOptionException("temperature", t,
+                "must be strictly positive when sampling (for greedy decoding set `do_sample` to false)");
+        if (TopP is { } p && !(p > 0 && p <= 1))
+            throw new InvalidGenerationOptionException("top_p", p, "must be in (0, 1]");
+
+        var beams = NumBeams ?? 1;
+        var returned = NumReturnSequences ?? 1;
+        if (beams > 1 && returned > beams)
+            throw new InvalidGenerationOptionException("num_return_sequences", returned,
+                $"must not exceed `num_beams` ({beams}) for beam search");
+        if (beams == 1 && !sampling && returned > 1)
+            throw new InvalidGenerationOptionException("num_return_sequences", returned,
+                "greedy decoding returns one sequence per input: use beam search or sampling for more");
+
+        if (EosTokenIds is { } eos)
+            foreach (var id in eos)
+                if (id < 0) throw new InvalidGenerationOptionException("eos_token_id", eos, "token ids must be non-negative");
+        NonNegativeId("pad_token_id", PadTokenId);
+        NonNegativeId("bos_token_id", BosTokenId);
+        NonNegativeId("decoder_start_token_id", DecoderStartTokenId);
+    }
+
+    private static void Positive(string name, int? value)
+    {
+        if (value is { } v && v <= 0) throw new InvalidGenerationOptionException(name, v, "must be a positive integer");
+    }
+
+    private static void NonNegative(string name, int? value)
+    {
+        if (value is { } v && v < 0) throw new InvalidGenerationOptionException(name, v, "must not be negative");
+    }
+
+    private static void NonNegativeId(string name, long? value)
+    {
+        if (value is { } v && v < 0) throw new InvalidGenerationOptionException(name, v, "token ids must be non-negative");
+    }
+}

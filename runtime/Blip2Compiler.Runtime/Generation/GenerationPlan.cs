@@ -1,0 +1,66 @@
+namespace Blip2Compiler.Generation;
+
+/// <summary>
+/// Options resolved against one context, with Hugging Face's global defaults filled in and its length rules applied
+/// (<c>_prepare_generated_length</c>, <c>_prepare_special_tokens</c>).
+/// </summary>
+internal sealed record GenerationPlan
+{
+    public required int ContextLength { get; init; }
+    /// <summary>Total length (context + new tokens) at which every row stops.</summary>
+    public required int MaxLength { get; init; }
+    public required int MinLength { get; init; }
+    public required int? MinNewTokens { get; init; }
+    public required int NumBeams { get; init; }
+    public required int NumReturnSequences { get; init; }
+    public required bool DoSample { get; init; }
+    public required double Temperature { get; init; }
+    public required int TopK { get; init; }
+    public required double TopP { get; init; }
+    public required double RepetitionPenalty { get; init; }
+    public required int NoRepeatNgramSize { get; init; }
+    public required double LengthPenalty { get; init; }
+    public required EarlyStopping EarlyStopping { get; init; }
+    /// <summary>Null when no EOS is configured: rows then only stop at <see cref="MaxLength"/>.</summary>
+    public required long[]? EosTokenIds { get; init; }
+    /// <summary>Fills finished rows; Hugging Face falls back to the first EOS id.</summary>
+    public required long? PadTokenId { get; init; }
+    public required long? Seed { get; init; }
+
+    public int MaxNewTokens => MaxLength - ContextLength;
+
+    public static GenerationPlan Resolve(GenerationOptions options, int contextLength)
+    {
+        options.Validate();
+        var eos = options.EosTokenIds is { Count: > 0 } ids ? ids.ToArray() : null;
+
+        // max_new_tokens wins; an unset max_length means 20 new tokens (Hugging Face's default max_length of 20,
+        // which it counts from the end of the context).
+        var maxLength = options.MaxNewTokens is { } maxNew ? maxNew + contextLength : options.MaxLength ?? 20 + contextLength;
+        if (contextLength >= maxLength)
+            throw new InvalidGenerationOptionException("max_length", maxLength,
+                $"the context is already {contextLength} tokens long; raise `max_length` or set `max_new_tokens`");
+        var minLength = options.MinNewTokens is { } minNew ? minNew + contextLength : options.MinLength ?? 0;
+
+        return new GenerationPlan
+        {
+            ContextLength = contextLength,
+            MaxLength = maxLength,
+            MinLength = minLength,
+            MinNewTokens = options.MinNewTokens,
+            NumBeams = options.NumBeams ?? 1,
+            NumReturnSequences = options.NumReturnSequences ?? 1,
+            DoSample = options.DoSample ?? false,
+            Temperature = options.Temperature ?? 1.0,
+            TopK = options.TopK ?? 50,
+            TopP = options.TopP ?? 1.0,
+            RepetitionPenalty = options.RepetitionPenalty ?? 1.0,
+            NoRepeatNgramSize = options.NoRepeatNgramSize ?? 0,
+            LengthPenalty = options.LengthPenalty ?? 1.0,
+            EarlyStopping = options.EarlyStopping ?? EarlyStopping.False,
+            EosTokenIds = eos,
+            PadTokenId = options.PadTokenId ?? eos?[0],
+            Seed = options.Seed,
+        };
+    }
+}

@@ -1,0 +1,97 @@
+using static TorchSharp.torch;
+
+namespace Blip2Compiler.Generation;
+
+/// <summary>
+/// Preallocated key/value cache of a decoder's self-attention layers: [rows, heads, capacity, headDim] per layer,
+/// written in place step after step (no per-step reallocation), reordered in place for beam search.
+/// </summary>
+public sealed class KvCache : IDisposable
+{
+    private readonly Tensor[] _keys;
+    private readonly Tensor[] _values;
+
+    public KvCache(int layers, long rows, int heads, int capacity, int headDim, ScalarType dtype, Device device)
+    {
+        if (layers <= 0 || rows <= 0 || heads <= 0 || capacity <= 0 || headDim <= 0)
+            throw new ArgumentOutOfRangeException(nameof(layers),
+                $"KV cache dimensions must be positive: layers {layers}, rows {rows}, heads {heads}, capacity {capacity}, headDim {headDim}.");
+        Capacity = capacity;
+        Rows = rows;
+        // Detached from any dispose scope: the cache lives as long as its decoding run, not as long as one step.
+        _keys = new Tensor[layers];
+        _values = new Tensor[layers];
+        for (var layer = 0; layer < layers; layer++)
+        {
+            _keys[layer] = zeros(new[] { rows, heads, capacity, headDim }, dtype, device).DetachFromDisposeScope();
+            _values[layer] = zeros(new[] { rows, heads, capacity, headDim }, dtype, device).DetachFromDisposeScope();
+        }
+    }
+
+    /// <summary>Positions already cached.</summary>
+    public int Length { get; private set; }
+
+    public int Capacity { get; }
+
+    public long Rows { get; }
+
+    public int Layers => _keys.Length;
+
+    /// <summary>
+    /// Writes <paramref name="keys"/> / <paramref name="values"/> [rows, heads, n, headDim] at [Length, Length + n) of
+    /// <paramref name="layer"/> and returns views [rows, heads, Length + n, headDim] of everything cached so far.
+    /// Does not advance <see cref="Length"/>: call <see cref="Advance"/> once every layer has appended.
+    /// </summary>
+    public (Tensor Keys, Tensor Values) Append(int layer, Tensor keys, Tensor values)
+    {
+        if ((uint)layer >= (uint)_keys.Length)
+            throw new ArgumentOutOfRangeException(nameof(layer), $"KV cache has {_keys.Length} layers; got layer {layer}.");
+        var n = keys.shape[2];
+        EnsureRoom(n);
+        _keys[layer].narrow(2, Length, n).copy_(keys);
+        _values[layer].narrow(2, Length, n).copy_(values);
+        return (_keys[layer].narrow(2, 0, Length + n), _values[layer].narrow(2, 0, Length + n));
+    }
+
+    /// <summary>Marks <paramref name="n"/> more positions as cached.</summary>
+    public void Advance(int n)
+    {
+        if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), $"Cannot advance the KV cache by {n} positions.");
+        EnsureRoom(n);
+        Length += n;
+    }
+
+    /// <summary>Keeps rows <paramref name="rowIndex"/> [Rows] (int64) of every layer, in that order, in place.</summary>
+    public void Reorder(Tensor rowIndex)
+    {
+        if (rowIndex.dim() != 1 || rowIndex.shape[0] != Rows)
+            throw new ArgumentException($"KV cache reorder expects [{Rows}] row indices, got [{string.Join(", ", rowIndex.shape)}].", nameof(rowIndex));
+        if (Length == 0) return;
+        using var scope = NewDisposeScope();
+        var index = rowIndex.to(ScalarType.Int64, _keys[0].device);
+        foreach (var buffer in _keys.Concat(_values))
+        {
+            var cached = buffer.narrow(2, 0, Length);
+            cached.copy_(cached.index_select(0, index));
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var buffer in _keys.Concat(_values)) buffer.Dispose();
+    }
+
+    private void EnsureRoom(long n)
+    {
+        if (Length + n > Capacity)
+            throw new KvCacheFullException(Capacity, Length, n);
+    }
+}
+
+/// <summary>A decoder tried to cache more positions than its <see cref="KvCache"/> was allocated for.</summary>
+public sealed class KvCacheFullException(int capacity, int length, long adding)
+    : Blip2Exception($"KV cache is full: it holds {length} of {capacity} positions and cannot take {adding} more. " +
+                     "Allocate it for the prompt length plus max_new_tokens.")
+{
+    public int Capacity { get; } = capacity;
+}
