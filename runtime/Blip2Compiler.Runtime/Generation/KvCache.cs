@@ -6,7 +6,7 @@ namespace Blip2Compiler.Generation;
 /// Preallocated key/value cache of a decoder's self-attention layers: [rows, heads, capacity, headDim] per layer,
 /// written in place step after step (no per-step reallocation), reordered in place for beam search.
 /// </summary>
-public sealed class KvCache : IDisposable
+public sealed class KvCache : IDisposable, Blip2Compiler.Nn.IAttentionCache
 {
     private readonly Tensor[] _keys;
     private readonly Tensor[] _values;

@@ -39,7 +39,8 @@ public abstract partial class OptConditionalGeneration : Blip2ModelBase
         var visionCtx = new ForwardContext { OutputHiddenStates = outputHiddenStates };
         var (image, pooled) = VisionForward(visionCtx, Input(pixelValues), interpolatePosEncoding);
         var ctx = new ForwardContext { OutputHiddenStates = outputHiddenStates, OutputAttentions = outputAttentions };
-        var queries = QFormerForward(ctx, image);
+        // Per-layer outputs are the language model's (as the reference's `hidden_states` / `attentions`).
+        var queries = QFormerForward(new ForwardContext(), image);
         var projected = ProjectQueries(ctx, queries);
         var (embeds, mask) = BuildInputs(ctx, projected, Input(inputIds), attentionMask is null ? torch.ones_like(inputIds) : Input(attentionMask), useImageTokens);
         var hidden = DecoderForward(ctx, embeds, Positions(mask, 0), Ops.CausalMask(mask, embeds.shape[1], 0));

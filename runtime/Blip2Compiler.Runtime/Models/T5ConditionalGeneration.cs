@@ -24,7 +24,8 @@ public abstract partial class T5ConditionalGeneration : Blip2ModelBase
         var visionCtx = new ForwardContext();
         var (image, pooled) = VisionForward(visionCtx, Input(pixelValues), interpolatePosEncoding);
         var ctx = new ForwardContext { OutputHiddenStates = outputHiddenStates };
-        var queries = QFormerForward(ctx, image);
+        // Per-layer outputs are the language model's (as the reference's `hidden_states` / `attentions`).
+        var queries = QFormerForward(new ForwardContext(), image);
         var projected = ProjectQueries(ctx, queries);
         var (encoderStates, encoderMask) = EncodePrompt(ctx, projected, Input(inputIds), attentionMask is null ? torch.ones_like(inputIds) : Input(attentionMask));
         var decoderIds = Input(decoderInputIds);

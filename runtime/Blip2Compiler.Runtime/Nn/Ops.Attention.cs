@@ -22,6 +22,7 @@ public static partial class Ops
             var scores = torch.matmul(q, k.transpose(-1, -2)) * scale;
             if (mask is not null) scores = scores + mask;
             var probabilities = scores.softmax(-1, ScalarType.Float32).to_type(q.dtype);
+            if (fullyMasked is not null) probabilities = probabilities.masked_fill(fullyMasked, 0);
             ctx.RecordAttention(probabilities);
             return torch.matmul(probabilities, v);
         }

@@ -14,7 +14,7 @@ internal sealed class GoldenCase : IDisposable
     {
         Directory = Fixtures.Golden(name);
         using var reader = SafetensorsFile.Open(Path.Combine(Directory, file));
-        foreach (var key in reader.Tensors.Keys) _tensors[key] = reader.Load(key, null, torch.CPU);
+        foreach (var key in reader.Keys) _tensors[key] = reader.Load(key, null, torch.CPU);
         Meta = JsonDocument.Parse(File.ReadAllText(Path.Combine(Directory, "meta.json"))).RootElement;
     }
 
@@ -40,6 +40,6 @@ internal static class TensorAssert
     public static void Equal(Tensor expected, Tensor actual, string what = "")
     {
         Assert.Equal(expected.shape, actual.shape);
-        Assert.True(expected.to_type(torch.ScalarType.Int64).equal(actual.to_type(torch.ScalarType.Int64)), $"{what}: expected {expected.str()} got {actual.str()}");
+        Assert.True(expected.to_type(torch.ScalarType.Int64).eq(actual.to_type(torch.ScalarType.Int64)).all().item<bool>(), $"{what}: expected {expected.str()} got {actual.str()}");
     }
 }

@@ -1,0 +1,128 @@
+using Blip2Compiler.Generation;
+using Blip2Compiler.Nn;
+using TorchSharp;
+using static TorchSharp.torch;
+using Tensor = TorchSharp.torch.Tensor;
+
+namespace Blip2Compiler.Models;
+
+public abstract partial class OptConditionalGeneration
+{
+    /// <summary>
+    /// Captions or answers: decodes after the prompt (image tokens + BOS + text, left padded). Without input ids the
+    /// prompt is the reference's default (image tokens + BOS). Sequences are the prompt followed by the new tokens.
+    /// </summary>
+    public GenerationResult Generate(Tensor pixelValues, Tensor? inputIds = null, Tensor? attentionMask = null,
+        GenerationOptions? options = null, bool interpolatePosEncoding = false)
+    {
+        var settings = GenerationDefaults.Merge(Defaults(), options);
+        settings.Validate();
+        using var scope = NewDisposeScope();
+        var batch = pixelValues.shape[0];
+        var ids = inputIds is null ? DefaultPrompt(batch) : Input(inputIds);
+        var mask = attentionMask is null ? torch.ones_like(ids) : Input(attentionMask);
+        if (ids.shape[0] != batch) throw new Blip2Exception($"{batch} images but {ids.shape[0]} prompts: give one prompt row per image.");
+
+        // Image → queries → prompt embeddings, once for all decoding rows.
+        var ctx = new ForwardContext();
+        var (image, _) = VisionForward(ctx, Input(pixelValues), interpolatePosEncoding);
+        var projected = ProjectQueries(ctx, QFormerForward(ctx, image));
+        var (embeds, promptMask) = BuildInputs(ctx, projected, ids, mask, null);
+        var maxPositions = ModelInfo.MaxPositions;
+        if (maxPositions > 0 && embeds.shape[1] > maxPositions)
+            throw new InvalidGenerationOptionException("prompt", embeds.shape[1], $"has {embeds.shape[1]} positions but the model has {maxPositions}");
+
+        var result = Decoder.Generate((rows, maxNew) => new OptDecoderSession(this, embeds, promptMask, rows, maxNew), ids, settings);
+        return result;
+    }
+
+    /// <summary>generation_config.json and config.json of the checkpoint, else the compiled ids.</summary>
+    private GenerationOptions Defaults()
+    {
+        var defaults = CheckpointDirectory is null ? new GenerationOptions() : GenerationDefaults.Load(CheckpointDirectory);
+        return defaults with
+        {
+            EosTokenIds = defaults.EosTokenIds ?? (ModelInfo.EosTokenId is long eos ? new[] { eos } : null),
+            PadTokenId = defaults.PadTokenId ?? ModelInfo.PadTokenId,
+            BosTokenId = defaults.BosTokenId ?? ModelInfo.BosTokenId,
+        };
+    }
+
+    /// <summary>The reference's prompt when none is given: num_query_tokens image tokens, then BOS.</summary>
+    private Tensor DefaultPrompt(long batch)
+    {
+        var row = new List<long>();
+        if (ModelInfo.ImageTokenIndex is long image) for (int i = 0; i < ModelInfo.NumQueryTokens; i++) row.Add(image);
+        if (ModelInfo.BosTokenId is long bos) row.Add(bos);
+        return torch.tensor(row.ToArray(), dtype: ScalarType.Int64, device: Device).unsqueeze(0).expand(batch, -1).contiguous();
+    }
+
+    /// <summary>One decoding run: a preallocated KV cache, the attention mask grown one column per step.</summary>
+    private sealed class OptDecoderSession : IDecoderSession
+    {
+        private readonly OptConditionalGeneration _model;
+        private readonly KvCache _cache;
+        private readonly ForwardContext _ctx;
+        private Tensor _mask;          // [rows, prompt + maxNew], 1 for real tokens
+        private Tensor? _prompt;
+        private long _length;
+
+        public OptDecoderSession(OptConditionalGeneration model, Tensor promptEmbeds, Tensor promptMask, int rowsPerInput, int maxNewTokens)
+        {
+            _model = model;
+            var info = model.ModelInfo;
+            var rows = promptEmbeds.shape[0] * rowsPerInput;
+            var promptLength = promptEmbeds.shape[1];
+            _prompt = promptEmbeds.repeat_interleave(rowsPerInput, 0).DetachFromDisposeScope();
+            _mask = torch.zeros(rows, promptLength + maxNewTokens, dtype: ScalarType.Int64, device: model.Device).DetachFromDisposeScope();
+            _mask.slice(1, 0, promptLength, 1).copy_(promptMask.repeat_interleave(rowsPerInput, 0));
+            _length = promptLength;
+            _cache = new KvCache((int)info.TextLayers, rows, (int)info.TextHeads, (int)(promptLength + maxNewTokens), (int)info.TextHeadDim, promptEmbeds.dtype, model.Device);
+            _ctx = new ForwardContext { Cache = _cache };
+            Rows = rows;
+        }
+
+        public long Rows { get; }
+
+        public Tensor Next(Tensor? tokens)
+        {
+            using var scope = NewDisposeScope();
+            Tensor embeds;
+            long past = _cache.Length, count;
+            if (_prompt is not null)
+            {
+                embeds = _prompt;
+                count = _prompt.shape[1];
+            }
+            else
+            {
+                if (tokens is null) throw new InvalidOperationException("tokens are required after the first step");
+                _mask.slice(1, _length, _length + 1, 1).fill_(1);
+                _length++;
+                embeds = _model.EmbedTokens(_ctx, tokens);
+                count = 1;
+            }
+            var mask = _mask.slice(1, 0, past + count, 1);
+            var hidden = _model.DecoderForward(_ctx, embeds, Positions(mask, past), Ops.CausalMask(mask, count, past));
+            _cache.Advance((int)count);
+            if (_prompt is not null) { _prompt.Dispose(); _prompt = null; }
+            var logits = _model.Logits(_ctx, hidden.select(1, -1));
+            return logits.to_type(ScalarType.Float32).MoveToOuterDisposeScope();
+        }
+
+        public void Reorder(Tensor rowIndex)
+        {
+            _cache.Reorder(rowIndex);
+            var mask = _mask.index_select(0, rowIndex).DetachFromDisposeScope();
+            _mask.Dispose();
+            _mask = mask;
+        }
+
+        public void Dispose()
+        {
+            _cache.Dispose();
+            _mask.Dispose();
+            _prompt?.Dispose();
+        }
+    }
+}

@@ -1,0 +1,99 @@
+using Blip2Compiler.Generation;
+using Blip2Compiler.Nn;
+using TorchSharp;
+using static TorchSharp.torch;
+using Tensor = TorchSharp.torch.Tensor;
+
+namespace Blip2Compiler.Models;
+
+public abstract partial class T5ConditionalGeneration
+{
+    /// <summary>
+    /// Captions or answers with the encoder–decoder: the encoder runs once over the prompt with the image queries,
+    /// the decoder starts from decoder_start_token_id. Sequences are decoder sequences (start token + new tokens).
+    /// </summary>
+    public GenerationResult Generate(Tensor pixelValues, Tensor inputIds, Tensor? attentionMask = null,
+        GenerationOptions? options = null, bool interpolatePosEncoding = false)
+    {
+        var defaults = CheckpointDirectory is null ? new GenerationOptions() : GenerationDefaults.Load(CheckpointDirectory);
+        defaults = defaults with
+        {
+            EosTokenIds = defaults.EosTokenIds ?? (ModelInfo.EosTokenId is long eos ? new[] { eos } : null),
+            PadTokenId = defaults.PadTokenId ?? ModelInfo.PadTokenId,
+            DecoderStartTokenId = defaults.DecoderStartTokenId ?? ModelInfo.DecoderStartTokenId,
+        };
+        var settings = GenerationDefaults.Merge(defaults, options);
+        settings.Validate();
+        using var scope = NewDisposeScope();
+        var ids = Input(inputIds);
+        var mask = attentionMask is null ? torch.ones_like(ids) : Input(attentionMask);
+        var batch = pixelValues.shape[0];
+        if (ids.shape[0] != batch) throw new Blip2Exception($"{batch} images but {ids.shape[0]} prompts: give one prompt row per image.");
+
+        var ctx = new ForwardContext();
+        var (image, _) = VisionForward(ctx, Input(pixelValues), interpolatePosEncoding);
+        var projected = ProjectQueries(ctx, QFormerForward(ctx, image));
+        var (encoder, encoderMask) = EncodePrompt(ctx, projected, ids, mask);
+
+        var start = settings.DecoderStartTokenId ?? 0;
+        var context = torch.full(batch, 1, start, dtype: ScalarType.Int64, device: Device);
+        return Decoder.Generate((rows, maxNew) => new T5DecoderSession(this, encoder, encoderMask, start, rows, maxNew), context, settings);
+    }
+
+    /// <summary>Decoder state of one run: self-attention cache, cross-attention K/V memoized in the context.</summary>
+    private sealed class T5DecoderSession : IDecoderSession
+    {
+        private readonly T5ConditionalGeneration _model;
+        private readonly KvCache _cache;
+        private readonly ForwardContext _ctx;
+        private Tensor _encoder, _encoderMask;
+        private readonly long _start;
+        private bool _started;
+
+        public T5DecoderSession(T5ConditionalGeneration model, Tensor encoder, Tensor encoderMask, long start, int rowsPerInput, int maxNewTokens)
+        {
+            _model = model;
+            var info = model.ModelInfo;
+            _encoder = encoder.repeat_interleave(rowsPerInput, 0).DetachFromDisposeScope();
+            _encoderMask = encoderMask.repeat_interleave(rowsPerInput, 0).DetachFromDisposeScope();
+            Rows = _encoder.shape[0];
+            _cache = new KvCache((int)info.TextLayers, Rows, (int)info.TextHeads, maxNewTokens + 1, (int)info.TextHeadDim, encoder.dtype, model.Device);
+            _ctx = new ForwardContext { Cache = _cache };
+            _start = start;
+        }
+
+        public long Rows { get; }
+
+        public Tensor Next(Tensor? tokens)
+        {
+            using var scope = NewDisposeScope();
+            if (!_started)
+            {
+                tokens = torch.full(Rows, 1, _start, dtype: ScalarType.Int64, device: _model.Device);
+                _started = true;
+            }
+            var past = _cache.Length;
+            var mask = torch.ones(Rows, past + 1, dtype: ScalarType.Int64, device: _model.Device);
+            var hidden = _model.Decode(_ctx, _model.EmbedTokens(_ctx, tokens!), mask, _encoder, _encoderMask);
+            _cache.Advance(1);
+            return _model.Logits(_ctx, hidden.select(1, -1)).to_type(ScalarType.Float32).MoveToOuterDisposeScope();
+        }
+
+        public void Reorder(Tensor rowIndex)
+        {
+            _cache.Reorder(rowIndex);
+            _ctx.ReorderMemo(rowIndex);
+            var encoder = _encoder.index_select(0, rowIndex).DetachFromDisposeScope();
+            var encoderMask = _encoderMask.index_select(0, rowIndex).DetachFromDisposeScope();
+            _encoder.Dispose(); _encoderMask.Dispose();
+            (_encoder, _encoderMask) = (encoder, encoderMask);
+        }
+
+        public void Dispose()
+        {
+            _cache.Dispose();
+            _encoder.Dispose();
+            _encoderMask.Dispose();
+        }
+    }
+}
