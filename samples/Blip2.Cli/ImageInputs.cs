@@ -29,7 +29,7 @@ internal static class ImageInputs
                 files.AddRange(found);
             }
             else if (File.Exists(argument)) files.Add(argument);
-            else throw new Blip2Exception($"image '{argument}' does not exist");
+            else throw Missing(argument);
         }
         return (files, folders);
     }
@@ -38,7 +38,12 @@ internal static class ImageInputs
     public static string Single(string argument)
     {
         if (Directory.Exists(argument)) throw new UsageException($"'{argument}' is a folder: give one image file");
-        if (!File.Exists(argument)) throw new Blip2Exception($"image '{argument}' does not exist");
+        if (!File.Exists(argument)) throw Missing(argument);
         return argument;
     }
+
+    /// <summary>An argument that names nothing: a misspelled option (the parser takes those as image names), or a missing file.</summary>
+    public static Exception Missing(string argument) => argument.StartsWith('-')
+        ? new UsageException($"unknown option '{argument}' (see blip2 --help)")
+        : new Blip2Exception($"image '{argument}' does not exist");
 }

@@ -33,8 +33,8 @@ internal static class EmbedCommand
         {
             if (File.Exists(input) || Directory.Exists(input))
                 items.AddRange(ImageInputs.Expand([input]).Files.Select(f => (f, true)));
-            else if (ImageInputs.IsImageFile(input) && !input.Contains(' '))
-                throw new Blip2Exception($"image '{input}' does not exist");
+            else if ((ImageInputs.IsImageFile(input) || input.StartsWith('-')) && !input.Contains(' '))
+                throw ImageInputs.Missing(input);
             else items.Add((input, false));
         }
 
