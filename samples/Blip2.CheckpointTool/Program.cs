@@ -1,5 +1,6 @@
 using Blip2.CheckpointTool;
 using Blip2Compiler.Checkpoints;
+using TorchSharp;
 
 // Writes model.safetensors for the bundled tiny checkpoints: RANDOM WEIGHTS, for smoke tests only.
 // Usage: dotnet run --project samples/Blip2.CheckpointTool [-- <checkpoints folder>] (default: samples/checkpoints)
@@ -14,7 +15,9 @@ void Write(string name, KeyMap map)
 {
     var layout = CheckpointLayout.FromKeyMap(map);
     var path = Path.Combine(root, name, "model.safetensors");
-    SafetensorsWriter.Write(path, layout.Select(t => (t, RandomWeights.Create(t, Seed))).ToList());
+    using var scope = torch.NewDisposeScope();
+    var tensors = layout.ToDictionary(t => t.Key, t => torch.tensor(RandomWeights.Create(t, Seed), t.Shape));
+    SafetensorsWriter.Write(path, tensors);
     Console.WriteLine($"{path}: {layout.Count} tensors, {new FileInfo(path).Length:N0} bytes");
 }
 
