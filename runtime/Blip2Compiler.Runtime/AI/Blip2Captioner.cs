@@ -1,0 +1,77 @@
+using Blip2Compiler.Generation;
+using Blip2Compiler.Models;
+using Blip2Compiler.Processing;
+using TorchSharp;
+using Tensor = TorchSharp.torch.Tensor;
+
+namespace Blip2Compiler.AI;
+
+/// <summary>
+/// Captioning and visual question answering end to end: images and prompts in, text out. Pairs a
+/// conditional-generation model (OPT or Flan-T5) with its checkpoint's image processor, tokenizer and
+/// generation_config.json defaults, as Hugging Face's <c>Blip2Processor</c> + <c>generate</c> + <c>batch_decode</c>.
+/// The model stays owned by the caller.
+/// </summary>
+public sealed class Blip2Captioner
+{
+    private readonly Blip2PromptBuilder _prompts;
+
+    public Blip2Captioner(Blip2ModelBase model, Blip2ImageProcessor images, ITextTokenizer tokenizer, GenerationOptions? defaults = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (model is not (OptConditionalGeneration or T5ConditionalGeneration))
+            throw new Blip2Exception($"captioning needs a Blip2ForConditionalGeneration model (OPT or Flan-T5); this one is {model.ModelInfo.Architecture}");
+        Model = model;
+        Images = images ?? throw new ArgumentNullException(nameof(images));
+        Tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
+        Defaults = defaults ?? new GenerationOptions();
+        _prompts = new Blip2PromptBuilder(tokenizer, checked((int)model.ModelInfo.NumQueryTokens), (int?)model.ModelInfo.ImageTokenIndex);
+    }
+
+    /// <summary>The processor, tokenizer and generation defaults of a checkpoint folder (the model's own folder by default).</summary>
+    public static Blip2Captioner FromCheckpoint(Blip2ModelBase model, string? checkpointDirectory = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var dir = checkpointDirectory ?? model.CheckpointDirectory
+            ?? throw new Blip2Exception("the model was not loaded from a folder: give the checkpoint folder that holds its tokenizer and preprocessor_config.json");
+        return new Blip2Captioner(model, Blip2ImageProcessor.Load(dir), TokenizerLoader.Load(dir), GenerationDefaults.Load(dir));
+    }
+
+    public Blip2ModelBase Model { get; }
+    public Blip2ImageProcessor Images { get; }
+    public ITextTokenizer Tokenizer { get; }
+
+    /// <summary>The checkpoint's generation_config.json; options given to <see cref="Caption"/> override it.</summary>
+    public GenerationOptions Defaults { get; }
+
+    /// <summary>The Hugging Face VQA prompt the BLIP-2 papers use.</summary>
+    public static string QuestionPrompt(string question) => $"Question: {question.Trim()} Answer:";
+
+    /// <summary>
+    /// One text per image: the caption continuing each prompt (null or empty: a plain caption). With beam search
+    /// or sampling the best sequence is returned.
+    /// </summary>
+    public IReadOnlyList<string> Caption(IReadOnlyList<ImageSource> images, IReadOnlyList<string?>? prompts = null, GenerationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        if (images.Count == 0) return [];
+        if (prompts is not null && prompts.Count != images.Count)
+            throw new Blip2Exception($"{images.Count} images but {prompts.Count} prompts: give one prompt per image");
+
+        var merged = GenerationDefaults.Merge(Defaults, options);
+        merged.Validate();
+        using var scope = torch.NewDisposeScope();
+        var pixels = Images.Preprocess(images);
+        var (ids, mask) = _prompts.Build(prompts ?? images.Select(_ => (string?)null).ToList()).ToTensors();
+        var result = Generate(pixels, ids, mask, merged with { NumReturnSequences = 1 });
+        return [.. result.NewTokens.Select(tokens => Tokenizer.Decode(tokens.Select(id => checked((int)id))).Trim())];
+    }
+
+    // The one call into the generation engine.
+    private GenerationResult Generate(Tensor pixels, Tensor ids, Tensor mask, GenerationOptions options) => Model switch
+    {
+        OptConditionalGeneration opt => opt.Generate(pixels, ids, mask, options),
+        T5ConditionalGeneration t5 => t5.Generate(pixels, ids, mask, options),
+        _ => throw new InvalidOperationException("checked in the constructor"),
+    };
+}

@@ -1,0 +1,46 @@
+using System.CommandLine;
+using Blip2Compiler.Generation;
+
+namespace Blip2.Cli.Commands;
+
+/// <summary>The decoding options caption and ask share; unset ones come from the checkpoint's generation_config.json.</summary>
+internal sealed class GenerationOptionSet
+{
+    private readonly Option<int?> _beams = new("--beams") { Description = "Beam search with this many beams (1: greedy)." };
+    private readonly Option<int?> _maxNewTokens = new("--max-new-tokens") { Description = "Most tokens to generate." };
+    private readonly Option<int?> _minNewTokens = new("--min-new-tokens") { Description = "Fewest tokens to generate before the end token is allowed." };
+    private readonly Option<double?> _repetitionPenalty = new("--repetition-penalty") { Description = "Penalty for repeating a token (1.0: none)." };
+    private readonly Option<bool> _sample = new("--sample") { Description = "Sample instead of picking the most likely token." };
+    private readonly Option<double?> _temperature = new("--temperature") { Description = "Sampling temperature (with --sample)." };
+    private readonly Option<double?> _topP = new("--top-p") { Description = "Nucleus sampling: keep the smallest set of tokens with this total probability (with --sample)." };
+    private readonly Option<int?> _topK = new("--top-k") { Description = "Keep the k most likely tokens (with --sample)." };
+    private readonly Option<long?> _seed = new("--seed") { Description = "Seed for sampling, so runs repeat." };
+
+    public void AddTo(Command command)
+    {
+        foreach (var option in new Option[] { _beams, _maxNewTokens, _minNewTokens, _repetitionPenalty, _sample, _temperature, _topP, _topK, _seed })
+            command.Options.Add(option);
+    }
+
+    /// <summary>The options given on the command line, checked (InvalidGenerationOptionException names the bad one).</summary>
+    public GenerationOptions Read(ParseResult parse)
+    {
+        bool sample = parse.GetValue(_sample);
+        if (!sample && (parse.GetValue(_temperature) is not null || parse.GetValue(_topP) is not null || parse.GetValue(_topK) is not null))
+            throw new UsageException("--temperature, --top-p and --top-k only apply with --sample");
+        var options = new GenerationOptions
+        {
+            NumBeams = parse.GetValue(_beams),
+            MaxNewTokens = parse.GetValue(_maxNewTokens),
+            MinNewTokens = parse.GetValue(_minNewTokens),
+            RepetitionPenalty = parse.GetValue(_repetitionPenalty),
+            DoSample = sample ? true : null,
+            Temperature = parse.GetValue(_temperature),
+            TopP = parse.GetValue(_topP),
+            TopK = parse.GetValue(_topK),
+            Seed = parse.GetValue(_seed),
+        };
+        options.Validate();
+        return options;
+    }
+}

@@ -1,0 +1,41 @@
+using System.Reflection;
+using Blip2.Cli;
+
+namespace Blip2Compiler.Tests.CommandLine;
+
+/// <summary>One in-process run of the blip2 CLI: exit code and what it wrote.</summary>
+internal sealed record CliRun(int ExitCode, string Out, string Error)
+{
+    public static string RepoRoot { get; } = typeof(CliRun).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+        .First(a => a.Key == "RepoRoot").Value!;
+
+    public static string Photo => Path.Combine(RepoRoot, "samples", "assets", "astronaut.png");
+
+    /// <summary>The bundled checkpoints as the CLI finds them: copied next to it.</summary>
+    public static string Bundled(string name) => Path.Combine(AppContext.BaseDirectory, "checkpoints", name);
+
+    public static string TinyOpt => Bundled("blip2-tiny-opt");
+    public static string TinyItm => Bundled("blip2-tiny-itm");
+
+    public static async Task<CliRun> Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = await Cli.RunAsync(args, stdout, stderr);
+        return new CliRun(code, stdout.ToString(), stderr.ToString());
+    }
+
+    public string[] ErrorLines => Error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    public string[] OutLines => Out.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    /// <summary>A user mistake: exactly one `blip2: error:` line on stderr, nothing on stdout, the exit code.</summary>
+    public string AssertOneError(int exitCode)
+    {
+        Assert.True(ErrorLines.Length == 1, $"expected one line on stderr, got:\n{Error}");
+        Assert.StartsWith("blip2: error: ", ErrorLines[0]);
+        Assert.DoesNotContain("   at ", Error);
+        Assert.Equal("", Out);
+        Assert.Equal(exitCode, ExitCode);
+        return ErrorLines[0];
+    }
+}

@@ -1,0 +1,30 @@
+namespace Blip2Compiler.Tests.CommandLine;
+
+/// <summary>The CLI picks the compiled class from a folder's config.json.</summary>
+public class ModelCatalogTests
+{
+    public static TheoryData<string> PublishedConfigs() =>
+        [.. Directory.GetDirectories(Path.Combine(CliRun.RepoRoot, "samples", "Blip2.Cli", "Models")).Select(Path.GetFileName).Order()!];
+
+    [Theory]
+    [MemberData(nameof(PublishedConfigs))]
+    public async Task PublishedConfigIsRecognizedAndOnlyItsWeightsAreMissing(string name)
+    {
+        using var temp = new TempFolder();
+        File.Copy(Path.Combine(CliRun.RepoRoot, "samples", "Blip2.Cli", "Models", name, "config.json"), temp.File("config.json"));
+        var command = name.Contains("itm") ? new[] { "match", CliRun.Photo, "a text" } : ["caption", CliRun.Photo];
+        var line = (await CliRun.Run([.. command, "--model", temp.Path])).AssertOneError(1);
+        Assert.DoesNotContain("no model compiled", line);
+    }
+
+    [Fact]
+    public void CompiledClassesCarryThePublishedSizes()
+    {
+        Assert.Equal(50304, Blip2.Cli.Blip2Opt27b.Info.VocabSize);
+        Assert.Equal(32, Blip2.Cli.Blip2Opt27b.Info.NumQueryTokens);
+        Assert.Equal(364, Blip2.Cli.Blip2Opt67bCoco.Info.ImageSize);
+        Assert.Equal("t5", Blip2.Cli.Blip2FlanT5Xl.Info.TextModelType);
+        Assert.Equal(1500, Blip2.Cli.BundledTinyOpt.Info.ImageTokenIndex);
+        Assert.Equal(1501, Blip2.Cli.BundledTinyOpt.Info.VocabSize);
+    }
+}
