@@ -67,6 +67,36 @@ public sealed class Blip2Captioner
         return [.. result.NewTokens.Select(tokens => Tokenizer.Decode(tokens.Select(id => checked((int)id))).Trim())];
     }
 
+    /// <summary>
+    /// One caption, streamed: <paramref name="onText"/> receives each new piece of text as tokens are decoded
+    /// (greedy search or sampling; with beam search the whole text arrives at the end). Returns the full text.
+    /// </summary>
+    public string CaptionStreaming(ImageSource image, string? prompt, GenerationOptions? options, Action<string> onText)
+    {
+        ArgumentNullException.ThrowIfNull(onText);
+        var tokens = new List<int>();
+        var sent = "";
+        void Emit(string text)
+        {
+            // Decode everything so far and send what is new: byte-level BPE pieces only make text together.
+            if (text.Length > sent.Length && text.StartsWith(sent, StringComparison.Ordinal)) onText(text[sent.Length..]);
+            sent = text;
+        }
+        var eos = new HashSet<long>((options?.EosTokenIds ?? Defaults.EosTokenIds ?? Array.Empty<long>()));
+        var streaming = (options ?? new GenerationOptions()) with
+        {
+            OnTokens = step =>
+            {
+                if (eos.Contains(step[0])) return;
+                tokens.Add(checked((int)step[0]));
+                Emit(Tokenizer.Decode(tokens).TrimStart());
+            },
+        };
+        var text = Caption([image], [prompt], streaming)[0];
+        Emit(text);
+        return text;
+    }
+
     // The one call into the generation engine.
     private GenerationResult Generate(Tensor pixels, Tensor ids, Tensor mask, GenerationOptions options) => Model switch
     {

@@ -46,15 +46,20 @@ public sealed class Blip2ChatClient : IChatClient
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        // TODO: yield each token as it is decoded once generation exposes a per-token callback; until then the
-        // whole answer arrives as one update.
-        var response = await GetResponseAsync(messages, options, cancellationToken).ConfigureAwait(false);
-        yield return new ChatResponseUpdate(ChatRole.Assistant, response.Text)
+        // Decoding runs on a worker; each new piece of text goes through a channel as soon as its token is chosen.
+        var (image, text) = ChatContentReader.Read(messages);
+        var prompt = text.Length == 0 ? null : PromptTemplate is null ? text : string.Format(PromptTemplate, text);
+        var pieces = System.Threading.Channels.Channel.CreateUnbounded<string>();
+        var generation = ToGenerationOptions(options);
+        var worker = Task.Run(() =>
         {
-            ModelId = response.ModelId,
-            FinishReason = response.FinishReason,
-            CreatedAt = response.CreatedAt,
-        };
+            try { Captioner.CaptionStreaming(image, prompt, generation, piece => pieces.Writer.TryWrite(piece)); }
+            finally { pieces.Writer.TryComplete(); }
+        }, cancellationToken);
+        await foreach (var piece in pieces.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            yield return new ChatResponseUpdate(ChatRole.Assistant, piece) { ModelId = ModelId, CreatedAt = DateTimeOffset.UtcNow };
+        await worker.ConfigureAwait(false);   // surfaces a decoding error
+        yield return new ChatResponseUpdate { Role = ChatRole.Assistant, ModelId = ModelId, FinishReason = ChatFinishReason.Stop, CreatedAt = DateTimeOffset.UtcNow };
     }
 
     public object? GetService(Type serviceType, object? serviceKey = null)

@@ -29,7 +29,7 @@ public static class Decoder
         using var no_grad = TorchSharp.torch.no_grad();
         return plan.NumBeams > 1
             ? BeamSearch.Run(factory, contextIds, plan, processors)
-            : SampleSearch.Run(factory, contextIds, plan, processors);
+            : SampleSearch.Run(factory, contextIds, plan, processors, options.OnTokens);
     }
 
     /// <summary>Opens the model's session and checks that it decodes the rows the engine expects.</summary>

@@ -51,6 +51,7 @@ public static class GenerationDefaults
             BosTokenId = overrides.BosTokenId ?? defaults.BosTokenId,
             DecoderStartTokenId = overrides.DecoderStartTokenId ?? defaults.DecoderStartTokenId,
             Seed = overrides.Seed ?? defaults.Seed,
+            OnTokens = overrides.OnTokens ?? defaults.OnTokens,
         };
     }
 

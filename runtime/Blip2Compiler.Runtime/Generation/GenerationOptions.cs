@@ -65,6 +65,13 @@ public sealed record GenerationOptions
     public long? Seed { get; init; }
 
     /// <summary>
+    /// Streaming (Hugging Face's <c>streamer</c>): called after every step of greedy search or sampling with the token
+    /// chosen for each row (the pad id for finished rows). Beam search chooses its tokens only at the end, so it
+    /// reports nothing. Costs one device-to-host copy per step when set.
+    /// </summary>
+    public Action<long[]>? OnTokens { get; init; }
+
+    /// <summary>
     /// Throws <see cref="InvalidGenerationOptionException"/> naming the first option whose value cannot be used.
     /// Checks only the options themselves; lengths against the context are checked by <see cref="Decoder.Generate"/>.
     /// </summary>

@@ -9,7 +9,7 @@ namespace Blip2Compiler.Generation;
 /// </summary>
 internal static class SampleSearch
 {
-    public static GenerationResult Run(DecoderFactory factory, Tensor contextIds, GenerationPlan plan, LogitsProcessorList processors)
+    public static GenerationResult Run(DecoderFactory factory, Tensor contextIds, GenerationPlan plan, LogitsProcessorList processors, Action<long[]>? onTokens = null)
     {
         var device = contextIds.device;
         var copies = plan.NumReturnSequences;
@@ -38,6 +38,7 @@ internal static class SampleSearch
                 if (eos is not null) next = where(unfinished, next, plan.PadTokenId!.Value);
                 sequences.select(1, length).copy_(next);
                 length++;
+                onTokens?.Invoke(next.cpu().data<long>().ToArray());
 
                 if (length >= plan.MaxLength) break;
                 if (eos is not null)

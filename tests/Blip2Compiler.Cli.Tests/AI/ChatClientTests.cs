@@ -37,8 +37,11 @@ public class ChatClientTests(TinyModels models) : IClassFixture<TinyModels>
         using var client = Client();
         var options = new ChatOptions { MaxOutputTokens = 6 };
         var whole = await client.GetResponseAsync([UserTurn(null)], options);
-        var streamed = string.Concat(await client.GetStreamingResponseAsync([UserTurn(null)], options).Select(u => u.Text).ToListAsync());
-        Assert.Equal(whole.Text, streamed);
+        var updates = await client.GetStreamingResponseAsync([UserTurn(null)], options).ToListAsync();
+        Assert.Equal(whole.Text, string.Concat(updates.Select(u => u.Text)));
+        // Tokens arrive as they are decoded: several pieces, then the finish reason.
+        Assert.True(updates.Count(u => u.Text.Length > 0) > 1, $"one update only: '{whole.Text}'");
+        Assert.Equal(ChatFinishReason.Stop, updates[^1].FinishReason);
     }
 
     [Fact]

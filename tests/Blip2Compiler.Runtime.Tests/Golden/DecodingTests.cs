@@ -47,3 +47,18 @@ public class DecodingTests
         Assert.Contains("num_beams", error.Message, StringComparison.OrdinalIgnoreCase);
     }
 }
+
+public class StreamingTests
+{
+    [Fact]
+    public void OnTokensReportsEveryGreedyStepInOrder()
+    {
+        using var g = new GoldenCase("blip2-opt");
+        using var model = GoldenOpt.Load(g.ModelDirectory);
+        var steps = new List<long[]>();
+        var result = model.Generate(g["pixel_values"], g["input_ids"], g["attention_mask"], new GenerationOptions { MaxNewTokens = 5, OnTokens = steps.Add });
+        Assert.Equal(result.NewTokens[0].Length, steps.Count);
+        for (int row = 0; row < result.NewTokens.Length; row++)
+            Assert.Equal(result.NewTokens[row], steps.Select(s => s[row]).Take(result.NewTokens[row].Length));
+    }
+}
