@@ -48,6 +48,25 @@ public abstract class Blip2ModelBase : IDisposable
         return QFormerForward(ctx, image).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Puts the projected queries into the prompt embeddings: at the image-token positions (configs with
+    /// image_token_index), or in front of the text with the mask extended (the legacy layout).
+    /// </summary>
+    protected (Tensor Embeds, Tensor Mask) InsertQueries(Tensor embeds, Tensor projected, Tensor inputIds, Tensor mask, bool useImageTokens)
+    {
+        projected = projected.to_type(embeds.dtype);
+        if (useImageTokens && ModelInfo.ImageTokenIndex is long imageToken)
+        {
+            var where = inputIds.eq(imageToken);
+            var count = where.sum().item<long>();
+            if (count != projected.shape[0] * projected.shape[1])
+                throw new Blip2Exception($"The prompt has {count} image tokens (id {imageToken}) but the images give {projected.shape[0] * projected.shape[1]} query embeddings ({projected.shape[1]} per image): build prompts with the processor.");
+            return (embeds.masked_scatter(where.unsqueeze(-1).expand_as(embeds), projected), mask);
+        }
+        var queryMask = torch.ones(projected.shape[0], projected.shape[1], dtype: mask.dtype, device: mask.device);
+        return (torch.cat(new[] { projected, embeds }, 1), torch.cat(new[] { queryMask, mask }, 1));
+    }
+
     /// <summary>Moves an input to the model's device; pixel values take the model's dtype.</summary>
     protected Tensor Input(Tensor t)
     {

@@ -75,17 +75,7 @@ public abstract partial class OptConditionalGeneration : Blip2ModelBase
     protected (Tensor Embeds, Tensor Mask) BuildInputs(ForwardContext ctx, Tensor projected, Tensor inputIds, Tensor mask, bool? useImageTokens)
     {
         var embeds = EmbedTokens(ctx, inputIds);
-        projected = projected.to_type(embeds.dtype);
-        if ((useImageTokens ?? ModelInfo.ImageTokenIndex is not null) && ModelInfo.ImageTokenIndex is long imageToken)
-        {
-            var where = inputIds.eq(imageToken);
-            var count = where.sum().item<long>();
-            if (count != projected.shape[0] * projected.shape[1])
-                throw new Blip2Exception($"The prompt has {count} image tokens (id {imageToken}) but the images give {projected.shape[0] * projected.shape[1]} query embeddings ({projected.shape[1]} per image): build prompts with the processor.");
-            return (embeds.masked_scatter(where.unsqueeze(-1).expand_as(embeds), projected), mask);
-        }
-        var queryMask = torch.ones(projected.shape[0], projected.shape[1], dtype: mask.dtype, device: mask.device);
-        return (torch.cat(new[] { projected, embeds }, 1), torch.cat(new[] { queryMask, mask }, 1));
+        return InsertQueries(embeds, projected, inputIds, mask, useImageTokens ?? ModelInfo.ImageTokenIndex is not null);
     }
 
     /// <summary>OPT's positions: count of real tokens so far (padding gets -1), offset by 2 into the table.</summary>

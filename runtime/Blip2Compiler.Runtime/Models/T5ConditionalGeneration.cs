@@ -42,21 +42,7 @@ public abstract partial class T5ConditionalGeneration : Blip2ModelBase
     /// <summary>Runs the encoder over the prompt with the queries in it (image tokens or prepended).</summary>
     protected (Tensor States, Tensor Mask) EncodePrompt(ForwardContext ctx, Tensor projected, Tensor inputIds, Tensor mask)
     {
-        var embeds = EmbedTokens(ctx, inputIds);
-        projected = projected.to_type(embeds.dtype);
-        if (ModelInfo.ImageTokenIndex is long imageToken)
-        {
-            var where = inputIds.eq(imageToken);
-            var count = where.sum().item<long>();
-            if (count != projected.shape[0] * projected.shape[1])
-                throw new Blip2Exception($"The prompt has {count} image tokens (id {imageToken}) but the images give {projected.shape[0] * projected.shape[1]} query embeddings: build prompts with the processor.");
-            embeds = embeds.masked_scatter(where.unsqueeze(-1).expand_as(embeds), projected);
-        }
-        else
-        {
-            embeds = torch.cat(new[] { projected, embeds }, 1);
-            mask = torch.cat(new[] { torch.ones(projected.shape[0], projected.shape[1], dtype: mask.dtype, device: mask.device), mask }, 1);
-        }
-        return (Encode(ctx, embeds, mask), mask);
+        var (embeds, fullMask) = InsertQueries(EmbedTokens(ctx, inputIds), projected, inputIds, mask, useImageTokens: true);
+        return (Encode(ctx, embeds, fullMask), fullMask);
     }
 }
