@@ -102,15 +102,16 @@ namespace Blip2Compiler.Generator.Graphs.Emit
 
         private void Forwards(SourceWriter w)
         {
-            foreach (var f in _cls.Forwards)
+            for (int index = 0; index < _cls.Forwards.Count; index++)
             {
+                var f = _cls.Forwards[index];
+                if (index > 0) w.Line();
                 w.Line("// " + System.IO.Path.GetFileName(f.Span.File) + ":" + f.Span.Line + " forward " + f.Name);
                 var modifiers = _cls.IsRoot ? "public override " : "public ";
                 w.Open(modifiers + ReturnType(f) + " " + f.Name + "(" + string.Join(", ", new[] { "ForwardContext ctx" }.Concat(f.Params.Select(Param))) + ")");
                 var declared = new HashSet<string>(f.Params.Select(p => p.Name));
                 Body(w, f, f.Body, declared, loopVar: null);
                 w.Close();
-                w.Line();
             }
         }
 

@@ -78,6 +78,7 @@ namespace Blip2Compiler.Generator.Graphs.Emit
             w.Line("public static ModelInfo Info { get; } = " + Info(model) + ";");
             w.Line();
             ClassEmitter.EmitBody(root, w);
+            w.Line();
             w.Open("private " + model.ClassName + "(LoadedModel loaded) : base(loaded, Info)");
             w.Line("var p = loaded.Parameters;");
             foreach (var m in root.Members) w.Line(Names.Pascal(m.Name) + " = " + ClassEmitter.Construct(m, "") + ";");
