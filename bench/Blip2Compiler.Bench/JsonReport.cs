@@ -5,7 +5,7 @@ namespace Blip2Compiler.Bench;
 /// <summary>Writes each result as one JSON line, so runs can be appended to a file and compared with jq.</summary>
 public sealed class JsonReport(TextWriter output)
 {
-    private static readonly JsonSerializerOptions Options = new() { WriteIndented = false };
+    private static readonly JsonSerializerOptions Options = new() { WriteIndented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public void Result(string benchmark, string @case, params (string Key, object? Value)[] metrics)
     {
