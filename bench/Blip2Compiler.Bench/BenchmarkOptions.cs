@@ -1,24 +1,66 @@
+using TorchSharp;
+
 namespace Blip2Compiler.Bench;
 
-/// <summary>Options shared by all benchmarks: <c>--seconds</c> per case (default 2) and <c>--threads</c> (default all cores).</summary>
-public sealed record BenchmarkOptions(double SecondsPerCase, int Threads)
+/// <summary>
+/// Options shared by all benchmarks. Time-budgeted ones (preprocess) use <c>--seconds</c>; model benchmarks run
+/// <c>--warmup</c> untimed and <c>--iterations</c> timed calls on <c>--config</c> (a folder under Configs/),
+/// created with random weights on <c>--device</c> in <c>--dtype</c>. <c>--threads</c> sets torch's intra-op threads.
+/// </summary>
+public sealed record BenchmarkOptions(double SecondsPerCase, int Threads, string Config, string Device, torch.ScalarType DType,
+    int Warmup, int Iterations)
 {
+    public const string Usage = "options: --config NAME (mid, mid-itm, opt-2.7b, flan-t5-xl, itm-vit-g), --device cpu|cuda[:N], " +
+                                "--dtype float32|float16|bfloat16, --warmup N, --iterations N, --threads N, --seconds S";
+
+    /// <summary>The dtype as the JSON lines and reference.py spell it.</summary>
+    public string DTypeName => DType switch
+    {
+        torch.ScalarType.Float16 => "float16",
+        torch.ScalarType.BFloat16 => "bfloat16",
+        _ => "float32",
+    };
+
     public static BenchmarkOptions Parse(IReadOnlyList<string> args)
     {
         var seconds = 2.0;
         var threads = Environment.ProcessorCount;
+        var config = "mid";
+        var device = "cpu";
+        var dtype = torch.ScalarType.Float32;
+        var warmup = 1;
+        var iterations = 3;
         for (var i = 0; i < args.Count; i++)
         {
+            var value = i + 1 < args.Count ? args[i + 1] : null;
             switch (args[i])
             {
-                case "--seconds" when i + 1 < args.Count && double.TryParse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0:
+                case "--seconds" when double.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0:
                     seconds = s; i++; break;
-                case "--threads" when i + 1 < args.Count && int.TryParse(args[i + 1], out var t) && t > 0:
+                case "--threads" when int.TryParse(value, out var t) && t > 0:
                     threads = t; i++; break;
+                case "--config" when value is not null && BenchModels.Names.Contains(value):
+                    config = value; i++; break;
+                case "--device" when value is not null && (value == "cpu" || value.StartsWith("cuda", StringComparison.Ordinal)):
+                    device = value; i++; break;
+                case "--dtype" when value is not null && ParseDType(value) is { } d:
+                    dtype = d; i++; break;
+                case "--warmup" when int.TryParse(value, out var w) && w >= 0:
+                    warmup = w; i++; break;
+                case "--iterations" when int.TryParse(value, out var n) && n > 0:
+                    iterations = n; i++; break;
                 default:
-                    throw new ArgumentException($"unknown or invalid option '{args[i]}' (options: --seconds S, --threads N)");
+                    throw new ArgumentException($"unknown or invalid option '{args[i]}'{(value is null ? "" : $" '{value}'")} ({Usage})");
             }
         }
-        return new BenchmarkOptions(seconds, threads);
+        return new BenchmarkOptions(seconds, threads, config, device, dtype, warmup, iterations);
     }
+
+    private static torch.ScalarType? ParseDType(string name) => name switch
+    {
+        "float32" or "fp32" => torch.ScalarType.Float32,
+        "float16" or "fp16" => torch.ScalarType.Float16,
+        "bfloat16" or "bf16" => torch.ScalarType.BFloat16,
+        _ => null,
+    };
 }

@@ -36,4 +36,33 @@ public static class Measure
         var items = calls * itemsPerCall;
         return new Rate(items / elapsed, elapsed * 1000 / items, cpu / items, best / itemsPerCall, items);
     }
+
+    /// <summary>Timed calls in milliseconds: median (the reported value) and best.</summary>
+    public readonly record struct Latency(double MedianMs, double BestMs, IReadOnlyList<double> SamplesMs);
+
+    /// <summary>
+    /// Runs <paramref name="warmup"/> untimed calls, then <paramref name="iterations"/> timed ones. GPU work is
+    /// synchronized before each clock read, so queued kernels are counted in the call that queued them.
+    /// </summary>
+    public static Latency Time(Action operation, int warmup, int iterations, string device)
+    {
+        for (var i = 0; i < warmup; i++) operation();
+        Synchronize(device);
+        var samples = new List<double>(iterations);
+        for (var i = 0; i < iterations; i++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            operation();
+            Synchronize(device);
+            samples.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        }
+        var sorted = samples.Order().ToList();
+        var median = sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+        return new Latency(median, sorted[0], samples);
+    }
+
+    public static void Synchronize(string device)
+    {
+        if (device.StartsWith("cuda", StringComparison.Ordinal)) TorchSharp.torch.cuda.synchronize();
+    }
 }

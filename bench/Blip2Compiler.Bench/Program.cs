@@ -1,6 +1,8 @@
 using Blip2Compiler.Bench;
 
-// Usage: dotnet run -c Release --project bench/Blip2Compiler.Bench -- <benchmark|all|list> [--seconds S] [--threads N]
+// Usage: dotnet run -c Release --project bench/Blip2Compiler.Bench -- <benchmark|all|list> [options]
+// (--config mid|mid-itm|opt-2.7b|flan-t5-xl|itm-vit-g --device cpu|cuda --dtype float32|float16|bfloat16
+//  --warmup N --iterations N --threads N --seconds S); one JSON line per result on stdout.
 var benchmarks = typeof(IBenchmark).Assembly.GetTypes()
     .Where(t => typeof(IBenchmark).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false })
     .Select(t => (IBenchmark)Activator.CreateInstance(t)!)
@@ -9,7 +11,8 @@ var benchmarks = typeof(IBenchmark).Assembly.GetTypes()
 
 if (args.Length == 0 || args[0] is "list" or "--help" or "-h")
 {
-    Console.Error.WriteLine("usage: Blip2Compiler.Bench <benchmark|all|list> [--seconds S] [--threads N]");
+    Console.Error.WriteLine("usage: Blip2Compiler.Bench <benchmark|all|list> [options]");
+    Console.Error.WriteLine("  " + BenchmarkOptions.Usage);
     foreach (var b in benchmarks) Console.Error.WriteLine($"  {b.Name,-16} {b.Description}");
     return args.Length == 0 ? 1 : 0;
 }
