@@ -7,8 +7,10 @@
 #
 # Needs: dotnet (SDK 10), and a Python with a CUDA torch and transformers 5.x. Our runtime loads that torch's own
 # libtorch (BLIP2_LIBTORCH=<site-packages>/torch/lib), built with -p:Blip2Backend=none so no packaged libtorch is
-# loaded beside it; TorchSharp 0.107 needs libtorch 2.10.x, so the Python torch must be 2.10 (checked below: with
-# another version only the reference runs and our column stays empty).
+# loaded beside it; TorchSharp 0.107 runs on libtorch 2.10.x and 2.11.x, so the Python torch must be one of those
+# (checked below: with another version only the reference runs and our column stays empty). Without dotnet on the
+# machine, set OURS_BIN to a self-contained publish of the bench (dotnet publish -r linux-x64 --self-contained
+# -p:Blip2Backend=none) carried over.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -29,8 +31,10 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||
 echo "python torch $TORCH_VERSION at $TORCH_LIB"
 
 OURS=""
-if [[ $TORCH_VERSION != 2.10.* ]]; then
-  echo "our bench skipped: TorchSharp 0.107 needs libtorch 2.10.x, this Python has torch $TORCH_VERSION" >&2
+if [[ $TORCH_VERSION != 2.10.* && $TORCH_VERSION != 2.11.* ]]; then
+  echo "our bench skipped: TorchSharp 0.107 needs libtorch 2.10.x or 2.11.x, this Python has torch $TORCH_VERSION" >&2
+elif [[ -n ${OURS_BIN:-} ]]; then
+  OURS="$OURS_BIN"
 elif command -v dotnet >/dev/null; then
   rm -rf "$OUT/bin"
   if dotnet build bench/Blip2Compiler.Bench -c Release -p:Blip2Backend=none -o "$OUT/bin" >"$OUT/build.log" 2>&1; then

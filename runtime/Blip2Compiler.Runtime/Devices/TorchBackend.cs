@@ -32,6 +32,12 @@ public static class TorchBackend
     /// <summary>The libtorch major.minor TorchSharp (Directory.Packages.props) is built against.</summary>
     public const string ExpectedLibTorchVersion = "2.10";
 
+    /// <summary>
+    /// Versions an external libtorch may have: TorchSharp 0.107's native layer was checked against a Python torch 2.11
+    /// install's lib/ with CUDA, besides its own 2.10.
+    /// </summary>
+    public static readonly IReadOnlyList<string> CompatibleLibTorchVersions = ["2.10", "2.11"];
+
     private static readonly string[] Required = ["c10", "torch_cpu", "torch"];
 
     // Dependency order: each library's NEEDED entries are loaded before it.
@@ -92,8 +98,8 @@ public static class TorchBackend
             throw new LibTorchLoadException(folder, $"lacks {string.Join(", ", missing)}{from}; expected the lib folder of a " +
                 "libtorch install, e.g. <python>/site-packages/torch/lib or libtorch/lib");
         var version = InstalledVersion(full);
-        if (version is not null && !version.StartsWith(ExpectedLibTorchVersion + ".", StringComparison.Ordinal))
-            throw new LibTorchLoadException(folder, $"holds libtorch {version}{from}, but TorchSharp needs {ExpectedLibTorchVersion}.x");
+        if (version is not null && !CompatibleLibTorchVersions.Any(v => version.StartsWith(v + ".", StringComparison.Ordinal)))
+            throw new LibTorchLoadException(folder, $"holds libtorch {version}{from}, but TorchSharp needs {string.Join(" or ", CompatibleLibTorchVersions.Select(v => v + ".x"))}");
         return full;
     }
 
@@ -134,7 +140,7 @@ public static class TorchBackend
                                       or EntryPointNotFoundException or InvalidOperationException)
         {
             throw new LibTorchLoadException(folder, "TorchSharp could not start on it (an external libtorch must be version " +
-                $"{ExpectedLibTorchVersion}.x; without one, the application needs a libtorch package: -p:Blip2Backend=cpu or cuda, " +
+                $"{string.Join(" or ", CompatibleLibTorchVersions.Select(v => v + ".x"))}; without one, the application needs a libtorch package: -p:Blip2Backend=cpu or cuda, " +
                 $"or --libtorch / {EnvironmentVariable}): {FirstLine(e.GetBaseException().Message)}", e);
         }
     }
