@@ -18,8 +18,9 @@ public static class BenchInputs
     public static Tensor Pixels(Blip2ModelBase model, long batch)
     {
         var size = model.ModelInfo.ImageSize;
-        using var generator = new Generator(1234, model.Device);
-        return torch.randn(new[] { batch, 3, size, size }, model.DType, model.Device, generator: generator);
+        // Drawn on the CPU (a TorchSharp Generator is a CPU generator), then moved: the same pixels on every device.
+        using var generator = new Generator(1234, torch.CPU);
+        return torch.randn(new[] { batch, 3, size, size }, ScalarType.Float32, torch.CPU, generator: generator).to(model.DType, model.Device);
     }
 
     /// <summary>The captioning prompt for each image: what Blip2Processor builds for an image and no text.</summary>

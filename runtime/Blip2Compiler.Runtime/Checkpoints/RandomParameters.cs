@@ -15,7 +15,13 @@ public static class RandomParameters
         DTypeSpec.EnsureSupported(options.DType);
         TorchBackend.Initialize();
         var device = options.Device ?? torch.CPU;
-        using var generator = new Generator(unchecked((ulong)seed), device);
+        // A TorchSharp Generator is a CPU generator; on a GPU the device's default generator is seeded instead.
+        using var generator = device.type == DeviceType.CPU ? new Generator(unchecked((ulong)seed), device) : null;
+        if (generator is null)
+        {
+            torch.manual_seed(seed);
+            torch.cuda.manual_seed_all(seed);
+        }
 
         var created = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         try

@@ -26,7 +26,7 @@ internal static class BeamSearch
         var earlyStoppingTrue = plan.EarlyStopping.IsTrue;
         var eos = plan.EosTokenIds is { } ids ? tensor(ids, device: device) : null;
         var beamsToKeep = Math.Max(2, 1 + (plan.EosTokenIds?.Length ?? 0)) * beams;
-        using var generator = plan.DoSample && plan.Seed is { } seed ? new Generator(unchecked((ulong)seed), device) : null;
+        using var generator = plan.DoSample ? SeededGenerator.For(plan.Seed, device) : null;
 
         // Only the first num_beams of the kept candidates may be filed as finished; the rest only keep beams alive.
         var topBeamMask = arange(beamsToKeep, device: device).lt(beams).unsqueeze(0);

@@ -21,7 +21,7 @@ internal static class SampleSearch
         sequences.narrow(1, 0, contextLength).copy_(contextIds.repeat_interleave(copies, 0));
         var unfinished = ones(rows, ScalarType.Bool, device);
         var eos = plan.EosTokenIds is { } ids ? tensor(ids, device: device) : null;
-        using var generator = plan.DoSample && plan.Seed is { } seed ? new Generator(unchecked((ulong)seed), device) : null;
+        using var generator = plan.DoSample ? SeededGenerator.For(plan.Seed, device) : null;
 
         using var session = Decoder.Open(factory, copies, plan, rows);
         var logits = session.Next(null);
