@@ -53,6 +53,15 @@ public sealed class ForwardContext
 
     private Tensor? _maskSource;
     private (Tensor Additive, Tensor? FullyMasked) _prepared;
+    private bool _ownsAdditive;
+
+    private void ReleasePrepared()
+    {
+        if (_maskSource is null) return;
+        if (_ownsAdditive) _prepared.Additive.Dispose();
+        _prepared.FullyMasked?.Dispose();
+        _maskSource = null;
+    }
 
     /// <summary>
     /// The attention mask in the attention dtype and its rows that see nothing, computed once per mask: every
@@ -63,8 +72,15 @@ public sealed class ForwardContext
     {
         if (!ReferenceEquals(mask, _maskSource) || _prepared.Additive.dtype != dtype)
         {
+            // Kept across layers, whose dispose scopes end one by one: what is made here outlives them and is freed
+            // when the next mask replaces it. The caller's own mask (already in the right dtype) is never taken.
+            ReleasePrepared();
             var additive = convert(mask, dtype);
-            _prepared = (additive, fullyMasked(additive, dtype));
+            var rows = fullyMasked(additive, dtype);
+            _ownsAdditive = !ReferenceEquals(additive, mask);
+            if (_ownsAdditive) additive.DetachFromDisposeScope();
+            rows?.DetachFromDisposeScope();
+            _prepared = (additive, rows);
             _maskSource = mask;
         }
         return _prepared;

@@ -155,7 +155,11 @@ namespace Blip2Compiler.Generator.Graphs.Emit
                         w.Open("for (int i = 0; i < " + field + ".Length; i++)");
                         w.Line("ctx.Layer = i;");
                         w.Line("var " + Names.Camel(loop.Variable) + " = " + field + "[i];");
+                        // Each layer's intermediates are freed when it ends; what the loop carries moves out.
+                        w.Line("using var layerScope = torch.NewDisposeScope();");
                         Body(w, f, loop.Body.ToList(), new HashSet<string>(declared) { loop.Variable }, loop.Variable);
+                        foreach (var carried in loop.Body.OfType<AssignStatement>().SelectMany(a => a.Targets).Where(declared.Contains).Distinct())
+                            w.Line(Names.Camel(carried) + " = " + Names.Camel(carried) + ".MoveToOuterDisposeScope();");
                         w.Close();
                         break;
                 }
