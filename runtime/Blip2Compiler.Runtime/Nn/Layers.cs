@@ -26,9 +26,11 @@ public sealed class LayerNorm
         Weight = p.Take(prefix + "weight");
         Bias = p.Take(prefix + "bias");
         _eps = eps;
+        _shape = new[] { Weight.shape[0] };
     }
-    public Tensor Forward(Tensor x) =>
-        nn.functional.layer_norm(x.to_type(Weight.dtype), new[] { Weight.shape[0] }, Weight, Bias, _eps);
+    private readonly long[] _shape;
+
+    public Tensor Forward(Tensor x) => nn.functional.layer_norm(x, _shape, Weight, Bias, _eps);
 }
 
 /// <summary>T5's norm: scale only, no mean subtraction, variance in float32 (as the reference).</summary>

@@ -34,21 +34,15 @@ public static partial class Ops
     public static Tensor LinearActivation(Tensor x, Linear linear, Activation activation) =>
         Apply(nn.functional.linear(x, linear.Weight, linear.Bias), activation);
 
-    /// <summary>Fused residual: residual + x Wᵀ as one addmm with the residual as accumulator, then the bias.</summary>
-    public static Tensor LinearResidual(Tensor x, Linear linear, Tensor residual)
-    {
-        var outFeatures = linear.Weight.shape[0];
-        var shape = residual.shape;
-        var y = torch.addmm(residual.reshape(-1, outFeatures), x.reshape(-1, x.shape[^1]), linear.Weight.t(), beta: 1, alpha: 1);
-        if (linear.Bias is not null) y.add_(linear.Bias);
-        return y.view(shape);
-    }
+    /// <summary>
+    /// Fused residual: the GEMM (with its bias) then the residual added in place on its output: two libtorch calls and
+    /// one new tensor, where the unfused graph makes a GEMM output and then a second tensor for the sum.
+    /// </summary>
+    public static Tensor LinearResidual(Tensor x, Linear linear, Tensor residual) =>
+        nn.functional.linear(x, linear.Weight, linear.Bias).add_(residual);
 
-    public static Tensor SplitHeads(Tensor x, long heads)
-    {
-        var (b, t, d) = (x.shape[0], x.shape[1], x.shape[2]);
-        return x.view(b, t, heads, d / heads).transpose(1, 2);
-    }
+    /// <summary>[batch, seq, heads·head_dim] → [batch, heads, seq, head_dim], as views (two calls, no shape queries).</summary>
+    public static Tensor SplitHeads(Tensor x, long heads) => x.unflatten(2, new[] { heads, -1L }).transpose(1, 2);
 
     /// <summary>A fused [q|k|v] projection of width 3·hidden into three (batch, heads, seq, head_dim) views.</summary>
     public static (Tensor, Tensor, Tensor) SplitHeadsFused(Tensor x, long heads)
@@ -58,11 +52,7 @@ public static partial class Ops
         return (qkv[0], qkv[1], qkv[2]);
     }
 
-    public static Tensor MergeHeads(Tensor x)
-    {
-        var (b, h, t, d) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
-        return x.transpose(1, 2).reshape(b, t, h * d);
-    }
+    public static Tensor MergeHeads(Tensor x) => x.transpose(1, 2).flatten(2);
 
     /// <summary>Outputs of a fused projection, as views along the last dimension.</summary>
     public static (Tensor, Tensor) SplitLast(Tensor x, long a, long b)
