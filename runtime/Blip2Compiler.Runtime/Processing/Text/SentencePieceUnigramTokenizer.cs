@@ -43,27 +43,6 @@ public sealed class SentencePieceUnigramTokenizer : TextTokenizer
         }
     }
 
-    private protected override string DecodeIds(IReadOnlyList<int> ids)
-    {
-        var text = new StringBuilder();
-        var run = new List<int>();
-        foreach (var id in ids)
-        {
-            if (TryGetAddedToken(id, out var content))
-            {
-                Flush();
-                text.Append(content);
-            }
-            else run.Add(id);
-        }
-        Flush();
-        return text.ToString();
-
-        void Flush()
-        {
-            if (run.Count == 0) return;
-            text.Append(_sentencePiece.Decode(run, considerSpecialTokens: true));
-            run.Clear();
-        }
-    }
+    private protected override string DecodeIds(IReadOnlyList<int> ids) =>
+        DecodeAroundAddedTokens(ids, run => _sentencePiece.Decode(run, considerSpecialTokens: true));
 }

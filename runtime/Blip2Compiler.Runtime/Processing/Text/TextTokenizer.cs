@@ -82,6 +82,31 @@ public abstract class TextTokenizer : ITextTokenizer
     /// <summary>Text of known ids; added tokens among them can be looked up with <see cref="TryGetAddedToken"/>.</summary>
     private protected abstract string DecodeIds(IReadOnlyList<int> ids);
 
+    /// <summary>Added tokens decode to their content; runs of model ids between them go through the model's decoder.</summary>
+    private protected string DecodeAroundAddedTokens(IReadOnlyList<int> ids, Func<List<int>, string> decodeRun)
+    {
+        var text = new System.Text.StringBuilder();
+        var run = new List<int>();
+        foreach (var id in ids)
+        {
+            if (TryGetAddedToken(id, out var content))
+            {
+                Flush();
+                text.Append(content);
+            }
+            else run.Add(id);
+        }
+        Flush();
+        return text.ToString();
+
+        void Flush()
+        {
+            if (run.Count == 0) return;
+            text.Append(decodeRun(run));
+            run.Clear();
+        }
+    }
+
     /// <summary>The content of an added token that the model's vocabulary lacks.</summary>
     private protected bool TryGetAddedToken(int id, out string content) =>
         _addedById.TryGetValue(id, out content!) && !IsBaseId(id);
