@@ -209,11 +209,8 @@ namespace Blip2Compiler.Generator.Graphs.Bind
                 if (m.Child is not null) sb.Append(' ').Append(m.Child.Name);
                 foreach (var c in m.Children) sb.Append(' ').Append(c.Name);
             }
-            foreach (var f in cls.Forwards)
-            {
-                sb.Append("|f:").Append(f.Name);
-                foreach (var s in f.Body) sb.Append(';').Append(s);
-            }
+            // Forward bodies follow from the block, its constants and which members exist: their names suffice.
+            foreach (var f in cls.Forwards) sb.Append("|f:").Append(f.Name);
             return sb.ToString();
         }
 

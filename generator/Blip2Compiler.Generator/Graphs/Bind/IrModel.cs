@@ -24,7 +24,6 @@ namespace Blip2Compiler.Generator.Graphs.Bind
         public GraphSpan Span;
         /// <summary>Set by fusion: the linears this one replaces, in output order.</summary>
         public List<IrMember>? FusedFrom;
-        public long Count => Children.Count;
         /// <summary>String arguments of a module/stack instance, used only to fill {name} in its checkpoint keys.</summary>
         public Dictionary<string, string> ChildKeyArgs = new Dictionary<string, string>();
     }
