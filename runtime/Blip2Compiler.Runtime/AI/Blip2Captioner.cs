@@ -14,7 +14,7 @@ namespace Blip2Compiler.AI;
 /// </summary>
 public sealed class Blip2Captioner
 {
-    private readonly Blip2PromptBuilder _prompts;
+    private readonly Blip2Processor _processor;
 
     public Blip2Captioner(Blip2ModelBase model, Blip2ImageProcessor images, ITextTokenizer tokenizer, GenerationOptions? defaults = null)
     {
@@ -25,7 +25,8 @@ public sealed class Blip2Captioner
         Images = images ?? throw new ArgumentNullException(nameof(images));
         Tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
         Defaults = defaults ?? new GenerationOptions();
-        _prompts = new Blip2PromptBuilder(tokenizer, checked((int)model.ModelInfo.NumQueryTokens), (int?)model.ModelInfo.ImageTokenIndex);
+        // The compiled model's own query count and image token decide the prompt layout.
+        _processor = new Blip2Processor(images, tokenizer, checked((int)model.ModelInfo.NumQueryTokens), (int?)model.ModelInfo.ImageTokenIndex);
     }
 
     /// <summary>The processor, tokenizer and generation defaults of a checkpoint folder (the model's own folder by default).</summary>
@@ -55,15 +56,12 @@ public sealed class Blip2Captioner
     {
         ArgumentNullException.ThrowIfNull(images);
         if (images.Count == 0) return [];
-        if (prompts is not null && prompts.Count != images.Count)
-            throw new Blip2Exception($"{images.Count} images but {prompts.Count} prompts: give one prompt per image");
 
         var merged = GenerationDefaults.Merge(Defaults, options);
         merged.Validate();
         using var scope = torch.NewDisposeScope();
-        var pixels = Images.Preprocess(images);
-        var (ids, mask) = _prompts.Build(prompts ?? images.Select(_ => (string?)null).ToList()).ToTensors();
-        var result = Generate(pixels, ids, mask, merged with { NumReturnSequences = 1 });
+        var inputs = _processor.Process(images, prompts);
+        var result = Generate(inputs.PixelValues, inputs.InputIds, inputs.AttentionMask, merged with { NumReturnSequences = 1 });
         return [.. result.NewTokens.Select(tokens => Tokenizer.Decode(tokens.Select(id => checked((int)id))).Trim())];
     }
 
