@@ -67,6 +67,19 @@ public abstract class Blip2ModelBase : IDisposable
         return (torch.cat(new[] { projected, embeds }, 1), torch.cat(new[] { queryMask, mask }, 1));
     }
 
+    /// <summary>The checkpoint's generation_config.json / config.json; token ids it lacks come from the compiled config.</summary>
+    protected Generation.GenerationOptions GenerationDefaultsWithCompiledIds()
+    {
+        var defaults = CheckpointDirectory is null ? new Generation.GenerationOptions() : Generation.GenerationDefaults.Load(CheckpointDirectory);
+        return defaults with
+        {
+            EosTokenIds = defaults.EosTokenIds ?? (ModelInfo.EosTokenId is long eos ? new[] { eos } : null),
+            PadTokenId = defaults.PadTokenId ?? ModelInfo.PadTokenId,
+            BosTokenId = defaults.BosTokenId ?? ModelInfo.BosTokenId,
+            DecoderStartTokenId = defaults.DecoderStartTokenId ?? ModelInfo.DecoderStartTokenId,
+        };
+    }
+
     /// <summary>Moves an input to the model's device; pixel values take the model's dtype.</summary>
     protected Tensor Input(Tensor t)
     {

@@ -15,7 +15,7 @@ public abstract partial class OptConditionalGeneration
     public GenerationResult Generate(Tensor pixelValues, Tensor? inputIds = null, Tensor? attentionMask = null,
         GenerationOptions? options = null, bool interpolatePosEncoding = false)
     {
-        var settings = GenerationDefaults.Merge(Defaults(), options);
+        var settings = GenerationDefaults.Merge(GenerationDefaultsWithCompiledIds(), options);
         settings.Validate();
         using var scope = NewDisposeScope();
         var batch = pixelValues.shape[0];
@@ -34,18 +34,6 @@ public abstract partial class OptConditionalGeneration
 
         var result = Decoder.Generate((rows, maxNew) => new OptDecoderSession(this, embeds, promptMask, rows, maxNew), ids, settings);
         return result;
-    }
-
-    /// <summary>generation_config.json and config.json of the checkpoint, else the compiled ids.</summary>
-    private GenerationOptions Defaults()
-    {
-        var defaults = CheckpointDirectory is null ? new GenerationOptions() : GenerationDefaults.Load(CheckpointDirectory);
-        return defaults with
-        {
-            EosTokenIds = defaults.EosTokenIds ?? (ModelInfo.EosTokenId is long eos ? new[] { eos } : null),
-            PadTokenId = defaults.PadTokenId ?? ModelInfo.PadTokenId,
-            BosTokenId = defaults.BosTokenId ?? ModelInfo.BosTokenId,
-        };
     }
 
     /// <summary>The reference's prompt when none is given: num_query_tokens image tokens, then BOS.</summary>

@@ -15,14 +15,7 @@ public abstract partial class T5ConditionalGeneration
     public GenerationResult Generate(Tensor pixelValues, Tensor inputIds, Tensor? attentionMask = null,
         GenerationOptions? options = null, bool interpolatePosEncoding = false)
     {
-        var defaults = CheckpointDirectory is null ? new GenerationOptions() : GenerationDefaults.Load(CheckpointDirectory);
-        defaults = defaults with
-        {
-            EosTokenIds = defaults.EosTokenIds ?? (ModelInfo.EosTokenId is long eos ? new[] { eos } : null),
-            PadTokenId = defaults.PadTokenId ?? ModelInfo.PadTokenId,
-            DecoderStartTokenId = defaults.DecoderStartTokenId ?? ModelInfo.DecoderStartTokenId,
-        };
-        var settings = GenerationDefaults.Merge(defaults, options);
+        var settings = GenerationDefaults.Merge(GenerationDefaultsWithCompiledIds(), options);
         settings.Validate();
         using var scope = NewDisposeScope();
         var ids = Input(inputIds);
