@@ -12,44 +12,45 @@ namespace Blip2Compiler.Bench;
 [Blip2Model("mid/config.json")] public partial class Mid;
 [Blip2Model("mid-itm/config.json")] public partial class MidItm;
 
+/// <summary>A benchmarked config: its compiled class's key map and facts, a random-weight constructor, and the
+/// retrieval config its ITM/ITC benchmarks run on.</summary>
+public sealed record BenchConfig(string Name, KeyMap KeyMap, ModelInfo Info,
+    Func<Blip2LoadOptions, int, Blip2ModelBase> CreateRandom, string Retrieval)
+{
+    public bool IsRetrieval => Retrieval == Name;
+}
+
 /// <summary>
-/// The configs by name, their compiled classes, and one random-weight model per (config, device, dtype) per process,
-/// so `all` creates each model once.
+/// The configs by name and one random-weight model per (config, device, dtype) per process, so `all` creates each
+/// model once.
 /// </summary>
 public static class BenchModels
 {
-    public static readonly string[] Names = ["mid", "mid-itm", "opt-2.7b", "flan-t5-xl", "itm-vit-g"];
+    /// <summary>`mid` and `mid-itm` are the CPU configs; the others are the published ones the GPU runs.</summary>
+    private static readonly BenchConfig[] Configs =
+    [
+        new("mid", Mid.KeyMap, Mid.Info, (o, s) => Mid.CreateRandom(o, s), "mid-itm"),
+        new("mid-itm", MidItm.KeyMap, MidItm.Info, (o, s) => MidItm.CreateRandom(o, s), "mid-itm"),
+        new("opt-2.7b", Opt27b.KeyMap, Opt27b.Info, (o, s) => Opt27b.CreateRandom(o, s), "itm-vit-g"),
+        new("flan-t5-xl", FlanT5Xl.KeyMap, FlanT5Xl.Info, (o, s) => FlanT5Xl.CreateRandom(o, s), "itm-vit-g"),
+        new("itm-vit-g", ItmVitG.KeyMap, ItmVitG.Info, (o, s) => ItmVitG.CreateRandom(o, s), "itm-vit-g"),
+    ];
 
-    private static readonly Dictionary<string, Blip2ModelBase> Created = new();
+    public static IEnumerable<string> Names => Configs.Select(c => c.Name);
 
-    public static KeyMap KeyMap(string config) => config switch
-    {
-        "mid" => Mid.KeyMap,
-        "mid-itm" => MidItm.KeyMap,
-        "opt-2.7b" => Opt27b.KeyMap,
-        "flan-t5-xl" => FlanT5Xl.KeyMap,
-        "itm-vit-g" => ItmVitG.KeyMap,
-        _ => throw new ArgumentException($"unknown config '{config}'"),
-    };
+    public static BenchConfig Config(string name) =>
+        Configs.FirstOrDefault(c => c.Name == name) ?? throw new ArgumentException($"unknown config '{name}'");
 
-    public static ModelInfo Info(string config) => config switch
-    {
-        "mid" => Mid.Info,
-        "mid-itm" => MidItm.Info,
-        "opt-2.7b" => Opt27b.Info,
-        "flan-t5-xl" => FlanT5Xl.Info,
-        "itm-vit-g" => ItmVitG.Info,
-        _ => throw new ArgumentException($"unknown config '{config}'"),
-    };
+    public static KeyMap KeyMap(string config) => Config(config).KeyMap;
+
+    public static ModelInfo Info(string config) => Config(config).Info;
 
     /// <summary>The retrieval config that goes with a captioning one (the ITM/ITC benchmarks run on it).</summary>
-    public static string RetrievalConfig(string config) => config switch
-    {
-        "mid" or "mid-itm" => "mid-itm",
-        _ => "itm-vit-g",
-    };
+    public static string RetrievalConfig(string config) => Config(config).Retrieval;
 
-    public static bool IsRetrieval(string config) => config is "mid-itm" or "itm-vit-g";
+    public static bool IsRetrieval(string config) => Config(config).IsRetrieval;
+
+    private static readonly Dictionary<string, Blip2ModelBase> Created = new();
 
     /// <summary>The model for <paramref name="config"/> with random weights made on the device (seed 0).</summary>
     public static Blip2ModelBase Get(string config, BenchmarkOptions options)
@@ -59,16 +60,7 @@ public static class BenchModels
         // One large model at a time: full-size configs do not fit twice in a small machine's memory.
         foreach (var old in Created.Values) old.Dispose();
         Created.Clear();
-        var load = new Blip2LoadOptions { Device = options.Device, DType = options.DType };
-        model = config switch
-        {
-            "mid" => Mid.CreateRandom(load, 0),
-            "mid-itm" => MidItm.CreateRandom(load, 0),
-            "opt-2.7b" => Opt27b.CreateRandom(load, 0),
-            "flan-t5-xl" => FlanT5Xl.CreateRandom(load, 0),
-            "itm-vit-g" => ItmVitG.CreateRandom(load, 0),
-            _ => throw new ArgumentException($"unknown config '{config}'"),
-        };
+        model = Config(config).CreateRandom(new Blip2LoadOptions { Device = options.Device, DType = options.DType }, 0);
         torch.set_num_threads(options.Threads);
         Created[key] = model;
         return model;

@@ -42,6 +42,7 @@ namespace Blip2Compiler.Generator.Graphs
             foreach (var cls in ir.Classes)
             {
                 FuseProjections.Apply(cls);
+                FuseHeadSplits.Apply(cls);
                 FuseEpilogues.Apply(cls);
             }
 

@@ -6,6 +6,14 @@ namespace Blip2Compiler.Generation;
 /// Preallocated key/value cache of a decoder's self-attention layers: [rows, heads, capacity, headDim] per layer,
 /// written in place step after step (no per-step reallocation), reordered in place for beam search.
 /// </summary>
+/// <remarks>
+/// With <see cref="AttendWholeCapacity"/>, a one-position step (decoding) writes with one <c>index_copy_</c> per
+/// buffer at a position kept on the device and hands attention the whole buffers: no narrowed views, two libtorch
+/// calls per layer instead of seven. Attention then sees <see cref="Capacity"/> keys, so the caller's mask must cover
+/// the capacity with the positions not written yet masked out (a causal mask over the capacity does it); their
+/// weights are exactly zero, so the result is the same. Prompt steps (several positions) write and read the filled
+/// part only.
+/// </remarks>
 public sealed class KvCache : IDisposable, Blip2Compiler.Nn.IAttentionCache
 {
     private readonly Tensor[] _keys;
@@ -37,10 +45,23 @@ public sealed class KvCache : IDisposable, Blip2Compiler.Nn.IAttentionCache
 
     public int Layers => _keys.Length;
 
+    /// <summary>One-position steps attend to the whole buffers (see the remarks); off by default.</summary>
+    public bool AttendWholeCapacity { get; init; }
+
+    // The write position of one-position steps, on the device (index_copy_ needs a tensor index), and the length it
+    // was last set to: set once per step, by the first layer that appends.
+    private Tensor? _position;
+    private int _positionAt = -1;
+
+    /// <summary>Keys attention sees in a step of <paramref name="newPositions"/> positions.</summary>
+    public long AttendedLength(long newPositions) =>
+        newPositions == 1 && AttendWholeCapacity ? Capacity : Length + newPositions;
+
     /// <summary>
     /// Writes <paramref name="keys"/> / <paramref name="values"/> [rows, heads, n, headDim] at [Length, Length + n) of
     /// <paramref name="layer"/> and returns views [rows, heads, Length + n, headDim] of everything cached so far.
-    /// Does not advance <see cref="Length"/>: call <see cref="Advance"/> once every layer has appended.
+    /// Does not advance <see cref="Length"/>: call <see cref="Advance"/> once every layer has appended. With
+    /// <see cref="AttendWholeCapacity"/> and one position, returns the whole buffers instead.
     /// </summary>
     public (Tensor Keys, Tensor Values) Append(int layer, Tensor keys, Tensor values)
     {
@@ -48,6 +69,18 @@ public sealed class KvCache : IDisposable, Blip2Compiler.Nn.IAttentionCache
             throw new ArgumentOutOfRangeException(nameof(layer), $"KV cache has {_keys.Length} layers; got layer {layer}.");
         var n = keys.shape[2];
         EnsureRoom(n);
+        if (n == 1 && AttendWholeCapacity)
+        {
+            if (_positionAt != Length)
+            {
+                _position ??= zeros(new[] { 1L }, ScalarType.Int64, _keys[0].device).DetachFromDisposeScope();
+                _position.fill_(Length);
+                _positionAt = Length;
+            }
+            _keys[layer].index_copy_(2, _position, keys);
+            _values[layer].index_copy_(2, _position, values);
+            return (_keys[layer], _values[layer]);
+        }
         _keys[layer].narrow(2, Length, n).copy_(keys);
         _values[layer].narrow(2, Length, n).copy_(values);
         return (_keys[layer].narrow(2, 0, Length + n), _values[layer].narrow(2, 0, Length + n));
@@ -79,6 +112,7 @@ public sealed class KvCache : IDisposable, Blip2Compiler.Nn.IAttentionCache
     public void Dispose()
     {
         foreach (var buffer in _keys.Concat(_values)) buffer.Dispose();
+        _position?.Dispose();
     }
 
     private void EnsureRoom(long n)

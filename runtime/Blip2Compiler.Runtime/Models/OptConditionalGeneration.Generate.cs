@@ -65,7 +65,8 @@ public abstract partial class OptConditionalGeneration
             _mask = torch.zeros(rows, promptLength + maxNewTokens, dtype: ScalarType.Int64, device: model.Device).DetachFromDisposeScope();
             _mask.slice(1, 0, promptLength, 1).copy_(promptMask.repeat_interleave(rowsPerInput, 0));
             _length = promptLength;
-            _cache = new KvCache((int)info.TextLayers, rows, (int)info.TextHeads, (int)(promptLength + maxNewTokens), (int)info.TextHeadDim, promptEmbeds.dtype, model.Device);
+            _cache = new KvCache((int)info.TextLayers, rows, (int)info.TextHeads, (int)(promptLength + maxNewTokens), (int)info.TextHeadDim, promptEmbeds.dtype, model.Device)
+                { AttendWholeCapacity = true };
             _ctx = new ForwardContext { Cache = _cache };
             Rows = rows;
         }
@@ -91,7 +92,10 @@ public abstract partial class OptConditionalGeneration
                 count = 1;
             }
             var mask = _mask.slice(1, 0, past + count, 1);
-            var hidden = _model.DecoderForward(_ctx, embeds, Positions(mask, past), Ops.CausalMask(mask, count, past));
+            // The keys attention sees: the filled part, or in a one-token step the whole cache (AttendWholeCapacity),
+            // whose unwritten positions the causal mask hides.
+            var attended = _mask.slice(1, 0, _cache.AttendedLength(count), 1);
+            var hidden = _model.DecoderForward(_ctx, embeds, Positions(mask, past), Ops.CausalMask(attended, count, past));
             _cache.Advance((int)count);
             if (_prompt is not null) { _prompt.Dispose(); _prompt = null; }
             var logits = _model.Logits(_ctx, hidden.select(1, -1));

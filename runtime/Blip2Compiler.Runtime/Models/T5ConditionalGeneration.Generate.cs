@@ -50,7 +50,8 @@ public abstract partial class T5ConditionalGeneration
             _encoder = encoder.repeat_interleave(rowsPerInput, 0).DetachFromDisposeScope();
             _encoderMask = encoderMask.repeat_interleave(rowsPerInput, 0).DetachFromDisposeScope();
             Rows = _encoder.shape[0];
-            _cache = new KvCache((int)info.TextLayers, Rows, (int)info.TextHeads, maxNewTokens + 1, (int)info.TextHeadDim, encoder.dtype, model.Device);
+            _cache = new KvCache((int)info.TextLayers, Rows, (int)info.TextHeads, maxNewTokens + 1, (int)info.TextHeadDim, encoder.dtype, model.Device)
+                { AttendWholeCapacity = true };
             _ctx = new ForwardContext { Cache = _cache };
             _start = start;
         }
@@ -65,8 +66,8 @@ public abstract partial class T5ConditionalGeneration
                 tokens = torch.full(Rows, 1, _start, dtype: ScalarType.Int64, device: _model.Device);
                 _started = true;
             }
-            var past = _cache.Length;
-            var mask = torch.ones(Rows, past + 1, dtype: ScalarType.Int64, device: _model.Device);
+            // Every decoded position is real; the causal mask hides the cache's unwritten ones (AttendWholeCapacity).
+            var mask = torch.ones(Rows, _cache.AttendedLength(1), dtype: ScalarType.Int64, device: _model.Device);
             var hidden = _model.Decode(_ctx, _model.EmbedTokens(_ctx, tokens!), mask, _encoder, _encoderMask);
             _cache.Advance(1);
             return _model.Logits(_ctx, hidden.select(1, -1)).to_type(ScalarType.Float32).MoveToOuterDisposeScope();

@@ -29,6 +29,10 @@ public sealed class ForwardContext
     /// <summary>Position of the first new token (tokens already in the cache).</summary>
     public long PastLength => Cache?.Length ?? 0;
 
+    /// <summary>Keys self-attention sees for <paramref name="newPositions"/> new positions: those plus the cached
+    /// ones, or a whole-capacity cache's capacity (masks and position biases must span it).</summary>
+    public long AttendedLength(long newPositions) => Cache?.AttendedLength(newPositions) ?? newPositions;
+
     /// <summary>Computes per layer once and reuses it for the rest of the run (T5 cross-attention keys/values).</summary>
     public (Tensor, Tensor) Memo(Func<(Tensor, Tensor)> compute)
     {
@@ -54,6 +58,7 @@ public sealed class ForwardContext
     private Tensor? _maskSource;
     private (Tensor Additive, Tensor? FullyMasked) _prepared;
     private bool _ownsAdditive;
+    private torch.ScalarType _preparedDType;   // kept here: reading it off the tensor is a native call per layer
 
     private void ReleasePrepared()
     {
@@ -70,7 +75,7 @@ public sealed class ForwardContext
     public (Tensor Additive, Tensor? FullyMasked) PrepareMask(Tensor mask, torch.ScalarType dtype,
         Func<Tensor, torch.ScalarType, Tensor> convert, Func<Tensor, torch.ScalarType, Tensor?> fullyMasked)
     {
-        if (!ReferenceEquals(mask, _maskSource) || _prepared.Additive.dtype != dtype)
+        if (!ReferenceEquals(mask, _maskSource) || _preparedDType != dtype)
         {
             // Kept across layers, whose dispose scopes end one by one: what is made here outlives them and is freed
             // when the next mask replaces it. The caller's own mask (already in the right dtype) is never taken.
@@ -81,6 +86,7 @@ public sealed class ForwardContext
             if (_ownsAdditive) additive.DetachFromDisposeScope();
             rows?.DetachFromDisposeScope();
             _prepared = (additive, rows);
+            _preparedDType = dtype;
             _maskSource = mask;
         }
         return _prepared;
@@ -101,5 +107,6 @@ public sealed class ForwardContext
 public interface IAttentionCache
 {
     int Length { get; }
+    long AttendedLength(long newPositions);
     (Tensor Keys, Tensor Values) Append(int layer, Tensor keys, Tensor values);
 }

@@ -14,9 +14,10 @@ public static partial class Ops
     public static Tensor Attention(ForwardContext ctx, Tensor q, Tensor k, Tensor v, Tensor? mask, double scale)
     {
         Tensor? fullyMasked = null;
+        var shape = q.shape;   // one read for both uses below
         if (mask is not null) (mask, fullyMasked) = ctx.PrepareMask(mask, q.dtype, AdditiveMask,
             // One new token always sees itself: only prompts (left padding) can have rows that see nothing.
-            q.shape[2] > 1 ? FullyMasked : static (_, _) => null);
+            shape[2] > 1 ? FullyMasked : static (_, _) => null);
         if (ctx.OutputAttentions)
         {
             var scores = torch.matmul(q, k.transpose(-1, -2)) * scale;
@@ -26,7 +27,7 @@ public static partial class Ops
             ctx.RecordAttention(probabilities);
             return torch.matmul(probabilities, v);
         }
-        var headDim = q.shape[^1];
+        var headDim = shape[^1];
         var defaultScale = 1.0 / Math.Sqrt(headDim);
         if (Math.Abs(scale - defaultScale) > 1e-12 * defaultScale) q = q * (scale / defaultScale);
         var output = nn.functional.scaled_dot_product_attention(q, k, v, mask, 0.0, false);

@@ -28,13 +28,14 @@ public static partial class Ops
 
     /// <summary>
     /// T5's relative position bias [1, heads, new, past+new]: log-spaced distance buckets looked up in the table of
-    /// the stack's first block. Encoder: bidirectional; decoder: only the past is visible.
+    /// the stack's first block. Encoder: bidirectional; decoder: only the past is visible. Spans the keys attention
+    /// sees (a whole-capacity cache's capacity while decoding).
     /// </summary>
     public static Tensor T5PositionBias(ForwardContext ctx, Tensor table, Tensor x, bool bidirectional, long buckets, long maxDistance)
     {
-        long queryLength = x.shape[1], past = ctx.PastLength, keyLength = past + queryLength;
+        long queryLength = x.shape[1], past = ctx.PastLength, keyLength = ctx.AttendedLength(queryLength);
         var device = x.device;
-        var context = torch.arange(past, keyLength, dtype: ScalarType.Int64, device: device).unsqueeze(1);
+        var context = torch.arange(past, past + queryLength, dtype: ScalarType.Int64, device: device).unsqueeze(1);
         var memory = torch.arange(keyLength, dtype: ScalarType.Int64, device: device).unsqueeze(0);
         var relative = memory - context;
         var bucket = RelativeBucket(relative, bidirectional, buckets, maxDistance);

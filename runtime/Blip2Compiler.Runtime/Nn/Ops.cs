@@ -44,13 +44,25 @@ public static partial class Ops
     /// <summary>[batch, seq, heads·head_dim] → [batch, heads, seq, head_dim], as views (two calls, no shape queries).</summary>
     public static Tensor SplitHeads(Tensor x, long heads) => x.unflatten(2, new[] { heads, -1L }).transpose(1, 2);
 
-    /// <summary>A fused [q|k|v] projection of width 3·hidden into three (batch, heads, seq, head_dim) views.</summary>
+    /// <summary>
+    /// A fused [q|k|v] projection [batch, seq, 3·heads·head_dim] → three [batch, heads, seq, head_dim] views:
+    /// unflatten, permute, unbind — three calls and no shape reads, whatever the batch.
+    /// </summary>
     public static (Tensor, Tensor, Tensor) SplitHeadsFused(Tensor x, long heads)
     {
-        var (b, t, d) = (x.shape[0], x.shape[1], x.shape[2]);
-        var qkv = x.reshape(b, t, 3, heads, d / 3 / heads).permute(2, 0, 3, 1, 4);
-        return (qkv[0], qkv[1], qkv[2]);
+        var parts = SplitHeadsParts(x, 3, heads);
+        return (parts[0], parts[1], parts[2]);
     }
+
+    /// <summary>A fused [k|v] projection (cross-attention) → two [batch, heads, seq, head_dim] views.</summary>
+    public static (Tensor, Tensor) SplitHeadsFusedPair(Tensor x, long heads)
+    {
+        var parts = SplitHeadsParts(x, 2, heads);
+        return (parts[0], parts[1]);
+    }
+
+    private static Tensor[] SplitHeadsParts(Tensor x, long count, long heads) =>
+        x.unflatten(2, new[] { count, heads, -1L }).permute(2, 0, 3, 1, 4).unbind(0);
 
     public static Tensor MergeHeads(Tensor x) => x.transpose(1, 2).flatten(2);
 

@@ -68,12 +68,51 @@ public class BindFuseStageTests
     }
 
     [Fact]
+    public void HeadSplitsOfAFusedProjectionBecomeOneSplit()
+    {
+        var model = Bind("blip2-opt");
+        var attention = model.Classes.Single(c => c.BlockName == "OptAttention");
+        FuseProjections.Apply(attention);
+        FuseHeadSplits.Apply(attention);
+        var body = attention.Forwards[0].Body.OfType<AssignStatement>().ToList();
+        var split = body.Single(a => a.Value is CallExpr { Callee: "split_heads_fused" });
+        Assert.Equal(new[] { "q", "k", "v" }, split.Targets);
+        var call = (CallExpr)split.Value;
+        Assert.Equal("qkv_proj", Assert.IsType<CallExpr>(call.Args[0]).Callee);
+        Assert.Equal(ConstValue.Of(4L), Assert.IsType<ConstExpr>(call.Args[1]).Value);
+        Assert.DoesNotContain(body, a => a.Value is CallExpr { Callee: "split_last" or "split_heads" });
+        Assert.Contains("head split of the fused projection into q, k, v", attention.AppliedFusions);
+
+        // Q-Former cross-attention: keys and values of the image, fused in pairs; the query's split stays.
+        var cross = Bind("blip2-opt").Classes.Single(c => c.BlockName == "QFormerCrossAttention");
+        FuseProjections.Apply(cross);
+        FuseHeadSplits.Apply(cross);
+        var crossBody = cross.Forwards[0].Body.OfType<AssignStatement>().ToList();
+        Assert.Equal(new[] { "k", "v" }, crossBody.Single(a => a.Value is CallExpr { Callee: "split_heads_fused_pair" }).Targets);
+        Assert.Single(crossBody, a => a.Value is CallExpr { Callee: "split_heads" });
+    }
+
+    [Fact]
+    public void HeadSplitsStayWhenAPartHasAnotherReader()
+    {
+        var attention = Bind("blip2-opt").Classes.Single(c => c.BlockName == "OptAttention");
+        FuseProjections.Apply(attention);
+        var forward = attention.Forwards[0];
+        var span = forward.Body[0].Span;
+        // Someone else reads k_proj_out: the part must stay, so nothing fuses.
+        forward.Body.Add(new CallStatement(span, new CallExpr(span, "record_hidden", new List<Expr> { new NameExpr(span, "k_proj_out") }, new List<(string, Expr)>()), null));
+        FuseHeadSplits.Apply(attention);
+        Assert.Contains(forward.Body.OfType<AssignStatement>(), a => a.Value is CallExpr { Callee: "split_last" });
+        Assert.DoesNotContain(forward.Body.OfType<AssignStatement>(), a => a.Value is CallExpr { Callee: "split_heads_fused" });
+    }
+
+    [Fact]
     public void KeyMapCoversEveryStoredTensorOfTheFixture()
     {
         foreach (var @case in new[] { "blip2-opt", "blip2-flan-t5", "blip2-itm", "blip2-features" })
         {
             var model = Bind(@case);
-            foreach (var c in model.Classes) { FuseProjections.Apply(c); FuseEpilogues.Apply(c); }
+            foreach (var c in model.Classes) { FuseProjections.Apply(c); FuseHeadSplits.Apply(c); FuseEpilogues.Apply(c); }
             var (rows, ignored) = KeyMapBuilder.Build(model.Root);
             var mapped = rows.SelectMany(r => r.Alternatives.First().Keys).ToHashSet();
             var stored = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(Fixtures.Golden(@case), "meta.json")))

@@ -14,6 +14,7 @@ namespace Blip2Compiler.Generator.Graphs.Emit
             ["linear"] = ("Ops.Linear", false, 3),
             ["split_heads"] = ("Ops.SplitHeads", false, 2),
             ["split_heads_fused"] = ("Ops.SplitHeadsFused", false, 2),
+            ["split_heads_fused_pair"] = ("Ops.SplitHeadsFusedPair", false, 2),
             ["merge_heads"] = ("Ops.MergeHeads", false, 1),
             ["split_last"] = ("Ops.SplitLast", false, -1),
             ["cache_append"] = ("ctx.AppendToCache", false, 2),
