@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Text.Json;
 using Blip2Compiler;
 using Blip2Compiler.Models;
@@ -8,8 +7,9 @@ namespace Blip2.Cli;
 /// <summary>What a compiled model can do: generate text (captions, answers) or score and embed image–text pairs.</summary>
 internal enum ModelKind { Generation, Retrieval }
 
-/// <summary>A class compiled into this tool, the config it was compiled from, and how to load a checkpoint into it.</summary>
-internal sealed record CompiledModel(string Name, ModelKind Kind, ConfigSignature Signature, Func<string, Blip2LoadOptions, Blip2ModelBase> Load);
+/// <summary>A class compiled into this tool, what it was compiled from (its <see cref="ModelInfo"/>), and how to load a
+/// checkpoint into it.</summary>
+internal sealed record CompiledModel(string Name, ModelKind Kind, ModelInfo Info, Func<string, Blip2LoadOptions, Blip2ModelBase> Load);
 
 /// <summary>Maps a checkpoint folder to the compiled class whose config.json matches its own.</summary>
 internal static class ModelCatalog
@@ -19,16 +19,16 @@ internal static class ModelCatalog
 
     public static IReadOnlyList<CompiledModel> Models { get; } =
     [
-        Entry<BundledTinyOpt>(TinyOpt, BundledTinyOpt.Load),
-        Entry<BundledTinyItm>(TinyItm, BundledTinyItm.Load),
-        Entry<Blip2Opt27b>("blip2-opt-2.7b", Blip2Opt27b.Load),
-        Entry<Blip2Opt67b>("blip2-opt-6.7b", Blip2Opt67b.Load),
-        Entry<Blip2Opt67bCoco>("blip2-opt-6.7b-coco", Blip2Opt67bCoco.Load),
-        Entry<Blip2FlanT5Xl>("blip2-flan-t5-xl", Blip2FlanT5Xl.Load),
-        Entry<Blip2FlanT5XlCoco>("blip2-flan-t5-xl-coco", Blip2FlanT5XlCoco.Load),
-        Entry<Blip2FlanT5Xxl>("blip2-flan-t5-xxl", Blip2FlanT5Xxl.Load),
-        Entry<Blip2ItmVitG>("blip2-itm-vit-g", Blip2ItmVitG.Load),
-        Entry<Blip2ItmVitGCoco>("blip2-itm-vit-g-coco", Blip2ItmVitGCoco.Load),
+        Entry(TinyOpt, BundledTinyOpt.Info, BundledTinyOpt.Load),
+        Entry(TinyItm, BundledTinyItm.Info, BundledTinyItm.Load),
+        Entry("blip2-opt-2.7b", Blip2Opt27b.Info, Blip2Opt27b.Load),
+        Entry("blip2-opt-6.7b", Blip2Opt67b.Info, Blip2Opt67b.Load),
+        Entry("blip2-opt-6.7b-coco", Blip2Opt67bCoco.Info, Blip2Opt67bCoco.Load),
+        Entry("blip2-flan-t5-xl", Blip2FlanT5Xl.Info, Blip2FlanT5Xl.Load),
+        Entry("blip2-flan-t5-xl-coco", Blip2FlanT5XlCoco.Info, Blip2FlanT5XlCoco.Load),
+        Entry("blip2-flan-t5-xxl", Blip2FlanT5Xxl.Info, Blip2FlanT5Xxl.Load),
+        Entry("blip2-itm-vit-g", Blip2ItmVitG.Info, Blip2ItmVitG.Load),
+        Entry("blip2-itm-vit-g-coco", Blip2ItmVitGCoco.Info, Blip2ItmVitGCoco.Load),
     ];
 
     /// <summary>The bundled tiny checkpoint folders, copied next to the tool at build.</summary>
@@ -44,37 +44,32 @@ internal static class ModelCatalog
         if (!File.Exists(configPath))
             throw new Blip2Exception($"'{checkpointDirectory}' is not a checkpoint folder: it has no config.json");
 
-        ConfigSignature signature;
+        JsonElement root;
         try
         {
-            signature = ConfigSignature.Parse(File.ReadAllText(configPath));
+            root = JsonDocument.Parse(File.ReadAllText(configPath),
+                new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip }).RootElement;
         }
-        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
+        catch (JsonException e)
         {
             throw new Blip2Exception($"{configPath}: not a BLIP-2 config.json ({e.Message})");
         }
 
-        return Models.FirstOrDefault(m => m.Signature.Matches(signature))
-            ?? throw new Blip2Exception(
-                $"{configPath}: no model compiled into this tool matches it ({signature.Describe()}). "
-                + $"Compiled in: {string.Join(", ", Models.Select(m => m.Name))}. "
-                + "To run another checkpoint, compile it yourself with the Blip2Compiler package: "
-                + "[Blip2Model(\"config.json\")] public partial class MyModel; plus <AdditionalFiles Include=\"config.json\" /> (see README).");
+        // Every field the class was compiled with, Hugging Face's defaults filling what the file omits.
+        var candidates = Models.Select(m => (Model: m, Problems: CompiledConfig.Mismatches(root, m.Info))).ToList();
+        if (candidates.FirstOrDefault(c => c.Problems.Count == 0).Model is { } match) return match;
+        var closest = candidates.OrderBy(c => c.Problems.Count).First();
+        throw new Blip2Exception(
+            $"{configPath}: no model compiled into this tool matches it; the closest, {closest.Model.Name}, differs in "
+            + string.Join("; ", closest.Problems.Take(3)) + (closest.Problems.Count > 3 ? $" (and {closest.Problems.Count - 3} more)" : "") + ". "
+            + $"Compiled in: {string.Join(", ", Models.Select(m => m.Name))}. "
+            + "To run another checkpoint, compile it yourself with the Blip2Compiler package: "
+            + "[Blip2Model(\"config.json\")] public partial class MyModel; plus <AdditionalFiles Include=\"config.json\" /> (see README).");
     }
 
-    private static CompiledModel Entry<T>(string name, Func<string, Blip2LoadOptions?, T> load) where T : Blip2ModelBase
+    private static CompiledModel Entry<T>(string name, ModelInfo info, Func<string, Blip2LoadOptions?, T> load) where T : Blip2ModelBase
     {
         var kind = typeof(ImageTextRetrieval).IsAssignableFrom(typeof(T)) ? ModelKind.Retrieval : ModelKind.Generation;
-        return new CompiledModel(name, kind, ConfigSignature.Parse(EmbeddedConfig(name)), (dir, options) => load(dir, options));
-    }
-
-    private static string EmbeddedConfig(string name)
-    {
-        var assembly = typeof(ModelCatalog).Assembly;
-        var resource = assembly.GetManifestResourceNames()
-            .FirstOrDefault(r => r.Replace('\\', '/') == $"models/{name}/config.json")
-            ?? throw new InvalidOperationException($"the build did not embed models/{name}/config.json");
-        using var reader = new StreamReader(assembly.GetManifestResourceStream(resource)!);
-        return reader.ReadToEnd();
+        return new CompiledModel(name, kind, info, (dir, options) => load(dir, options));
     }
 }

@@ -18,6 +18,20 @@ public class ModelCatalogTests
     }
 
     [Fact]
+    public async Task AnotherSizeIsRefusedNamingTheClosestModelAndTheField()
+    {
+        using var temp = new TempFolder();
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(
+            Path.Combine(CliRun.RepoRoot, "samples", "Blip2.Cli", "Models", "blip2-opt-2.7b", "config.json")))!;
+        config["text_config"]!["num_hidden_layers"] = 24;
+        File.WriteAllText(temp.File("config.json"), config.ToJsonString());
+        var line = (await CliRun.Run(["caption", CliRun.Photo, "--model", temp.Path])).AssertOneError(1);
+        Assert.Contains("no model compiled into this tool matches it", line);
+        Assert.Contains("blip2-opt-2.7b", line);
+        Assert.Contains("text_config.num_hidden_layers is 24, compiled with 32", line);
+    }
+
+    [Fact]
     public void CompiledClassesCarryThePublishedSizes()
     {
         Assert.Equal(50304, Blip2.Cli.Blip2Opt27b.Info.VocabSize);

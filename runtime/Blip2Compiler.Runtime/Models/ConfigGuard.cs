@@ -16,29 +16,9 @@ internal static class ConfigGuard
         try { root = JsonDocument.Parse(File.ReadAllText(path)).RootElement; }
         catch (JsonException e) { throw new ConfigMismatchException(path, "config.json is not valid JSON: " + e.Message); }
 
-        Check(root, path, "num_query_tokens", info.NumQueryTokens);
-        Check(root, path, "vision_config.image_size", info.ImageSize);
-        Check(root, path, "vision_config.patch_size", info.PatchSize);
-        if (info.TextModelType.Length > 0 && Get(root, "text_config.model_type") is { ValueKind: JsonValueKind.String } type && type.GetString() != info.TextModelType)
-            throw new ConfigMismatchException(path, $"text_config.model_type is '{type.GetString()}' but the model was compiled for '{info.TextModelType}'");
-        if (info.VocabSize > 0) Check(root, path, "text_config.vocab_size", info.VocabSize);
-    }
-
-    private static void Check(JsonElement root, string path, string key, long expected)
-    {
-        if (expected == 0 || Get(root, key) is not { ValueKind: JsonValueKind.Number } value) return;
-        if (value.GetDouble() != expected)
-            throw new ConfigMismatchException(path, $"{key} is {value.GetRawText()} but the model was compiled with {expected}");
-    }
-
-    private static JsonElement? Get(JsonElement root, string dotted)
-    {
-        var e = root;
-        foreach (var part in dotted.Split('.'))
-        {
-            if (e.ValueKind != JsonValueKind.Object || !e.TryGetProperty(part, out e)) return null;
-        }
-        return e;
+        var problems = CompiledConfig.Mismatches(root, info);
+        if (problems.Count > 0)
+            throw new ConfigMismatchException(path, "the model was compiled from another config: " + string.Join("; ", problems));
     }
 }
 

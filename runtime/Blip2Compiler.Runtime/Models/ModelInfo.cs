@@ -20,4 +20,22 @@ public sealed record ModelInfo
     public long? EosTokenId { get; init; }
     public long? DecoderStartTokenId { get; init; }
     public long ImageTextHiddenSize { get; init; }
+
+    /// <summary>The compiled config.json's <c>architectures[0]</c> (null when it has none).</summary>
+    public string? ConfigArchitecture { get; init; }
+
+    /// <summary>Every config field the model was compiled with (see <see cref="CompiledConfig"/>).</summary>
+    public IReadOnlyList<ConfigValue> Config { get; init; } = [];
+}
+
+/// <summary>
+/// A config.json value a model was compiled with, by JSON path, and how Hugging Face fills it when config.json omits
+/// it: a constant <see cref="Default"/>, the value of the field at <see cref="DefaultFrom"/>, or (<see cref="Derived"/>)
+/// computed from other fields, which are listed themselves. Emitted by the generator from graphs/config.graph.
+/// </summary>
+public sealed record ConfigValue(string Path, object? Value)
+{
+    public object? Default { get; init; }
+    public string? DefaultFrom { get; init; }
+    public bool Derived { get; init; }
 }

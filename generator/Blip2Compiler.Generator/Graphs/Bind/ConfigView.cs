@@ -15,6 +15,7 @@ namespace Blip2Compiler.Generator.Graphs.Bind
         private readonly Dictionary<string, ConfigSchema> _schemas = new Dictionary<string, ConfigSchema>();
         private readonly Dictionary<string, ConstValue> _cache = new Dictionary<string, ConstValue>();
         private readonly HashSet<string> _evaluating = new HashSet<string>();
+        private readonly List<(ConfigSchema Schema, ConfigField Field)> _read = new List<(ConfigSchema, ConfigField)>();
 
         public ConfigView(ConfigDocument document, IEnumerable<ConfigSchema> schemas)
         {
@@ -47,9 +48,64 @@ namespace Blip2Compiler.Generator.Graphs.Bind
             {
                 var value = Read(s, declared);
                 _cache[key] = value;
+                _read.Add((s, declared));
                 return value;
             }
             finally { _evaluating.Remove(key); }
+        }
+
+        /// <summary>
+        /// Every field read so far (what the compiled model depends on), by JSON path: its value and how a config.json
+        /// that omits it is filled (a constant, another field, or derived from other fields).
+        /// </summary>
+        public IEnumerable<ReadField> ReadFields()
+        {
+            // A derived field is only as checkable as its inputs: read those too (until nothing new is read).
+            for (int done = 0; done < _read.Count; done++)
+            {
+                var (schema, field) = _read[done];
+                foreach (var name in Names(field.Default))
+                {
+                    // An input the model did not need and that does not parse is left out, not an error here.
+                    try { if (name.IndexOf('.') < 0) Get(schema.Name, name); else Lookup(name); }
+                    catch (BindException) { }
+                }
+            }
+            var fields = new List<ReadField>();
+            foreach (var (schema, field) in _read)
+            {
+                var value = _cache[schema.Name + "." + field.Name];
+                var kind = DefaultKind.Derived;
+                ConstValue? constant = null;
+                string? from = null;
+                if (field.Default is NameExpr n && n.Name != "true" && n.Name != "false" && n.Name != "none")
+                {
+                    var dot = n.Name.IndexOf('.');
+                    from = dot < 0 ? JsonPath(schema.Name, n.Name) : JsonPath(n.Name.Substring(0, dot), n.Name.Substring(dot + 1));
+                    kind = DefaultKind.From;
+                }
+                else
+                {
+                    // A default that needs no other field is a constant; one computed from others (is_gated_act) is
+                    // derived, and those others are compared instead.
+                    try { constant = ConstEvaluator.Evaluate(field.Default, _ => null); kind = DefaultKind.Constant; }
+                    catch (BindException) { }
+                }
+                fields.Add(new ReadField(JsonPath(schema.Name, field.Name), value, kind, constant, from));
+            }
+            fields.Sort((a, b) => string.CompareOrdinal(a.Path, b.Path));
+            return fields;
+        }
+
+        private static IEnumerable<string> Names(Expr e)
+        {
+            switch (e)
+            {
+                case NameExpr n: yield return n.Name; break;
+                case CallExpr c: foreach (var a in c.Args) foreach (var n in Names(a)) yield return n; break;
+                case BinaryExpr b: foreach (var n in Names(b.Left)) yield return n; foreach (var n in Names(b.Right)) yield return n; break;
+                case UnaryExpr u: foreach (var n in Names(u.Operand)) yield return n; break;
+            }
         }
 
         /// <summary>Resolves a dotted name like `vision.hidden_size`.</summary>
@@ -114,5 +170,22 @@ namespace Blip2Compiler.Generator.Graphs.Bind
             "bool" => "true or false",
             _ => "a string",
         };
+    }
+
+    internal enum DefaultKind { Constant, From, Derived }
+
+    /// <summary>A config field the model was compiled with (see <see cref="ConfigView.ReadFields"/>).</summary>
+    internal sealed class ReadField
+    {
+        public ReadField(string path, ConstValue value, DefaultKind kind, ConstValue? constant, string? from)
+        {
+            Path = path; Value = value; Kind = kind; Constant = constant; From = from;
+        }
+
+        public string Path { get; }
+        public ConstValue Value { get; }
+        public DefaultKind Kind { get; }
+        public ConstValue? Constant { get; }
+        public string? From { get; }
     }
 }

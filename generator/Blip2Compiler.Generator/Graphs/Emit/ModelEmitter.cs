@@ -138,8 +138,27 @@ namespace Blip2Compiler.Generator.Graphs.Emit
                     Add("ImageTextHiddenSize", "model", "image_text_hidden_size");
                     break;
             }
+            var architecture = c.Document.Find("architectures") is { Kind: ConfigKind.Array } list && list.Items.AsImmutableArray().Length > 0
+                ? ConstValue.Of(list.Items.AsImmutableArray()[0]).ToCSharp() : "null";
+            values.Add(("ConfigArchitecture", architecture));
+            // Last: Info's own reads above count too.
+            values.Add(("Config", ConfigValues(c)));
             return "new ModelInfo\n        {\n" + string.Join("\n", values.Select(v => "            " + v.Item1 + " = " + v.Item2 + ",")) + "\n        }";
         }
+
+        /// <summary>Every config field the model was compiled with, and how config.json fills it when omitted.</summary>
+        private static string ConfigValues(ConfigView config)
+        {
+            var rows = config.ReadFields().Select(f => "                new(\"" + f.Path + "\", " + Literal(f.Value) + ")" + f.Kind switch
+            {
+                DefaultKind.Constant => " { Default = " + Literal(f.Constant!) + " }",
+                DefaultKind.From => " { DefaultFrom = \"" + f.From + "\" }",
+                _ => " { Derived = true }",
+            } + ",");
+            return "[\n" + string.Join("\n", rows) + "\n            ]";
+        }
+
+        private static string Literal(ConstValue v) => v.IsInt ? v.AsInt.ToString(CultureInfo.InvariantCulture) + "L" : v.ToCSharp();
 
         private static string KeyMap(IrModel model)
         {

@@ -1,0 +1,76 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Blip2Compiler.Models;
+
+namespace Blip2Compiler.Tests.Golden;
+
+/// <summary>A checkpoint's config.json against the config its class was compiled from (defaults from config.graph).</summary>
+public class CompiledConfigTests
+{
+    private static JsonObject Config(string fixture) =>
+        JsonNode.Parse(File.ReadAllText(Path.Combine(Fixtures.Golden(fixture), "model", "config.json")))!.AsObject();
+
+    private static IReadOnlyList<string> Mismatches(JsonObject config, ModelInfo info) =>
+        CompiledConfig.Mismatches(JsonDocument.Parse(config.ToJsonString()).RootElement, info);
+
+    public static TheoryData<string> Fixtures_ => new() { "blip2-opt", "blip2-flan-t5", "blip2-itm", "blip2-features" };
+
+    [Theory]
+    [MemberData(nameof(Fixtures_))]
+    public void EachFixtureMatchesItsOwnClassAndNoOther(string fixture)
+    {
+        var infos = new Dictionary<string, ModelInfo>
+        {
+            ["blip2-opt"] = GoldenOpt.Info, ["blip2-flan-t5"] = GoldenFlanT5.Info,
+            ["blip2-itm"] = GoldenItm.Info, ["blip2-features"] = GoldenFeatures.Info,
+        };
+        Assert.NotEmpty(infos[fixture].Config);
+        foreach (var (name, info) in infos)
+        {
+            var problems = Mismatches(Config(fixture), info);
+            if (name == fixture) Assert.Empty(problems);
+            else Assert.NotEmpty(problems);
+        }
+    }
+
+    [Fact]
+    public void AChangedSizeIsNamedWithBothValues()
+    {
+        var config = Config("blip2-opt");
+        config["text_config"]!["ffn_dim"] = 128;
+        Assert.Equal(["text_config.ffn_dim is 128, compiled with 64"], Mismatches(config, GoldenOpt.Info));
+    }
+
+    [Fact]
+    public void AnOmittedFieldTakesHuggingFacesDefault()
+    {
+        var config = Config("blip2-opt");
+        // Omitted and equal to the default: still the compiled model.
+        config["text_config"]!.AsObject().Remove("activation_function");
+        Assert.Empty(Mismatches(config, GoldenOpt.Info));
+        // Omitted but compiled with another value: the default (3072) is what the checkpoint means.
+        config["text_config"]!.AsObject().Remove("ffn_dim");
+        Assert.Equal(["text_config.ffn_dim is 3072, compiled with 64"], Mismatches(config, GoldenOpt.Info));
+    }
+
+    [Fact]
+    public void ADefaultFromAnotherFieldFollowsThatField()
+    {
+        // word_embed_proj_dim defaults to hidden_size (32 in the fixture, as compiled): omitting it changes nothing.
+        var config = Config("blip2-opt");
+        config["text_config"]!.AsObject().Remove("word_embed_proj_dim");
+        Assert.Empty(Mismatches(config, GoldenOpt.Info));
+        Assert.Contains(GoldenOpt.Info.Config, v => v.Path == "text_config.word_embed_proj_dim" && v.DefaultFrom == "text_config.hidden_size");
+    }
+
+    [Fact]
+    public void ArchitectureAndTextModelTypeAreCompared()
+    {
+        var config = Config("blip2-opt");
+        config["architectures"] = new JsonArray("Blip2ForImageTextRetrieval");
+        config["text_config"]!["model_type"] = "t5";
+        var problems = Mismatches(config, GoldenOpt.Info);
+        Assert.Contains(problems, p => p.StartsWith("architectures is Blip2ForImageTextRetrieval", StringComparison.Ordinal));
+        Assert.Contains("text_config.model_type is 't5', compiled with 'opt'", problems);
+    }
+}
