@@ -1,5 +1,3 @@
-using static TorchSharp.torch;
-
 namespace Blip2Compiler.Bench.Benchmarks;
 
 /// <summary>Captioning throughput: 8 images per call, greedy, 30 new tokens each.</summary>
@@ -12,13 +10,7 @@ public sealed class CaptionBatchBenchmark : IBenchmark
 
     public void Run(BenchmarkOptions options, JsonReport report)
     {
-        if (BenchModels.IsRetrieval(options.Config)) { Console.Error.WriteLine($"{Name}: {options.Config} does not generate; skipped"); return; }
-        var model = BenchModels.Get(options.Config, options);
-        using var scope = NewDisposeScope();
-        var pixels = BenchInputs.Pixels(model, Batch);
-        var prompt = BenchInputs.CaptionPrompt(model, Batch);
-        var generation = BenchInputs.Caption(BenchInputs.CaptionTokens, 1);
-        var time = Measure.Time(() => BenchInputs.Generate(model, pixels, prompt, generation), options.Warmup, options.Iterations, options.Device);
+        if (BenchRuns.Caption(Name, options, Batch, beams: 1, BenchInputs.CaptionTokens) is not { } time) return;
         report.Metric(Name, options.Config, options, Batch, "throughput", Batch * 1000 / time.MedianMs, "captions/s",
             ("latency_ms", time.MedianMs), ("new_tokens", BenchInputs.CaptionTokens));
     }

@@ -1,5 +1,3 @@
-using static TorchSharp.torch;
-
 namespace Blip2Compiler.Bench.Benchmarks;
 
 /// <summary>
@@ -13,16 +11,9 @@ public sealed class DecodeTokenBenchmark : IBenchmark
 
     public void Run(BenchmarkOptions options, JsonReport report)
     {
-        if (BenchModels.IsRetrieval(options.Config)) { Console.Error.WriteLine($"{Name}: {options.Config} does not generate; skipped"); return; }
-        var model = BenchModels.Get(options.Config, options);
-        using var scope = NewDisposeScope();
-        var pixels = BenchInputs.Pixels(model, 1);
-        var prompt = BenchInputs.CaptionPrompt(model, 1);
         var tokens = BenchInputs.CaptionTokens;
-        var prefill = Measure.Time(() => BenchInputs.Generate(model, pixels, prompt, BenchInputs.Caption(1, 1)),
-            options.Warmup, options.Iterations, options.Device);
-        var total = Measure.Time(() => BenchInputs.Generate(model, pixels, prompt, BenchInputs.Caption(tokens, 1)),
-            options.Warmup, options.Iterations, options.Device);
+        if (BenchRuns.Caption(Name, options, batch: 1, beams: 1, tokens: 1) is not { } prefill) return;
+        var total = BenchRuns.Caption(Name, options, batch: 1, beams: 1, tokens)!.Value;
         var perToken = (total.MedianMs - prefill.MedianMs) / (tokens - 1);
         report.Metric(Name, options.Config, options, 1, "per_token", perToken, "ms",
             ("prefill_ms", prefill.MedianMs), ("total_ms", total.MedianMs), ("new_tokens", tokens));
