@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.RegularExpressions;
 using Microsoft.ML.Tokenizers;
 
 namespace Blip2Compiler.Processing;
@@ -12,10 +11,6 @@ namespace Blip2Compiler.Processing;
 /// </summary>
 public sealed class ByteLevelBpeTokenizer : TextTokenizer
 {
-    // The split of HF tokenizers' ByteLevel pre-tokenizer (use_regex = true).
-    private static readonly Regex Gpt2Split = new(
-        @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+", RegexOptions.Compiled);
-
     private readonly BpeTokenizer _bpe;
     private readonly Dictionary<string, int> _vocab;
     private readonly HashSet<int> _ids;
@@ -31,7 +26,7 @@ public sealed class ByteLevelBpeTokenizer : TextTokenizer
         {
             Merges = merges,
             ByteLevel = true,
-            PreTokenizer = new RegexPreTokenizer(Gpt2Split, null),
+            PreTokenizer = Gpt2PreTokenizer.Instance,   // GPT-2's regex split, over Unicode scalars
         });
     }
 
