@@ -38,18 +38,29 @@ public sealed class RmsNorm
 {
     public readonly Tensor Weight;
     private readonly double _eps;
+    private readonly bool _halfWeight;
+    private static readonly long[] LastDim = [-1];
+
     public RmsNorm(ParameterSet p, string prefix, double eps)
     {
         Weight = p.Take(prefix + "weight");
         _eps = eps;
+        _halfWeight = Weight.dtype is ScalarType.Float16 or ScalarType.BFloat16;
     }
+
+    /// <summary>
+    /// As the reference: the variance of x in float32, x · rsqrt(variance + eps), back to a half weight's dtype, times
+    /// the weight. The eps add, the rsqrt and the weight product run in place on fresh tensors: six libtorch calls for
+    /// float32 input (seven for half) and four new tensors, where the plain form makes eight calls and seven tensors.
+    /// </summary>
     public Tensor Forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var variance = x.to_type(ScalarType.Float32).pow(2).mean(new long[] { -1 }, keepdim: true);
-        var normed = x * torch.rsqrt(variance + _eps);
-        if (Weight.dtype == ScalarType.Float16 || Weight.dtype == ScalarType.BFloat16) normed = normed.to_type(Weight.dtype);
-        return (Weight * normed).MoveToOuterDisposeScope();
+        var wide = x.dtype == ScalarType.Float32 ? x : x.to_type(ScalarType.Float32);
+        var inverse = wide.pow(2).mean(LastDim, keepdim: true).add_(_eps).rsqrt_();
+        var normed = x * inverse;
+        if (_halfWeight) normed = normed.to_type(Weight.dtype);
+        return normed.mul_(Weight).MoveToOuterDisposeScope();
     }
 }
 
