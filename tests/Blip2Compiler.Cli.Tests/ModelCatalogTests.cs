@@ -4,7 +4,7 @@ namespace Blip2Compiler.Tests.CommandLine;
 public class ModelCatalogTests
 {
     public static TheoryData<string> PublishedConfigs() =>
-        [.. Directory.GetDirectories(Path.Combine(CliRun.RepoRoot, "samples", "Blip2.Cli", "Models")).Select(Path.GetFileName).Order()!];
+        [.. Directory.GetDirectories(Path.Combine(CliRun.RepoRoot, "samples", "Blip2.Cli", "Models")).Select(d => Path.GetFileName(d)).Order()];
 
     [Theory]
     [MemberData(nameof(PublishedConfigs))]

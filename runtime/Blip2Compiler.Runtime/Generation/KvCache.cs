@@ -71,14 +71,14 @@ public sealed class KvCache : IDisposable, Blip2Compiler.Nn.IAttentionCache
         EnsureRoom(n);
         if (n == 1 && AttendWholeCapacity)
         {
+            var position = _position ??= zeros(new[] { 1L }, ScalarType.Int64, _keys[0].device).DetachFromDisposeScope();
             if (_positionAt != Length)
             {
-                _position ??= zeros(new[] { 1L }, ScalarType.Int64, _keys[0].device).DetachFromDisposeScope();
-                _position.fill_(Length);
+                position.fill_(Length);
                 _positionAt = Length;
             }
-            _keys[layer].index_copy_(2, _position, keys);
-            _values[layer].index_copy_(2, _position, values);
+            _keys[layer].index_copy_(2, position, keys);
+            _values[layer].index_copy_(2, position, values);
             return (_keys[layer], _values[layer]);
         }
         _keys[layer].narrow(2, Length, n).copy_(keys);

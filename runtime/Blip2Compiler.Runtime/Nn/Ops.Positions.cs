@@ -27,9 +27,9 @@ public static partial class Ops
     }
 
     /// <summary>
-    /// T5's relative position bias [1, heads, new, past+new]: log-spaced distance buckets looked up in the table of
-    /// the stack's first block. Encoder: bidirectional; decoder: only the past is visible. Spans the keys attention
-    /// sees (a whole-capacity cache's capacity while decoding).
+    /// T5's relative position bias [1, heads, new, keys]: log-spaced distance buckets looked up in the table of the
+    /// stack's first block. Encoder: bidirectional; decoder: only the past is visible. The keys are those attention
+    /// sees: past + new, or a whole-capacity cache's capacity while decoding (the causal mask hides the unwritten).
     /// </summary>
     public static Tensor T5PositionBias(ForwardContext ctx, Tensor table, Tensor x, bool bidirectional, long buckets, long maxDistance)
     {
