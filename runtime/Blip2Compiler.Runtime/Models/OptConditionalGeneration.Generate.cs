@@ -54,6 +54,7 @@ public abstract partial class OptConditionalGeneration
         private Tensor _mask;          // [rows, prompt + maxNew], 1 for real tokens
         private Tensor? _prompt;
         private long _length;
+        private static readonly long[] LengthDim = [1];
 
         public OptDecoderSession(OptConditionalGeneration model, Tensor promptEmbeds, Tensor promptMask, int rowsPerInput, int maxNewTokens)
         {
@@ -91,11 +92,23 @@ public abstract partial class OptConditionalGeneration
                 embeds = _model.EmbedTokens(_ctx, tokens);
                 count = 1;
             }
-            var mask = _mask.slice(1, 0, past + count, 1);
-            // The keys attention sees: the filled part, or in a one-token step the whole cache (AttendWholeCapacity),
-            // whose unwritten positions the causal mask hides.
-            var attended = _mask.slice(1, 0, _cache.AttendedLength(count), 1);
-            var hidden = _model.DecoderForward(_ctx, embeds, Positions(mask, past), Ops.CausalMask(attended, count, past));
+            Tensor positions, attention;
+            if (count == 1)
+            {
+                // A one-token step attends to the whole cache (AttendWholeCapacity), where the positions not written
+                // yet are 0 in the mask like padding: the padding mask is the causal mask. The new token's position
+                // is the count of real tokens so far (HF: cumsum − 1, + 2). Both come from device state alone, with
+                // no host position in the step's ops.
+                positions = _mask.sum(LengthDim, keepdim: true) + 1;
+                attention = Ops.PaddingMask(_mask);
+            }
+            else
+            {
+                var mask = _mask.slice(1, 0, past + count, 1);
+                positions = Positions(mask, past);
+                attention = Ops.CausalMask(mask, count, past);
+            }
+            var hidden = _model.DecoderForward(_ctx, embeds, positions, attention);
             _cache.Advance((int)count);
             if (_prompt is not null) { _prompt.Dispose(); _prompt = null; }
             var logits = _model.Logits(_ctx, hidden.select(1, -1));
