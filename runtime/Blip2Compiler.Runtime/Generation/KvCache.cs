@@ -48,10 +48,11 @@ public sealed class KvCache : IDisposable, Blip2Compiler.Nn.IAttentionCache
     /// <summary>One-position steps attend to the whole buffers (see the remarks); off by default.</summary>
     public bool AttendWholeCapacity { get; init; }
 
-    // The write position of one-position steps, on the device (index_copy_ needs a tensor index), and the length it
-    // was last set to: set once per step, by the first layer that appends.
+    // The write position of one-position steps, on the device (index_copy_ needs a tensor index): moved by Advance,
+    // between steps, so a step's own ops carry no host position.
     private Tensor? _position;
-    private int _positionAt = -1;
+
+    private Tensor Position => _position ??= zeros(new[] { 1L }, ScalarType.Int64, _keys[0].device).fill_(Length).DetachFromDisposeScope();
 
     /// <summary>Keys attention sees in a step of <paramref name="newPositions"/> positions.</summary>
     public long AttendedLength(long newPositions) =>
@@ -71,14 +72,8 @@ public sealed class KvCache : IDisposable, Blip2Compiler.Nn.IAttentionCache
         EnsureRoom(n);
         if (n == 1 && AttendWholeCapacity)
         {
-            var position = _position ??= zeros(new[] { 1L }, ScalarType.Int64, _keys[0].device).DetachFromDisposeScope();
-            if (_positionAt != Length)
-            {
-                position.fill_(Length);
-                _positionAt = Length;
-            }
-            _keys[layer].index_copy_(2, position, keys);
-            _values[layer].index_copy_(2, position, values);
+            _keys[layer].index_copy_(2, Position, keys);
+            _values[layer].index_copy_(2, Position, values);
             return (_keys[layer], _values[layer]);
         }
         _keys[layer].narrow(2, Length, n).copy_(keys);
@@ -92,6 +87,7 @@ public sealed class KvCache : IDisposable, Blip2Compiler.Nn.IAttentionCache
         if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), $"Cannot advance the KV cache by {n} positions.");
         EnsureRoom(n);
         Length += n;
+        if (AttendWholeCapacity) Position.fill_(Length);
     }
 
     /// <summary>Keeps rows <paramref name="rowIndex"/> [Rows] (int64) of every layer, in that order, in place.</summary>
