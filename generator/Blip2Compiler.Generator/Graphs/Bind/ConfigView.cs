@@ -64,7 +64,7 @@ namespace Blip2Compiler.Generator.Graphs.Bind
             for (int done = 0; done < _read.Count; done++)
             {
                 var (schema, field) = _read[done];
-                foreach (var name in Names(field.Default))
+                foreach (var name in ExprNames.Of(field.Default))
                 {
                     // An input the model did not need and that does not parse is left out, not an error here.
                     try { if (name.IndexOf('.') < 0) Get(schema.Name, name); else Lookup(name); }
@@ -95,17 +95,6 @@ namespace Blip2Compiler.Generator.Graphs.Bind
             }
             fields.Sort((a, b) => string.CompareOrdinal(a.Path, b.Path));
             return fields;
-        }
-
-        private static IEnumerable<string> Names(Expr e)
-        {
-            switch (e)
-            {
-                case NameExpr n: yield return n.Name; break;
-                case CallExpr c: foreach (var a in c.Args) foreach (var n in Names(a)) yield return n; break;
-                case BinaryExpr b: foreach (var n in Names(b.Left)) yield return n; foreach (var n in Names(b.Right)) yield return n; break;
-                case UnaryExpr u: foreach (var n in Names(u.Operand)) yield return n; break;
-            }
         }
 
         /// <summary>Resolves a dotted name like `vision.hidden_size`.</summary>

@@ -73,16 +73,7 @@ namespace Blip2Compiler.Generator.Graphs.Fuse
         }
 
         private static int Reads(IEnumerable<Statement> body, string name) => body.Sum(s =>
-            (s is ForStatement f ? Reads(f.Body, name) : ExprRewriter.Roots(s).SelectMany(Names).Count(n => n == name))
-            + (s.When is null ? 0 : Names(s.When).Count(n => n == name)));
-
-        private static IEnumerable<string> Names(Expr e) => e switch
-        {
-            NameExpr n => new[] { n.Name },
-            CallExpr c => c.Args.SelectMany(Names).Concat(c.Named.SelectMany(x => Names(x.Value))),
-            BinaryExpr b => Names(b.Left).Concat(Names(b.Right)),
-            UnaryExpr u => Names(u.Operand),
-            _ => System.Array.Empty<string>(),
-        };
+            (s is ForStatement f ? Reads(f.Body, name) : ExprRewriter.Roots(s).SelectMany(ExprNames.Of).Count(n => n == name))
+            + (s.When is null ? 0 : ExprNames.Of(s.When).Count(n => n == name)));
     }
 }
