@@ -24,7 +24,7 @@ CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "Blip2Compile
 CAPTION_TOKENS = 30
 TEXT_TOKENS = 32
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-RETRIEVAL = {"mid": "mid-itm", "mid-itm": "mid-itm"}  # others: itm-vit-g
+RETRIEVAL = {"mid": "mid-itm", "mid-t5": "mid-itm", "mid-itm": "mid-itm"}  # others: itm-vit-g
 
 
 def is_retrieval(config_name):
@@ -216,7 +216,7 @@ def main():
     names = ["beam", "caption", "caption-batch", "decode-token", "image-encoding", "itc", "itm"]
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("benchmark", help="one of: all, " + ", ".join(names + ["caption-static-compiled"]))
-    parser.add_argument("--config", default="mid", choices=["mid", "mid-itm", "opt-2.7b", "flan-t5-xl", "itm-vit-g"])
+    parser.add_argument("--config", default="mid", choices=["mid", "mid-t5", "mid-itm", "opt-2.7b", "flan-t5-xl", "itm-vit-g"])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32", choices=list(DTYPES))
     parser.add_argument("--warmup", type=int, default=1)

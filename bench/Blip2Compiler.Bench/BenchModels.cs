@@ -11,6 +11,7 @@ namespace Blip2Compiler.Bench;
 [Blip2Model("itm-vit-g/config.json")] public partial class ItmVitG;
 [Blip2Model("mid/config.json")] public partial class Mid;
 [Blip2Model("mid-itm/config.json")] public partial class MidItm;
+[Blip2Model("mid-t5/config.json")] public partial class MidT5;
 
 /// <summary>A benchmarked config: its compiled class's key map and facts, a random-weight constructor, and the
 /// retrieval config its ITM/ITC benchmarks run on.</summary>
@@ -26,10 +27,12 @@ public sealed record BenchConfig(string Name, KeyMap KeyMap, ModelInfo Info,
 /// </summary>
 public static class BenchModels
 {
-    /// <summary>`mid` and `mid-itm` are the CPU configs; the others are the published ones the GPU runs.</summary>
+    /// <summary>`mid`, `mid-t5` and `mid-itm` are the CPU configs (OPT, Flan-T5 style, retrieval; the same vision
+    /// tower and Q-Former); the others are the published ones the GPU runs.</summary>
     private static readonly BenchConfig[] Configs =
     [
         new("mid", Mid.KeyMap, Mid.Info, (o, s) => Mid.CreateRandom(o, s), "mid-itm"),
+        new("mid-t5", MidT5.KeyMap, MidT5.Info, (o, s) => MidT5.CreateRandom(o, s), "mid-itm"),
         new("mid-itm", MidItm.KeyMap, MidItm.Info, (o, s) => MidItm.CreateRandom(o, s), "mid-itm"),
         new("opt-2.7b", Opt27b.KeyMap, Opt27b.Info, (o, s) => Opt27b.CreateRandom(o, s), "itm-vit-g"),
         new("flan-t5-xl", FlanT5Xl.KeyMap, FlanT5Xl.Info, (o, s) => FlanT5Xl.CreateRandom(o, s), "itm-vit-g"),

@@ -10,7 +10,7 @@ namespace Blip2Compiler.Bench;
 public sealed record BenchmarkOptions(double SecondsPerCase, int Threads, string Config, string Device, torch.ScalarType DType,
     int Warmup, int Iterations)
 {
-    public const string Usage = "options: --config NAME (mid, mid-itm, opt-2.7b, flan-t5-xl, itm-vit-g), --device cpu|cuda[:N], " +
+    public const string Usage = "options: --config NAME (mid, mid-t5, mid-itm, opt-2.7b, flan-t5-xl, itm-vit-g), --device cpu|cuda[:N], " +
                                 "--dtype float32|float16|bfloat16, --warmup N, --iterations N, --threads N, --seconds S";
 
     /// <summary>The dtype as the JSON lines and reference.py spell it.</summary>

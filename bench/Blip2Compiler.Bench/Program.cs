@@ -1,7 +1,7 @@
 using Blip2Compiler.Bench;
 
 // Usage: dotnet run -c Release --project bench/Blip2Compiler.Bench -- <benchmark|all|list> [options]
-// (--config mid|mid-itm|opt-2.7b|flan-t5-xl|itm-vit-g --device cpu|cuda --dtype float32|float16|bfloat16
+// (--config mid|mid-t5|mid-itm|opt-2.7b|flan-t5-xl|itm-vit-g --device cpu|cuda --dtype float32|float16|bfloat16
 //  --warmup N --iterations N --threads N --seconds S); one JSON line per result on stdout.
 var benchmarks = typeof(IBenchmark).Assembly.GetTypes()
     .Where(t => typeof(IBenchmark).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false })

@@ -41,6 +41,6 @@ public sealed class CallCountBenchmark : IBenchmark
         var step = perStep.Sum(p => p.Calls);
         report.Metric(Name, options.Config, options, 1, "per_decode_step", step, "calls",
             ("per_layer", step / info.TextLayers), ("layers", info.TextLayers), ("prefill_calls", prefill.Values.Sum()),
-            ("functions", perStep.Take(25).ToDictionary(p => p.Function, p => Math.Round(p.Calls, 2))));
+            ("functions", perStep.Take(60).ToDictionary(p => p.Function, p => Math.Round(p.Calls, 2))));
     }
 }

@@ -16,7 +16,7 @@ public sealed class GemmFloorBenchmark : IBenchmark
 
     public void Run(BenchmarkOptions options, JsonReport report)
     {
-        if (BenchModels.IsRetrieval(options.Config) || options.Config == "flan-t5-xl")
+        if (BenchModels.IsRetrieval(options.Config) || BenchModels.Info(options.Config).TextModelType != "opt")
         {
             Console.Error.WriteLine($"{Name}: the GEMM plan covers decoder-only (OPT) captioning configs; {options.Config} skipped");
             return;
