@@ -40,6 +40,9 @@ public sealed class ImageDecoder
     /// </summary>
     public bool ApplyExifOrientation { get; init; }
 
+    /// <summary>How JPEG files are decoded: as PIL does (the default, exact), or by ImageSharp (faster).</summary>
+    public JpegBackend Jpeg { get; init; } = JpegBackend.Pil;
+
     public Image<Rgb24> Decode(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -120,7 +123,8 @@ public sealed class ImageDecoder
         {
             var image = format == PngFormat.Instance && info.Metadata.GetPngMetadata().BitDepth == PngBitDepth.Bit16
                 ? DecodeSixteenBitPng(bytes, info.Metadata.GetPngMetadata().ColorType)
-                : Image.Load<Rgb24>(_configuration, bytes.Span);
+                : (format == JpegFormat.Instance && Jpeg == JpegBackend.Pil ? DecodeJpegAsPil(bytes, info) : null)
+                    ?? Image.Load<Rgb24>(_configuration, bytes.Span);
             if (ApplyExifOrientation) image.Mutate(x => x.AutoOrient());
             return image;
         }
@@ -143,6 +147,24 @@ public sealed class ImageDecoder
             throw new ImageTooLargeException(name,
                 $"{format.Name} header claims {width}×{height} = {width * height} pixels, more than the limit of {Limits.MaxPixels} (ImageLimits.MaxPixels)",
                 width, height);
+    }
+
+    /// <summary>PIL's pixels for a JPEG, or null for the color spaces that path leaves to ImageSharp (CMYK, YCCK).</summary>
+    private static Image<Rgb24>? DecodeJpegAsPil(ReadOnlyMemory<byte> bytes, IImageInfo info)
+    {
+        using var stream = ReadOnlyMemoryStream(bytes);
+        try
+        {
+            var image = LibjpegTurboDecoder.Decode(stream);
+            // The EXIF profile (read with the header) goes along, for ApplyExifOrientation.
+            if (image is not null) image.Metadata.ExifProfile = info.Metadata.ExifProfile?.DeepClone();
+            return image;
+        }
+        catch (Exception e) when (e is not (OutOfMemoryException or InvalidMemoryOperationException or ImageFormatException))
+        {
+            // libjpeg's fatal errors (bad Huffman table, unsupported marker...) arrive as plain exceptions.
+            throw new InvalidImageContentException(e.Message, e);
+        }
     }
 
     /// <summary>PIL reads 16-bit PNG color by its high byte, but converts 16-bit gray (mode I;16) by clipping at 255.</summary>
