@@ -69,6 +69,18 @@ public class JpegDecodingTests
     }
 
     [Fact]
+    public void AFileWithTooManyScansIsRefusedBeforeDecoding()
+    {
+        var bytes = File.ReadAllBytes(Path.Combine(CaseDir, "progressive420.jpg"));
+        var decoder = new ImageDecoder(new ImageLimits { MaxJpegScans = 5 });
+        var error = Assert.Throws<ImageTooLargeException>(() => decoder.Decode(bytes, "many-scans.jpg"));
+        Assert.Contains("scans, more than the limit of 5", error.Message);
+        // The default limit leaves real progressive files alone.
+        using var image = ImageDecoder.Default.Decode(bytes);
+        Assert.Equal(67, image.Width);
+    }
+
+    [Fact]
     public void CorruptEntropyDataIsADecodeError()
     {
         var bytes = File.ReadAllBytes(Path.Combine(CaseDir, "s420.jpg"));

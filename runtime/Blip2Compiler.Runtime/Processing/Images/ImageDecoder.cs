@@ -116,6 +116,8 @@ public sealed class ImageDecoder
         }
 
         CheckSize(name, format, info.Width, info.Height);
+        if (format == JpegFormat.Instance && CountJpegScans(bytes.Span) is var scans && scans > Limits.MaxJpegScans)
+            throw new ImageTooLargeException(name, $"JPEG has {scans} scans, more than the limit of {Limits.MaxJpegScans} (ImageLimits.MaxJpegScans)", info.Width, info.Height);
         if (TruncationCheck.Find(format, bytes.Span) is { } truncation)
             throw new ImageDecodeException(name, $"truncated {format.Name} data: {truncation}");
 
@@ -147,6 +149,19 @@ public sealed class ImageDecoder
             throw new ImageTooLargeException(name,
                 $"{format.Name} header claims {width}×{height} = {width * height} pixels, more than the limit of {Limits.MaxPixels} (ImageLimits.MaxPixels)",
                 width, height);
+    }
+
+    /// <summary>Start-of-scan markers (FF DA): entropy-coded data stuffs every FF byte with 00, so each is a real one.</summary>
+    private static int CountJpegScans(ReadOnlySpan<byte> data)
+    {
+        var scans = 0;
+        for (var i = data.IndexOf((byte)0xFF); i >= 0 && i + 1 < data.Length;)
+        {
+            if (data[i + 1] == 0xDA) scans++;
+            var next = data[(i + 1)..].IndexOf((byte)0xFF);
+            i = next < 0 ? -1 : i + 1 + next;
+        }
+        return scans;
     }
 
     /// <summary>PIL's pixels for a JPEG, or null for the color spaces that path leaves to ImageSharp (CMYK, YCCK).</summary>

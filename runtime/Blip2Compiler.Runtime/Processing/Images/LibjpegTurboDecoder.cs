@@ -9,7 +9,8 @@ namespace Blip2Compiler.Processing;
 /// "fancy" triangle-filter chroma upsampling). LibJpeg.NET (a C# port of IJG libjpeg 9) does the entropy decoding and
 /// the integer IDCT, which match libjpeg-turbo's; but libjpeg 9 upsamples chroma by scaling the IDCT instead, so the
 /// components are taken raw, at their stored resolution, and upsampled and color-converted here with
-/// libjpeg-turbo's own integer arithmetic (jdsample.c, jdcolor.c).
+/// libjpeg-turbo's own integer arithmetic (jdsample.c, jdcolor.c; IJG and BSD licenses, see THIRD-PARTY-NOTICES.md:
+/// this software is based in part on the work of the Independent JPEG Group).
 /// </summary>
 internal static class LibjpegTurboDecoder
 {
