@@ -90,6 +90,8 @@ internal static class LibjpegTurboDecoder
     /// <summary>A component brought to the image's size as libjpeg-turbo does (jdsample.c).</summary>
     private static byte[] Upsample(Plane plane, jpeg_component_info comp, int maxH, int maxV, int width, int height)
     {
+        if (maxH % comp.H_samp_factor != 0 || maxV % comp.V_samp_factor != 0)
+            throw new InvalidImageContentException("fractional chroma sampling, which libjpeg-turbo (and so PIL) refuses too");
         int h = maxH / comp.H_samp_factor, v = maxV / comp.V_samp_factor;
         var output = new byte[width * height];
         var fancyWide = plane.Width > 2;
