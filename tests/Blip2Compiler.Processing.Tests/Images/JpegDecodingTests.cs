@@ -15,7 +15,7 @@ public class JpegDecodingTests
     private static readonly string CaseDir = Path.Combine(AppContext.BaseDirectory, "Images", "Data", "jpeg");
 
     public static TheoryData<string> Cases() =>
-        [.. Directory.GetFiles(CaseDir, "*.jpg").Select(Path.GetFileNameWithoutExtension).Order()!];
+        [.. Directory.GetFiles(CaseDir, "*.jpg").Select(f => Path.GetFileNameWithoutExtension(f)).Order()];
 
     private static byte[] Rgb(Image<Rgb24> image)
     {
