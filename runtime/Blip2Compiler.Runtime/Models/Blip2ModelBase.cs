@@ -80,6 +80,16 @@ public abstract class Blip2ModelBase : IDisposable
         };
     }
 
+    /// <summary>
+    /// The language model's self-attention cache for one decoding run: <paramref name="capacity"/> positions for
+    /// <paramref name="rows"/> rows, one-token steps attending to the whole buffers (<see cref="Generation.KvCache"/>).
+    /// </summary>
+    internal Generation.KvCache NewDecodingCache(long rows, long capacity, ScalarType dtype) =>
+        new((int)ModelInfo.TextLayers, rows, (int)ModelInfo.TextHeads, (int)capacity, (int)ModelInfo.TextHeadDim, dtype, Device)
+        {
+            AttendWholeCapacity = true,
+        };
+
     /// <summary>Moves an input to the model's device; pixel values take the model's dtype.</summary>
     protected Tensor Input(Tensor t)
     {

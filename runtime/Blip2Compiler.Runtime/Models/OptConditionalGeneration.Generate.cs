@@ -59,15 +59,13 @@ public abstract partial class OptConditionalGeneration
         public OptDecoderSession(OptConditionalGeneration model, Tensor promptEmbeds, Tensor promptMask, int rowsPerInput, int maxNewTokens)
         {
             _model = model;
-            var info = model.ModelInfo;
             var rows = promptEmbeds.shape[0] * rowsPerInput;
             var promptLength = promptEmbeds.shape[1];
             _prompt = promptEmbeds.repeat_interleave(rowsPerInput, 0).DetachFromDisposeScope();
             _mask = torch.zeros(rows, promptLength + maxNewTokens, dtype: ScalarType.Int64, device: model.Device).DetachFromDisposeScope();
             _mask.slice(1, 0, promptLength, 1).copy_(promptMask.repeat_interleave(rowsPerInput, 0));
             _length = promptLength;
-            _cache = new KvCache((int)info.TextLayers, rows, (int)info.TextHeads, (int)(promptLength + maxNewTokens), (int)info.TextHeadDim, promptEmbeds.dtype, model.Device)
-                { AttendWholeCapacity = true };
+            _cache = model.NewDecodingCache(rows, promptLength + maxNewTokens, promptEmbeds.dtype);
             _ctx = new ForwardContext { Cache = _cache };
             Rows = rows;
         }

@@ -46,12 +46,10 @@ public abstract partial class T5ConditionalGeneration
         public T5DecoderSession(T5ConditionalGeneration model, Tensor encoder, Tensor encoderMask, long start, int rowsPerInput, int maxNewTokens)
         {
             _model = model;
-            var info = model.ModelInfo;
             _encoder = encoder.repeat_interleave(rowsPerInput, 0).DetachFromDisposeScope();
             _encoderMask = encoderMask.repeat_interleave(rowsPerInput, 0).DetachFromDisposeScope();
             Rows = _encoder.shape[0];
-            _cache = new KvCache((int)info.TextLayers, Rows, (int)info.TextHeads, maxNewTokens + 1, (int)info.TextHeadDim, encoder.dtype, model.Device)
-                { AttendWholeCapacity = true };
+            _cache = model.NewDecodingCache(Rows, maxNewTokens + 1, encoder.dtype);
             _ctx = new ForwardContext { Cache = _cache };
             _start = start;
         }
