@@ -5,6 +5,7 @@
 #   mkdir -p /tmp/ours && tar -xJf .devcarry/bench.tar.xz -C /tmp/ours
 #   OURS_BIN=/tmp/ours/Blip2Compiler.Bench WARMUP=5 ITERATIONS=10 bench/run-gpu.sh opt-2.7b float16
 #   OURS_BIN=/tmp/ours/Blip2Compiler.Bench WARMUP=2 ITERATIONS=3 bench/run-gpu.sh flan-t5-xl bfloat16
+#   BLIP2_LIBTORCH=<site-packages>/torch/lib /tmp/ours/Blip2Compiler.Bench op-overhead --device cuda
 #
 # run-gpu.sh points the runtime at that Python's torch/lib and runs ours and the reference benchmark by benchmark.
 set -euo pipefail
