@@ -18,6 +18,8 @@ public abstract partial class T5ConditionalGeneration
         var settings = GenerationDefaults.Merge(GenerationDefaultsWithCompiledIds(), options);
         settings.Validate();
         using var scope = NewDisposeScope();
+        // Everything below stays inside (the result is host arrays): inference mode for the encoding too.
+        using var inference = torch.inference_mode();
         var ids = Input(inputIds);
         var mask = attentionMask is null ? torch.ones_like(ids) : Input(attentionMask);
         var batch = pixelValues.shape[0];

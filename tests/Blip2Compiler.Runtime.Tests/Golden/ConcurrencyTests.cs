@@ -10,6 +10,18 @@ namespace Blip2Compiler.Tests.Golden;
 public class ConcurrencyTests
 {
     [Fact]
+    public void GenerateLeavesNoInferenceModeBehindAndTheInputsUsable()
+    {
+        using var g = new GoldenCase("blip2-opt");
+        using var model = GoldenOpt.Load(g.ModelDirectory);
+        var pixels = g["pixel_values"].clone();
+        model.Generate(pixels, g["input_ids"], g["attention_mask"], new GenerationOptions { MaxNewTokens = 2 });
+        Assert.False(TorchSharp.torch.is_inference_mode_enabled());
+        // The caller's tensors are untouched normal tensors: in-place work on them still runs.
+        pixels.add_(1.0);
+    }
+
+    [Fact]
     public async Task ConcurrentGenerateCallsMatchSequentialOnes()
     {
         using var g = new GoldenCase("blip2-opt");
