@@ -45,11 +45,12 @@ public sealed class Blip2Retriever
         ArgumentNullException.ThrowIfNull(texts);
         if (texts.Count == 0) return [];
         using var scope = NewDisposeScope();
+        using var inference = inference_mode();   // only host arrays leave
         var pixels = Images.Preprocess([image]);
         var (ids, mask) = Tokenize(texts);
-        var pairs = pixels.expand(texts.Count, -1, -1, -1);
-        var match = Rows(Model.ImageTextMatching(pairs, ids, mask).softmax(-1).select(1, 1).unsqueeze(1));
-        var similarity = Rows(Model.ImageTextContrastive(pixels, ids, mask).LogitsPerText);
+        var (itm, itc) = Model.ScoreTexts(pixels, ids, mask);   // the vision tower once, not once per text
+        var match = Rows(itm.softmax(-1).select(1, 1).unsqueeze(1));
+        var similarity = Rows(itc.unsqueeze(1));
         return [.. texts.Select((text, i) => new ImageTextScore(text, match[i][0], similarity[i][0]))];
     }
 
@@ -59,6 +60,7 @@ public sealed class Blip2Retriever
         ArgumentNullException.ThrowIfNull(texts);
         if (texts.Count == 0) return [];
         using var scope = NewDisposeScope();
+        using var inference = inference_mode();
         var (ids, mask) = Tokenize(texts);
         return Rows(Model.GetTextEmbeds(ids, mask).select(1, 0));
     }
@@ -72,6 +74,7 @@ public sealed class Blip2Retriever
         ArgumentNullException.ThrowIfNull(images);
         if (images.Count == 0) return [];
         using var scope = NewDisposeScope();
+        using var inference = inference_mode();
         var queries = Model.GetImageEmbeds(Images.Preprocess(images));
         return Rows(nn.functional.normalize(queries.mean([1]), p: 2, dim: -1));
     }

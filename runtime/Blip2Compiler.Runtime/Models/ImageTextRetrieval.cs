@@ -42,6 +42,27 @@ public abstract class ImageTextRetrieval : Blip2ModelBase
     }
 
     /// <summary>Blip2VisionModelWithProjection: normalized query embeddings [images, queries, dim].</summary>
+    /// <summary>
+    /// One image against several texts, its vision tower run once: the ITM logits [texts, 2] (as
+    /// <see cref="ImageTextMatching"/> with the image repeated per text) and the ITC similarity [texts] (the best query
+    /// of <see cref="ImageTextContrastive"/>).
+    /// </summary>
+    public (Tensor ItmLogits, Tensor Similarity) ScoreTexts(Tensor pixelValues, Tensor inputIds, Tensor? attentionMask = null)
+    {
+        if (pixelValues.dim() != 4 || pixelValues.shape[0] != 1)
+            throw new Blip2Exception($"ScoreTexts takes one image, pixel values [1, 3, H, W]; got [{string.Join(", ", pixelValues.shape)}].");
+        using var scope = NewDisposeScope();
+        var ctx = new ForwardContext();
+        var (image, _) = VisionForward(ctx, Input(pixelValues), false);
+        var ids = Input(inputIds);
+        var mask = attentionMask is null ? torch.ones_like(ids) : Input(attentionMask);
+        var itm = ItmLogits(ctx, image.expand(ids.shape[0], -1, -1), ids, mask);
+        var imageEmbeds = ImageEmbeds(ctx, QFormerForward(ctx, image));                 // [1, queries, dim]
+        var textEmbeds = TextEmbeds(new ForwardContext(), ids, mask).select(1, 0);       // [texts, dim]
+        var similarity = torch.matmul(imageEmbeds, textEmbeds.t()).max(1).values.squeeze(0);
+        return (itm.MoveToOuterDisposeScope(), similarity.MoveToOuterDisposeScope());
+    }
+
     public Tensor GetImageEmbeds(Tensor pixelValues)
     {
         using var scope = NewDisposeScope();

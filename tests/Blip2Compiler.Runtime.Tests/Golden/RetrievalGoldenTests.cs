@@ -24,6 +24,20 @@ public class RetrievalGoldenTests
     }
 
     [Fact]
+    public void ScoringTextsAgainstOneImageRunsTheVisionTowerOnceWithTheSameScores()
+    {
+        using var g = new GoldenCase("blip2-itm");
+        using var model = GoldenItm.Load(g.ModelDirectory);
+        var image = g["pixel_values"].narrow(0, 0, 1);
+        var ids = g["input_ids"];
+        var texts = ids.shape[0];
+        var (itm, similarity) = model.ScoreTexts(image, ids, g["attention_mask"]);
+        TensorAssert.Close(model.ImageTextMatching(image.expand(texts, -1, -1, -1), ids, g["attention_mask"]), itm, what: "itm");
+        TensorAssert.Close(model.ImageTextContrastive(image, ids, g["attention_mask"]).LogitsPerImage.squeeze(0), similarity, what: "itc");
+        Assert.Throws<Blip2Exception>(() => model.ScoreTexts(g["pixel_values"], ids));
+    }
+
+    [Fact]
     public void ProjectionModelsMatchReference()
     {
         using var g = new GoldenCase("blip2-itm");
