@@ -20,10 +20,10 @@ public static class CompiledConfig
         // transformers loads a config without `architectures` as Blip2ForConditionalGeneration.
         const string loadedAs = "Blip2ForConditionalGeneration";
         var architecture = Find(root, "architectures") is { ValueKind: JsonValueKind.Array } list && list.GetArrayLength() > 0
-            ? list[0].GetString() : null;
+            ? Text(list[0]) : null;
         if ((architecture ?? loadedAs) != (info.ConfigArchitecture ?? loadedAs))
             problems.Add($"architectures is {architecture ?? "absent"}, compiled with {info.ConfigArchitecture ?? "none"}");
-        if (info.TextModelType.Length > 0 && (Find(root, "text_config.model_type")?.GetString() ?? "opt") is var type && type != info.TextModelType)
+        if (info.TextModelType.Length > 0 && (Find(root, "text_config.model_type") is { } t ? Text(t) : "opt") is var type && type != info.TextModelType)
             problems.Add($"text_config.model_type is '{type}', compiled with '{info.TextModelType}'");
 
         var byPath = info.Config.ToDictionary(v => v.Path);
@@ -44,7 +44,7 @@ public static class CompiledConfig
         if (depth > 8) return false;   // defaults referring in a loop: the generator rejects those; never loop here
         if (Find(root, field.Path) is { } element && (element.ValueKind != JsonValueKind.Null || field.Value is null))
         {
-            value = Read(element, field.Value);
+            value = Read(element);
             return true;
         }
         if (field.Derived) return false;
@@ -55,13 +55,13 @@ public static class CompiledConfig
         }
         if (byPath.TryGetValue(field.DefaultFrom, out var source)) return TryResolve(root, source, byPath, depth + 1, out value);
         if (Find(root, field.DefaultFrom) is not { } other) return false;
-        value = Read(other, field.Value);
+        value = Read(other);
         return true;
     }
 
-    /// <summary>A JSON value read as the compiled value's type; a list where one value is expected gives its first
-    /// item (several EOS ids), as the generator reads it.</summary>
-    private static object? Read(JsonElement element, object? like)
+    /// <summary>A JSON value as a number, string, bool or null; a list where one value is expected gives its first item
+    /// (several EOS ids), as the generator reads it.</summary>
+    private static object? Read(JsonElement element)
     {
         if (element.ValueKind == JsonValueKind.Array && element.GetArrayLength() > 0) element = element[0];
         return element.ValueKind switch
@@ -94,6 +94,10 @@ public static class CompiledConfig
         long l => l.ToString(CultureInfo.InvariantCulture),
         _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "?",
     };
+
+    /// <summary>A string value, or the raw JSON of anything else (compared, never thrown on).</summary>
+    private static string Text(JsonElement element) =>
+        element.ValueKind == JsonValueKind.String ? element.GetString()! : element.GetRawText();
 
     private static JsonElement? Find(JsonElement root, string path)
     {

@@ -64,6 +64,20 @@ public class CompiledConfigTests
     }
 
     [Fact]
+    public void ValuesOfTheWrongKindAreMismatchesNotCrashes()
+    {
+        var config = Config("blip2-opt");
+        config["architectures"] = new JsonArray(7);
+        config["text_config"]!["model_type"] = 3;
+        config["text_config"]!["ffn_dim"] = "wide";
+        var problems = Mismatches(config, GoldenOpt.Info);
+        Assert.Contains("architectures is 7, compiled with Blip2ForConditionalGeneration", problems);
+        Assert.Contains("text_config.model_type is '3', compiled with 'opt'", problems);
+        Assert.Contains("text_config.ffn_dim is 'wide', compiled with 64", problems);
+        Assert.Equal(["config.json is not a JSON object"], CompiledConfig.Mismatches(JsonDocument.Parse("[1]").RootElement, GoldenOpt.Info));
+    }
+
+    [Fact]
     public void ArchitectureAndTextModelTypeAreCompared()
     {
         var config = Config("blip2-opt");
