@@ -37,7 +37,7 @@ public sealed class LayerNorm
 public sealed class RmsNorm
 {
     public readonly Tensor Weight;
-    private readonly double _eps;
+    private readonly Scalar _eps;
     private readonly bool _halfWeight;
     private static readonly long[] LastDim = [-1];
 
@@ -57,7 +57,7 @@ public sealed class RmsNorm
     {
         using var scope = NewDisposeScope();
         var wide = x.dtype == ScalarType.Float32 ? x : x.to_type(ScalarType.Float32);
-        var inverse = wide.pow(2).mean(LastDim, keepdim: true).add_(_eps).rsqrt_();
+        var inverse = wide.pow(Ops.Two).mean(LastDim, keepdim: true).add_(_eps, Ops.One).rsqrt_();
         var normed = x * inverse;
         if (_halfWeight) normed = normed.to_type(Weight.dtype);
         return normed.mul_(Weight).MoveToOuterDisposeScope();

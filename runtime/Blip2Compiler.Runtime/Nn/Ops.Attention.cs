@@ -29,13 +29,16 @@ public static partial class Ops
         }
         var headDim = shape[^1];
         var defaultScale = 1.0 / Math.Sqrt(headDim);
-        if (Math.Abs(scale - defaultScale) > 1e-12 * defaultScale) q = q * (scale / defaultScale);
+        if (Math.Abs(scale - defaultScale) > 1e-12 * defaultScale) q = q.mul(ScaleRatios.GetOrAdd(scale / defaultScale, r => r));
         var output = nn.functional.scaled_dot_product_attention(q, k, v, mask, 0.0, false);
         // As the reference's SDPA with a boolean mask: a query that may attend to nothing (a left-padding
         // position) outputs zeros rather than an average over masked keys.
         if (fullyMasked is not null) output = output.masked_fill(fullyMasked, 0);
         return output;
     }
+
+    // The q pre-scale factors in use (one per model kind, e.g. T5's √d_kv), as native Scalars made once.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<double, Scalar> ScaleRatios = new();
 
     /// <summary>Rows that may attend to nothing, or null when there are none (the common case: no work later).</summary>
     private static Tensor? FullyMasked(Tensor mask, ScalarType dtype)

@@ -39,7 +39,12 @@ public static partial class Ops
     /// one new tensor, where the unfused graph makes a GEMM output and then a second tensor for the sum.
     /// </summary>
     public static Tensor LinearResidual(Tensor x, Linear linear, Tensor residual) =>
-        nn.functional.linear(x, linear.Weight, linear.Bias).add_(residual);
+        nn.functional.linear(x, linear.Weight, linear.Bias).add_(residual, One);
+
+    // TorchSharp turns a number argument into a new native Scalar on every call (a P/Invoke, and an object left to the
+    // finalizer); hot paths pass these instead. Read-only, so shared across threads.
+    internal static readonly Scalar One = 1;
+    internal static readonly Scalar Two = 2;
 
     /// <summary>[batch, seq, heads·head_dim] → [batch, heads, seq, head_dim], as views (two calls, no shape queries).</summary>
     public static Tensor SplitHeads(Tensor x, long heads) => x.unflatten(2, new[] { heads, -1L }).transpose(1, 2);
