@@ -205,10 +205,12 @@ public sealed class ImageDecoder
         static byte Clip(ushort v) => v > 255 ? (byte)255 : (byte)v;
     }
 
-    private static bool IsDecodeFailure(Exception e) =>
-        e is ImageFormatException or InvalidImageContentException or UnknownImageFormatException
-            or InvalidMemoryOperationException or NotSupportedException or EndOfStreamException
-            or IndexOutOfRangeException or ArgumentException or InvalidOperationException or OverflowException;
+    /// <summary>
+    /// What a decoder can throw on damaged data: its own format errors, and the plain runtime exceptions a parser hits
+    /// on bytes it did not expect (ImageSharp's JPEG header reader throws NullReferenceException on some damaged files,
+    /// found by DamagedImageTests). Only out-of-memory is left to the caller.
+    /// </summary>
+    private static bool IsDecodeFailure(Exception e) => e is not (OutOfMemoryException or OperationCanceledException or Blip2Exception);
 
     private static Configuration CreateConfiguration(ImageLimits limits)
     {
