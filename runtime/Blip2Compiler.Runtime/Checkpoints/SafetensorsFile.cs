@@ -144,25 +144,39 @@ public sealed unsafe class SafetensorsFile : IDisposable
         }
         using (document)
         {
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
-                throw new CheckpointFormatException(path, "header is not a JSON object");
-
-            var tensors = new Dictionary<string, TensorInfo>(StringComparer.Ordinal);
-            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-            foreach (var property in document.RootElement.EnumerateObject())
+            try
             {
-                if (property.Name == "__metadata__")
-                {
-                    ParseMetadata(path, property.Value, metadata);
-                    continue;
-                }
-                var info = ParseEntry(path, property.Name, property.Value, dataStart, dataLength);
-                if (!tensors.TryAdd(info.Name, info))
-                    throw new CheckpointFormatException(path, $"tensor '{info.Name}' appears twice in the header");
+                return ReadEntries(path, document.RootElement, dataStart, dataLength);
             }
-            CheckNoOverlap(path, tensors.Values, dataStart);
-            return (tensors, metadata);
+            catch (InvalidOperationException e)
+            {
+                // System.Text.Json decodes names and strings lazily: invalid UTF-8 (a damaged header) surfaces here.
+                throw new CheckpointFormatException(path, "header is not valid UTF-8 JSON: " + e.Message, e);
+            }
         }
+    }
+
+    private static (Dictionary<string, TensorInfo>, Dictionary<string, string>) ReadEntries(
+        string path, JsonElement root, long dataStart, long dataLength)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+            throw new CheckpointFormatException(path, "header is not a JSON object");
+
+        var tensors = new Dictionary<string, TensorInfo>(StringComparer.Ordinal);
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var property in root.EnumerateObject())
+        {
+            if (property.Name == "__metadata__")
+            {
+                ParseMetadata(path, property.Value, metadata);
+                continue;
+            }
+            var info = ParseEntry(path, property.Name, property.Value, dataStart, dataLength);
+            if (!tensors.TryAdd(info.Name, info))
+                throw new CheckpointFormatException(path, $"tensor '{info.Name}' appears twice in the header");
+        }
+        CheckNoOverlap(path, tensors.Values, dataStart);
+        return (tensors, metadata);
     }
 
     private static void ParseMetadata(string path, JsonElement value, Dictionary<string, string> metadata)

@@ -100,6 +100,34 @@ public class SafetensorsFormatErrorTests : IDisposable
     public void MissingFile() =>
         Fails(_dir.File("absent.safetensors"), "file not found");
 
+    /// <summary>
+    /// Seeded damage to the header of a real checkpoint (the fixture's): every damaged file opens and loads, or fails
+    /// with <see cref="CheckpointFormatException"/>; nothing else escapes.
+    /// </summary>
+    [Fact]
+    public void DamagedHeadersGiveFormatErrors()
+    {
+        var original = File.ReadAllBytes(Path.Combine(Fixtures.Golden("blip2-opt"), "model", "model.safetensors"));
+        var headerEnd = 8 + (int)BitConverter.ToUInt64(original, 0);
+        var random = new Random(7);
+        for (var round = 0; round < 300; round++)
+        {
+            var bytes = (byte[])original.Clone();
+            for (var n = random.Next(1, 6); n > 0; n--) bytes[random.Next(headerEnd)] = (byte)random.Next(256);
+            var path = _dir.File($"damaged{round}.safetensors");
+            File.WriteAllBytes(path, bytes);
+            try
+            {
+                using var file = SafetensorsFile.Open(path);
+                foreach (var name in file.Keys) file.Load(name).Dispose();
+            }
+            catch (CheckpointFormatException e)
+            {
+                Assert.Equal(path, e.File);
+            }
+        }
+    }
+
     [Fact]
     public void MetadataAndPaddingAreAccepted()
     {
