@@ -136,24 +136,13 @@ public sealed unsafe class SafetensorsFile : IDisposable
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(header);
+            document = StrictJson.Parse(header);
         }
         catch (JsonException e)
         {
             throw new CheckpointFormatException(path, "header is not valid JSON: " + e.Message, e);
         }
-        using (document)
-        {
-            try
-            {
-                return ReadEntries(path, document.RootElement, dataStart, dataLength);
-            }
-            catch (InvalidOperationException e)
-            {
-                // System.Text.Json decodes names and strings lazily: invalid UTF-8 (a damaged header) surfaces here.
-                throw new CheckpointFormatException(path, "header is not valid UTF-8 JSON: " + e.Message, e);
-            }
-        }
+        using (document) return ReadEntries(path, document.RootElement, dataStart, dataLength);
     }
 
     private static (Dictionary<string, TensorInfo>, Dictionary<string, string>) ReadEntries(

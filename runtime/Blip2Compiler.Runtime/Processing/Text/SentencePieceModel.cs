@@ -37,9 +37,12 @@ internal sealed class SentencePieceModel
     public bool AddDummyPrefix { get; private set; } = true;
     public bool RemoveExtraWhitespaces { get; private set; } = true;
 
+    /// <summary>The file it was read from (for error messages).</summary>
+    public string Path { get; private init; } = "";
+
     public static SentencePieceModel Parse(byte[] bytes, string path)
     {
-        var model = new SentencePieceModel { _bytes = bytes };
+        var model = new SentencePieceModel { _bytes = bytes, Path = path };
         try
         {
             var input = new CodedInputStream(bytes);

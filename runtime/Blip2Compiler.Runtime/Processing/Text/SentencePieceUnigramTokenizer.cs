@@ -33,7 +33,7 @@ public sealed class SentencePieceUnigramTokenizer : TextTokenizer
 
     private protected override void EncodeText(string text, List<int> ids)
     {
-        var encoded = _sentencePiece.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false);
+        var encoded = Guard(() => _sentencePiece.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false));
         for (int i = 0; i < encoded.Count; i++)
         {
             // SentencePiece (and HF's Unigram, fuse_unk) turn a run of unknown characters into one <unk>;
@@ -44,5 +44,21 @@ public sealed class SentencePieceUnigramTokenizer : TextTokenizer
     }
 
     private protected override string DecodeIds(IReadOnlyList<int> ids) =>
-        DecodeAroundAddedTokens(ids, run => _sentencePiece.Decode(run, considerSpecialTokens: true));
+        DecodeAroundAddedTokens(ids, run => Guard(() => _sentencePiece.Decode(run, considerSpecialTokens: true)));
+
+    /// <summary>
+    /// A damaged model can parse yet hold a normalization table that Microsoft.ML.Tokenizers indexes out of range on
+    /// some text (found by DamagedTokenizerFileTests): that is the file's fault, and said so.
+    /// </summary>
+    private T Guard<T>(Func<T> run)
+    {
+        try
+        {
+            return run();
+        }
+        catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or InvalidOperationException)
+        {
+            throw new TokenizerFileException(_model.Path, "Microsoft.ML.Tokenizers cannot run this model on the text (a damaged normalization table?): " + e.Message, e);
+        }
+    }
 }

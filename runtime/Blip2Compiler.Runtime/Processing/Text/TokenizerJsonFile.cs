@@ -9,8 +9,7 @@ internal static class TokenizerJsonFile
     {
         try
         {
-            using var stream = File.OpenRead(path);
-            using var document = JsonDocument.Parse(stream, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            using var document = StrictJson.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
             if (document.RootElement.ValueKind != JsonValueKind.Object)
                 throw new TokenizerFileException(path, $"expected a JSON object, found {document.RootElement.ValueKind}");
             return document.RootElement.Clone();
