@@ -18,7 +18,8 @@ internal static class ConfigGuard
 
         var problems = CompiledConfig.Mismatches(root, info);
         if (problems.Count > 0)
-            throw new ConfigMismatchException(path, "the model was compiled from another config: " + string.Join("; ", problems));
+            throw new ConfigMismatchException(path, "the model was compiled from another config: " + string.Join("; ", problems.Take(5))
+                + (problems.Count > 5 ? $"; and {problems.Count - 5} more" : ""));
     }
 }
 
