@@ -43,6 +43,7 @@ namespace Blip2Compiler.Generator.Graphs
             {
                 FuseProjections.Apply(cls);
                 FuseHeadSplits.Apply(cls);
+                FoldAttentionScale.Apply(cls);
                 FuseEpilogues.Apply(cls);
             }
 

@@ -93,12 +93,16 @@ public static class CheckpointLoader
     {
         // The scope frees the pieces of a fused parameter as soon as it is built; the result leaves the scope.
         using var scope = torch.NewDisposeScope();
+        // Scaled out of place: a loaded tensor may be a view of the read-only memory-mapped file.
+        Tensor Part(int i) => source.Scales is { } s && s[i] != 1.0
+            ? checkpoint.Load(source.Keys[i], dtype, device).mul(s[i])
+            : checkpoint.Load(source.Keys[i], dtype, device);
         var result = source.Kind switch
         {
-            SourceKind.Copy => checkpoint.Load(source.Keys[0], dtype, device),
+            SourceKind.Copy => Part(0),
             SourceKind.Concat => source.Keys.Length == 1
-                ? checkpoint.Load(source.Keys[0], dtype, device)
-                : torch.cat(source.Keys.Select(k => checkpoint.Load(k, dtype, device)).ToList(), 0),
+                ? Part(0)
+                : torch.cat(Enumerable.Range(0, source.Keys.Length).Select(Part).ToList(), 0),
             SourceKind.QkvBias => QkvBias(checkpoint.Load(source.Keys[0], dtype, device), checkpoint.Load(source.Keys[1], dtype, device)),
             _ => throw new ArgumentOutOfRangeException(nameof(source)),
         };

@@ -17,6 +17,13 @@ public enum SourceKind
 /// <summary>One way to obtain a parameter from checkpoint keys.</summary>
 public sealed record ParamSource(SourceKind Kind, params string[] Keys)
 {
+    /// <summary>
+    /// A factor per key that its tensor is multiplied by at load, or null (all 1): a constant the compiler folded
+    /// into the weights (T5's unscaled attention: the query projection pre-multiplied by √d_kv, so attention runs
+    /// with its default 1/√d_kv scale and needs no multiply of its own).
+    /// </summary>
+    public IReadOnlyList<double>? Scales { get; init; }
+
     public override string ToString() => Kind switch
     {
         SourceKind.Copy => Keys[0],
@@ -57,6 +64,8 @@ public sealed class KeyMap
                     SourceKind.QkvBias => source.Keys.Length == 2,
                     _ => false,
                 };
+                if (source.Scales is { } scales && (scales.Count != source.Keys.Length || source.Kind == SourceKind.QkvBias || scales.Any(s => !double.IsFinite(s) || s == 0)))
+                    throw new ArgumentException($"parameter '{entry.Parameter}': scales must be finite, non-zero, one per key, and not on a q/v bias source", nameof(entries));
                 if (!ok)
                     throw new ArgumentException($"parameter '{entry.Parameter}': {source.Kind} cannot take {source.Keys.Length} keys", nameof(entries));
             }

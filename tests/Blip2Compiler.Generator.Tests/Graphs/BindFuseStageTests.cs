@@ -93,6 +93,34 @@ public class BindFuseStageTests
     }
 
     [Fact]
+    public void AnUnscaledAttentionFoldsItsScaleIntoTheQueryWeights()
+    {
+        var model = Bind("blip2-flan-t5");
+        foreach (var c in model.Classes) { FuseProjections.Apply(c); FuseHeadSplits.Apply(c); FoldAttentionScale.Apply(c); }
+        var self = model.Classes.Single(c => c.BlockName == "T5SelfAttention");
+        var cross = model.Classes.Single(c => c.BlockName == "T5CrossAttention");
+        double Scale(IrClass c) => Assert.IsType<ConstExpr>(ExprRewriter.Calls(c.Forwards[0].Body.SelectMany(ExprRewriter.Roots).Single(r => ExprRewriter.Calls(r).Any(x => x.Callee == "attention")))
+            .Single(x => x.Callee == "attention").Named.Single().Value).Value.AsDouble;
+
+        var headDim = self.FindMember("qkv")!.FusedFrom![0].Dims[1] / 4.0;   // the fixture: 4 heads
+        // T5 attends unscaled (scale 1): the query part of the fused projection takes √head_dim, attention the default.
+        Assert.Equal(Math.Sqrt(headDim), self.FindMember("qkv")!.FusedFrom![0].OutputScale, 12);
+        Assert.Equal(1.0, self.FindMember("qkv")!.FusedFrom![1].OutputScale);
+        Assert.Equal(1 / Math.Sqrt(headDim), Scale(self), 12);
+        Assert.Equal(Math.Sqrt(headDim), cross.FindMember("q")!.OutputScale, 12);
+        Assert.Equal(1 / Math.Sqrt(headDim), Scale(cross), 12);
+
+        var (rows, _) = KeyMapBuilder.Build(model.Root);
+        var qkv = rows.First(r => r.Parameter.EndsWith("attention.qkv.weight", StringComparison.Ordinal));
+        Assert.Equal(new[] { Math.Sqrt(headDim), 1.0, 1.0 }, qkv.Alternatives.Single().Scales);
+
+        // OPT's attention uses the default scale: nothing folds.
+        var opt = Bind("blip2-opt");
+        foreach (var c in opt.Classes) { FuseProjections.Apply(c); FuseHeadSplits.Apply(c); FoldAttentionScale.Apply(c); }
+        Assert.All(KeyMapBuilder.Build(opt.Root).Rows, r => Assert.All(r.Alternatives, a => Assert.Null(a.Scales)));
+    }
+
+    [Fact]
     public void HeadSplitsStayWhenAPartHasAnotherReader()
     {
         var attention = Bind("blip2-opt").Classes.Single(c => c.BlockName == "OptAttention");

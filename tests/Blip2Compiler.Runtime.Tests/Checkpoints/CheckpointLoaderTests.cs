@@ -33,6 +33,28 @@ public class CheckpointLoaderTests : IDisposable
         Assert.Throws<CheckpointMismatchException>(() => CheckpointLoader.Load(checkpoint, map, options ?? new LoadOptions()).Dispose());
 
     [Fact]
+    public void ScaledSourcesMultiplyEachKeyAtLoadAndLeaveTheFileAlone()
+    {
+        var q = Random("q.weight", 2, 4);
+        var k = Random("k.weight", 2, 4);
+        var o = Random("o.weight", 4, 4);
+        using var checkpoint = Save();
+        var map = new KeyMap(
+        [
+            new("qk.weight", [4, 4], [new ParamSource(SourceKind.Concat, "q.weight", "k.weight") { Scales = [8.0, 1.0] }]),
+            new("o.weight", [4, 4], [new ParamSource(SourceKind.Copy, "o.weight") { Scales = [0.5] }]),
+        ], []);
+
+        using var loaded = CheckpointLoader.Load(checkpoint, map, new LoadOptions());
+        TensorAssert.Identical(torch.cat([q * 8.0, k], 0), loaded["qk.weight"]);
+        TensorAssert.Identical(o * 0.5, loaded["o.weight"]);
+        TensorAssert.Identical(q, checkpoint.Load("q.weight", null, torch.CPU));   // the memory-mapped data is untouched
+
+        Assert.Throws<ArgumentException>(() => new KeyMap([new("x", [2, 4], [new ParamSource(SourceKind.Copy, "q.weight") { Scales = [1.0, 2.0] }])], []));
+        Assert.Throws<ArgumentException>(() => new KeyMap([new("x", [2, 4], [new ParamSource(SourceKind.Copy, "q.weight") { Scales = [double.NaN] }])], []));
+    }
+
+    [Fact]
     public void CopiesParametersUnderTheirOwnNames()
     {
         var w = Random("layer.weight", 3, 4);

@@ -6,7 +6,7 @@ namespace Blip2Compiler.Generator.Graphs.Bind
     // The intermediate representation between Bind, Check, Fuse and Emit: blocks with every config value resolved.
 
     /// <summary>A checkpoint source for a parameter, keys relative to the owning instance.</summary>
-    internal sealed record IrSource(string Kind, IReadOnlyList<string> Keys); // key | concat | qkv_bias
+    internal sealed record IrSource(string Kind, IReadOnlyList<string> Keys, IReadOnlyList<double>? Scales = null); // key | concat | qkv_bias
 
     internal sealed class IrMember
     {
@@ -24,6 +24,8 @@ namespace Blip2Compiler.Generator.Graphs.Bind
         public GraphSpan Span;
         /// <summary>Set by fusion: the linears this one replaces, in output order.</summary>
         public List<IrMember>? FusedFrom;
+        /// <summary>Set by fusion (FoldAttentionScale): a linear's weight and bias are multiplied by this at load.</summary>
+        public double OutputScale = 1.0;
         /// <summary>String arguments of a module/stack instance, used only to fill {name} in its checkpoint keys.</summary>
         public Dictionary<string, string> ChildKeyArgs = new Dictionary<string, string>();
     }

@@ -45,8 +45,8 @@ namespace Blip2Compiler.Generator.Graphs.Emit
                         }
                         else
                         {
-                            rows.Add(Row(p + "weight", new[] { m.Dims[1], m.Dims[0] }, keyBase + "weight", f32));
-                            if (m.Bias) rows.Add(Row(p + "bias", new[] { m.Dims[1] }, keyBase + "bias", f32));
+                            rows.Add(Row(p + "weight", new[] { m.Dims[1], m.Dims[0] }, keyBase + "weight", f32, m.OutputScale));
+                            if (m.Bias) rows.Add(Row(p + "bias", new[] { m.Dims[1] }, keyBase + "bias", f32, m.OutputScale));
                         }
                         break;
                     case MemberKind.LayerNorm:
@@ -74,11 +74,15 @@ namespace Blip2Compiler.Generator.Graphs.Emit
             }
         }
 
-        private static KeyRow Row(string parameter, long[] shape, string key, bool f32) =>
-            new KeyRow(parameter, shape, new List<IrSource> { new IrSource("key", new[] { key }) }, f32);
+        private static KeyRow Row(string parameter, long[] shape, string key, bool f32, double scale = 1.0) =>
+            new KeyRow(parameter, shape, new List<IrSource> { new IrSource("key", new[] { key }, scale == 1.0 ? null : new[] { scale }) }, f32);
 
         private static List<IrSource> Concat(List<IrMember> parts, string keyPrefix, Dictionary<string, string> keyArgs, string leaf) =>
-            new List<IrSource> { new IrSource("concat", parts.Select(m => keyPrefix + Fill(m.Key, keyArgs) + "." + leaf).ToList()) };
+            new List<IrSource>
+            {
+                new IrSource("concat", parts.Select(m => keyPrefix + Fill(m.Key, keyArgs) + "." + leaf).ToList(),
+                    parts.All(m => m.OutputScale == 1.0) ? null : parts.Select(m => m.OutputScale).ToList()),
+            };
 
         private static string Fill(string key, Dictionary<string, string> args)
         {

@@ -168,11 +168,14 @@ namespace Blip2Compiler.Generator.Graphs.Emit
             w.Line("/// <summary>");
             w.Line("/// Every parameter of the model and the published checkpoint key(s) that fill it, tried in order.");
             w.Line("/// Concat: fused projections, concatenated on dim 0. QkvBias: legacy q_bias/v_bias, k bias zero.");
+            if (rows.Any(r => r.Alternatives.Any(s => s.Scales is not null)))
+                w.Line("/// Scales: factors folded into a key's tensor at load (an attention scale moved into its query projection).");
             w.Line("/// </summary>");
             w.Open("public static KeyMap KeyMap { get; } = new KeyMap(new KeyMapEntry[]");
             foreach (var r in rows)
             {
-                var sources = string.Join(", ", r.Alternatives.Select(s => "new ParamSource(SourceKind." + (s.Kind == "key" ? "Copy" : s.Kind == "concat" ? "Concat" : "QkvBias") + ", " + string.Join(", ", s.Keys.Select(k => "\"" + k + "\"")) + ")"));
+                var sources = string.Join(", ", r.Alternatives.Select(s => "new ParamSource(SourceKind." + (s.Kind == "key" ? "Copy" : s.Kind == "concat" ? "Concat" : "QkvBias") + ", " + string.Join(", ", s.Keys.Select(k => "\"" + k + "\"")) + ")"
+                    + (s.Scales is null ? "" : " { Scales = new[] { " + string.Join(", ", s.Scales.Select(ConstValue.FormatDouble)) + " } }")));
                 w.Line("new(\"" + r.Parameter + "\", new long[] { " + string.Join(", ", r.Shape) + " }, new[] { " + sources + " }" + (r.KeepFloat32 ? ", KeepFloat32: true" : "") + "),");
             }
             w.Dedent();
