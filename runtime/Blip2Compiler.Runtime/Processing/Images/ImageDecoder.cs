@@ -165,21 +165,15 @@ public sealed class ImageDecoder
     }
 
     /// <summary>PIL's pixels for a JPEG, or null for the color spaces that path leaves to ImageSharp (CMYK, YCCK).</summary>
+    /// <remarks>libjpeg's fatal errors (bad Huffman table, unsupported marker...) arrive as plain exceptions, which the
+    /// caller's <see cref="IsDecodeFailure"/> turns into <see cref="ImageDecodeException"/> like any decoder's.</remarks>
     private static Image<Rgb24>? DecodeJpegAsPil(ReadOnlyMemory<byte> bytes, IImageInfo info)
     {
         using var stream = ReadOnlyMemoryStream(bytes);
-        try
-        {
-            var image = LibjpegTurboDecoder.Decode(stream);
-            // The EXIF profile (read with the header) goes along, for ApplyExifOrientation.
-            if (image is not null) image.Metadata.ExifProfile = info.Metadata.ExifProfile?.DeepClone();
-            return image;
-        }
-        catch (Exception e) when (e is not (OutOfMemoryException or InvalidMemoryOperationException or ImageFormatException))
-        {
-            // libjpeg's fatal errors (bad Huffman table, unsupported marker...) arrive as plain exceptions.
-            throw new InvalidImageContentException(e.Message, e);
-        }
+        var image = LibjpegTurboDecoder.Decode(stream);
+        // The EXIF profile (read with the header) goes along, for ApplyExifOrientation.
+        if (image is not null) image.Metadata.ExifProfile = info.Metadata.ExifProfile?.DeepClone();
+        return image;
     }
 
     /// <summary>PIL reads 16-bit PNG color by its high byte, but converts 16-bit gray (mode I;16) by clipping at 255.</summary>
