@@ -67,8 +67,16 @@ public abstract class Blip2ModelBase : IDisposable
         return (torch.cat(new[] { projected, embeds }, 1), torch.cat(new[] { queryMask, mask }, 1));
     }
 
-    /// <summary>The checkpoint's generation_config.json / config.json; token ids it lacks come from the compiled config.</summary>
-    protected Generation.GenerationOptions GenerationDefaultsWithCompiledIds()
+    /// <summary>
+    /// The checkpoint's generation_config.json / config.json; token ids it lacks come from the compiled config. Read
+    /// on the first <c>Generate</c> and kept: the files do not change under a loaded model, and every caption read
+    /// them from disk again. (Two racing first calls both read them: the same immutable result either way.)
+    /// </summary>
+    protected Generation.GenerationOptions GenerationDefaultsWithCompiledIds() => _generationDefaults ??= ReadGenerationDefaults();
+
+    private Generation.GenerationOptions? _generationDefaults;
+
+    private Generation.GenerationOptions ReadGenerationDefaults()
     {
         var defaults = CheckpointDirectory is null ? new Generation.GenerationOptions() : Generation.GenerationDefaults.Load(CheckpointDirectory);
         return defaults with
