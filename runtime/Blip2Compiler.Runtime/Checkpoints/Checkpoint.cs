@@ -116,7 +116,7 @@ public sealed class Checkpoint : IDisposable
     {
         try
         {
-            using var document = StrictJson.Parse(System.IO.File.ReadAllBytes(indexPath));
+            using var document = JsonFiles.ParseStrict(System.IO.File.ReadAllBytes(indexPath));
             if (document.RootElement.ValueKind != JsonValueKind.Object
                 || !document.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
                 throw new CheckpointFormatException(indexPath, "index has no 'weight_map' object");

@@ -136,7 +136,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         JsonDocument document;
         try
         {
-            document = StrictJson.Parse(header);
+            document = JsonFiles.ParseStrict(header);
         }
         catch (JsonException e)
         {

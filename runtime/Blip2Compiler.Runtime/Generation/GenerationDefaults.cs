@@ -67,10 +67,10 @@ public static class GenerationDefaults
     {
         try
         {
-            using var document = JsonDocument.Parse(File.ReadAllText(path));
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            var root = JsonFiles.ReadRoot(path);
+            if (root.ValueKind != JsonValueKind.Object)
                 throw new Blip2Exception($"{path}: expected a JSON object at the top level.");
-            return document.RootElement.Clone();
+            return root;
         }
         catch (JsonException e)
         {

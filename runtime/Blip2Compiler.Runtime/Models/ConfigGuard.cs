@@ -13,7 +13,7 @@ internal static class ConfigGuard
         var path = Path.Combine(checkpointDirectory, "config.json");
         if (!File.Exists(path)) return; // weights alone: the key map's shape checks still apply
         JsonElement root;
-        try { root = JsonDocument.Parse(File.ReadAllText(path)).RootElement; }
+        try { root = JsonFiles.ReadRoot(path); }
         catch (JsonException e) { throw new ConfigMismatchException(path, "config.json is not valid JSON: " + e.Message); }
 
         var problems = CompiledConfig.Mismatches(root, info);

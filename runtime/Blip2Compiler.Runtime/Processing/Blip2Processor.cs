@@ -55,12 +55,20 @@ public sealed class Blip2Processor
             var path = Path.Combine(directory, name);
             if (!File.Exists(path)) continue;
             JsonElement root;
-            try { root = JsonDocument.Parse(File.ReadAllText(path)).RootElement; }
+            try { root = JsonFiles.ReadRoot(path); }
             catch (JsonException e) { throw new Blip2Exception($"{path}: not valid JSON ({e.Message})."); }
-            if (queries is null && root.TryGetProperty("num_query_tokens", out var q) && q.ValueKind == JsonValueKind.Number) queries = q.GetInt32();
-            if (imageToken is null && root.TryGetProperty("image_token_index", out var t) && t.ValueKind == JsonValueKind.Number) imageToken = t.GetInt32();
+            if (root.ValueKind != JsonValueKind.Object) throw new Blip2Exception($"{path}: expected a JSON object at the top level.");
+            queries ??= Int(root, "num_query_tokens", path);
+            imageToken ??= Int(root, "image_token_index", path);
         }
         // The model's config decides the layout: with image_token_index the queries replace image tokens.
         return (queries ?? 32, imageToken);
     }
+
+    /// <summary>An integer option, or null when absent or not a number (as before); a number that is not an int is an
+    /// error of the file, not a crash.</summary>
+    private static int? Int(JsonElement root, string key, string path) =>
+        !root.TryGetProperty(key, out var value) || value.ValueKind != JsonValueKind.Number ? null
+        : value.TryGetInt32(out var n) ? n
+        : throw new Blip2Exception($"{path}: {key} is {value.GetRawText()}, not an integer.");
 }

@@ -50,5 +50,16 @@ public class Blip2ProcessorTests : IDisposable
         Assert.Contains("1 images but 2 prompts", error.Message);
     }
 
+    [Theory]
+    [InlineData("""{ "num_query_tokens": 4.5 }""", "num_query_tokens is 4.5, not an integer")]
+    [InlineData("""{ "image_token_index": 1e12 }""", "image_token_index is 1e12, not an integer")]
+    [InlineData("""[4]""", "expected a JSON object")]
+    public void ALayoutValueOfTheWrongKindIsATypedError(string config, string message)
+    {
+        File.WriteAllText(Path.Combine(_dir, "config.json"), config);
+        var error = Assert.Throws<Blip2Exception>(() => Blip2Processor.Load(_dir));
+        Assert.Contains(message, error.Message);
+    }
+
     public void Dispose() => Directory.Delete(_dir, true);
 }

@@ -117,7 +117,7 @@ public sealed record ImageProcessorConfig
     {
         try
         {
-            return StrictJson.Parse(System.IO.File.ReadAllBytes(path),
+            return JsonFiles.ParseStrict(System.IO.File.ReadAllBytes(path),
                 new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
         }
         catch (JsonException e)

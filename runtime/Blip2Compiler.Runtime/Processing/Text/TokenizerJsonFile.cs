@@ -9,7 +9,7 @@ internal static class TokenizerJsonFile
     {
         try
         {
-            using var document = StrictJson.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            using var document = JsonFiles.ParseStrict(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
             if (document.RootElement.ValueKind != JsonValueKind.Object)
                 throw new TokenizerFileException(path, $"expected a JSON object, found {document.RootElement.ValueKind}");
             return document.RootElement.Clone();
