@@ -36,7 +36,7 @@ public abstract class ImageTextRetrieval : Blip2ModelBase
         using var scope = NewDisposeScope();
         var imageEmbeds = GetImageEmbeds(pixelValues);
         var textEmbeds = GetTextEmbeds(inputIds, attentionMask).select(1, 0);
-        var perImage = torch.matmul(imageEmbeds, textEmbeds.t()).max(1).values;   // [images, texts]
+        var perImage = Similarity(imageEmbeds, textEmbeds);   // [images, texts]
         return new ContrastiveOutput(perImage.MoveToOuterDisposeScope(), perImage.t().MoveToOuterDisposeScope(),
             imageEmbeds.MoveToOuterDisposeScope(), textEmbeds.MoveToOuterDisposeScope());
     }
@@ -59,9 +59,13 @@ public abstract class ImageTextRetrieval : Blip2ModelBase
         var itm = ItmLogits(ctx, image.expand(ids.shape[0], -1, -1), ids, mask);
         var imageEmbeds = ImageEmbeds(ctx, QFormerForward(ctx, image));                 // [1, queries, dim]
         var textEmbeds = TextEmbeds(new ForwardContext(), ids, mask).select(1, 0);       // [texts, dim]
-        var similarity = torch.matmul(imageEmbeds, textEmbeds.t()).max(1).values.squeeze(0);
+        var similarity = Similarity(imageEmbeds, textEmbeds).squeeze(0);
         return (itm.MoveToOuterDisposeScope(), similarity.MoveToOuterDisposeScope());
     }
+
+    /// <summary>ITC: each image's best query against each text, [images, queries, dim] × [texts, dim] → [images, texts].</summary>
+    private static Tensor Similarity(Tensor imageEmbeds, Tensor textEmbeds) =>
+        torch.matmul(imageEmbeds, textEmbeds.t()).max(1).values;
 
     public Tensor GetImageEmbeds(Tensor pixelValues)
     {
