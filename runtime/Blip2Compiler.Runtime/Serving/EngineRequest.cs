@@ -1,0 +1,75 @@
+using Blip2Compiler.Generation;
+using Blip2Compiler.Processing;
+
+namespace Blip2Compiler.Serving;
+
+/// <summary>One caller's request: an image, a prompt and generation options.</summary>
+public sealed record EngineRequest
+{
+    /// <summary>The image (BLIP-2 conditions each prompt on one image).</summary>
+    public required ImageSource Image { get; init; }
+
+    /// <summary>The text the answer continues (e.g. "Question: … Answer:"); null or empty: a plain caption.</summary>
+    public string? Prompt { get; init; }
+
+    /// <summary>Overrides of the checkpoint's generation_config.json (null: its defaults).</summary>
+    public GenerationOptions? Options { get; init; }
+
+    /// <summary>
+    /// Text-level stop sequences: a sequence ends as soon as its decoded text contains one (across token boundaries);
+    /// the returned text ends before it (OpenAI's <c>stop</c>).
+    /// </summary>
+    public IReadOnlyList<string>? Stop { get; init; }
+
+    /// <summary>When set, the request is cancelled at the first decoding step after this moment.</summary>
+    public DateTimeOffset? Deadline { get; init; }
+
+    /// <summary>
+    /// Streaming: called with (sequence index, new text) as text becomes final, in order, on the engine's thread;
+    /// keep it short (write to a channel). Not called for beam search, which is only known at the end.
+    /// </summary>
+    public Action<int, string>? OnText { get; init; }
+}
+
+/// <summary>Why a sequence ended.</summary>
+public enum FinishReason
+{
+    /// <summary>An EOS token or a stop sequence.</summary>
+    Stop,
+    /// <summary>max_new_tokens (or max_length) reached.</summary>
+    Length,
+}
+
+/// <summary>One returned sequence: its text (trimmed, stop sequence excluded) and its new token ids.</summary>
+public sealed record EngineSequence(string Text, IReadOnlyList<long> Tokens, FinishReason FinishReason);
+
+/// <summary>What a request got: <c>num_return_sequences</c> sequences, with token counts and times.</summary>
+public sealed record EngineCompletion(
+    IReadOnlyList<EngineSequence> Sequences,
+    int PromptTokens,
+    int CompletionTokens,
+    TimeSpan QueueTime,
+    TimeSpan TotalTime);
+
+/// <summary>Counters of an engine at one moment.</summary>
+public sealed record EngineStatistics(
+    int QueueDepth,
+    int MaxQueue,
+    int RunningRows,
+    int MaxBatch,
+    long CompletedRequests,
+    long FailedRequests,
+    long CancelledRequests,
+    long RejectedRequests,
+    long GeneratedTokens,
+    long DecodingSteps);
+
+/// <summary>Engine settings.</summary>
+public sealed record EngineOptions
+{
+    /// <summary>Rows decoded together at most (KV-cache slots, allocated once).</summary>
+    public int MaxBatch { get; init; } = 8;
+
+    /// <summary>Requests that may wait for a slot; one more is refused with <see cref="EngineQueueFullException"/>.</summary>
+    public int MaxQueue { get; init; } = 64;
+}
