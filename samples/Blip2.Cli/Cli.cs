@@ -7,19 +7,28 @@ namespace Blip2.Cli;
 
 /// <summary>
 /// The blip2 command line, runnable in-process: results on <c>stdout</c>; notes, progress and errors on
-/// <c>stderr</c>. A user mistake gives one line <c>blip2: error: …</c> and exit code 2 (the command line) or 1
-/// (files, model, images), never a stack trace.
+/// <c>stderr</c>. A user mistake gives one line <c>blip2: error: …</c> and exit code 2 (the command line), 1 (files,
+/// model, images) or 130 (interrupted), never a stack trace.
 /// </summary>
 public static class Cli
 {
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default)
+    public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default) =>
+        RunAsync(args, stdout, stderr, Console.OpenStandardInput, cancellationToken);
+
+    /// <param name="stdin">Opens the stream <c>-</c> reads an image from (the process's stdin by default).</param>
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, Func<Stream> stdin, CancellationToken cancellationToken = default)
     {
-        var context = new CliContext(stdout, stderr, Interactive: ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected);
+        var context = new CliContext(stdout, stderr, stdin, Interactive: ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected);
         try
         {
-            var parse = BuildRoot(context).Parse(args);
+            var root = BuildRoot(context);
+            // `blip2` alone, like `blip2 help`, prints the help.
+            var parse = root.Parse(args.Length == 0 ? ["--help"] : args);
             if (parse.Errors.Count > 0 && parse.Action is not HelpAction)
-                return Fail(stderr, parse.Errors[0].Message + " (see blip2 --help)", ExitCodes.Usage);
+            {
+                var command = parse.CommandResult.Command == root ? "blip2" : "blip2 " + parse.CommandResult.Command.Name;
+                return Fail(stderr, $"{parse.Errors[0].Message} (see {command} --help)", ExitCodes.Usage);
+            }
             var invocation = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
             return await parse.InvokeAsync(invocation, cancellationToken).ConfigureAwait(false);
         }
@@ -29,26 +38,51 @@ public static class Cli
         }
         catch (OperationCanceledException)
         {
-            return Fail(stderr, "cancelled", ExitCodes.Failure);
+            return Fail(stderr, "interrupted", ExitCodes.Interrupted);
         }
     }
 
-    private static RootCommand BuildRoot(CliContext context)
+    private static Command BuildRoot(CliContext context)
     {
         var common = new CommonOptions();
-        var root = new RootCommand("BLIP-2 from the command line: caption images, answer questions about them, match them with texts, embed both.");
+        // A plain command named blip2, not a RootCommand: that one takes its name from the executable (Blip2.Cli, or
+        // testhost in tests) and usage lines would say so.
+        var root = new Command("blip2", "BLIP-2 from the command line: caption images, answer questions about them, match them with texts, embed both.\n"
+            + "Exit codes: 0 success, 1 a file or input failed (image, model folder, generation_config.json), 2 the command line is wrong, 130 interrupted.")
+        {
+            new HelpOption(),
+        };
         common.AddTo(root);
         root.Subcommands.Add(CaptionCommand.Create(common, context));
         root.Subcommands.Add(AskCommand.Create(common, context));
         root.Subcommands.Add(MatchCommand.Create(common, context));
         root.Subcommands.Add(EmbedCommand.Create(common, context));
+        root.Subcommands.Add(HelpCommand(root, context));
         return root;
     }
 
-    private static int Fail(TextWriter stderr, string message, int exitCode)
+    /// <summary><c>blip2 help [command]</c>: the same help as <c>blip2 [command] --help</c>.</summary>
+    private static Command HelpCommand(Command root, CliContext context)
     {
-        var oneLine = string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-        stderr.WriteLine("blip2: error: " + oneLine);
+        var topic = new Argument<string?>("command") { Description = "The command to explain.", Arity = ArgumentArity.ZeroOrOne };
+        var help = new Command("help", "Show help for blip2 or one of its commands.") { topic };
+        help.SetAction(parse =>
+        {
+            var name = parse.GetValue(topic);
+            if (name is not null && root.Subcommands.All(c => c.Name != name))
+                throw new UsageException($"no command '{name}': the commands are {string.Join(", ", root.Subcommands.Select(c => c.Name))}");
+            var again = root.Parse(name is null ? ["--help"] : [name, "--help"]);
+            return again.Invoke(new InvocationConfiguration { Output = context.Out, Error = context.Error });
+        });
+        return help;
+    }
+
+    internal static int Fail(TextWriter stderr, string message, int exitCode)
+    {
+        stderr.WriteLine("blip2: error: " + OneLine(message));
         return exitCode;
     }
+
+    internal static string OneLine(string message) =>
+        string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }

@@ -2,16 +2,17 @@ using System.CommandLine;
 
 namespace Blip2.Cli;
 
-/// <summary>Where output goes, and whether stderr is a terminal (progress bars).</summary>
-internal sealed record CliContext(TextWriter Out, TextWriter Error, bool Interactive);
+/// <summary>Where output goes, where stdin comes from, and whether stderr is a terminal (progress bars).</summary>
+internal sealed record CliContext(TextWriter Out, TextWriter Error, Func<Stream> Input, bool Interactive);
 
 /// <summary>The options every command takes (given before or after the command name).</summary>
 internal sealed class CommonOptions
 {
     private readonly Option<string?> _model = new("--model", "-m")
     {
-        Description = "Checkpoint folder (config.json, model.safetensors, tokenizer, preprocessor_config.json). Default: the bundled tiny checkpoint (random weights).",
-        Recursive = true,
+        Description = "Checkpoint folder (config.json, model.safetensors, tokenizer, preprocessor_config.json), or a Hugging Face model id "
+            + "(Salesforce/blip2-opt-2.7b) found in the local Hugging Face cache. Default: the bundled tiny checkpoint (random weights).",
+        HelpName = "FOLDER|ID", Recursive = true,
     };
     private readonly Option<string> _device = new("--device")
     {
@@ -24,16 +25,45 @@ internal sealed class CommonOptions
     private readonly Option<string?> _libtorch = new("--libtorch")
     {
         Description = "A libtorch folder to use (e.g. <python>/site-packages/torch/lib, for CUDA); default: BLIP2_LIBTORCH or the bundled CPU one.",
-        Recursive = true,
+        HelpName = "FOLDER", Recursive = true,
     };
-    private readonly Option<bool> _json = new("--json") { Description = "Write results as JSON.", Recursive = true };
+    private readonly Option<int?> _threads = OptionValues.WholeNumber("--threads", "CPU threads for the model (torch.set_num_threads); default: libtorch's choice.");
+    private readonly Option<bool> _json = new("--json") { Description = "Write results as one JSON document.", Recursive = true };
+    private readonly Option<bool> _jsonLines = new("--jsonl") { Description = "Write one JSON object per line, each as soon as it is ready.", Recursive = true };
+    private readonly Option<string?> _output = new("--output", "-o") { Description = "Write results to this file instead of stdout.", HelpName = "FILE", Recursive = true };
+    private readonly Option<bool> _quiet = new("--quiet", "-q") { Description = "No notes, progress or summary on stderr (errors still).", Recursive = true };
 
-    public void AddTo(RootCommand root)
+    public CommonOptions() => _threads.Recursive = true;
+
+    public void AddTo(Command root)
     {
-        foreach (var option in new Option[] { _model, _device, _dtype, _libtorch, _json }) root.Options.Add(option);
+        foreach (var option in new Option[] { _model, _device, _dtype, _libtorch, _threads, _json, _jsonLines, _output, _quiet }) root.Options.Add(option);
     }
 
-    public RunSettings Read(ParseResult parse, CliContext context) => new(
-        parse.GetValue(_model), parse.GetValue(_device) ?? "cpu", parse.GetValue(_dtype) ?? "float32", parse.GetValue(_libtorch),
-        parse.GetValue(_json), context.Out, context.Error, context.Interactive);
+    /// <summary>The settings of one run; opens --output (the caller disposes the settings, which closes it).</summary>
+    public RunSettings Read(ParseResult parse, CliContext context)
+    {
+        bool json = parse.GetValue(_json), jsonLines = parse.GetValue(_jsonLines);
+        if (json && jsonLines) throw new UsageException("--json and --jsonl are alternatives: give one");
+        if (parse.GetValue(_threads) is < 1 and var threads) throw new UsageException($"--threads must be at least 1 (got {threads})");
+        var output = parse.GetValue(_output);
+        var format = json ? OutputFormat.Json : jsonLines ? OutputFormat.JsonLines : OutputFormat.Text;
+        return new RunSettings(
+            parse.GetValue(_model), parse.GetValue(_device) ?? "cpu", parse.GetValue(_dtype) ?? "float32", parse.GetValue(_libtorch),
+            parse.GetValue(_threads), format, parse.GetValue(_quiet),
+            output is null ? context.Out : OpenOutput(output), context.Error, context.Input, context.Interactive, OwnsOut: output is not null);
+    }
+
+    private static StreamWriter OpenOutput(string path)
+    {
+        if (Directory.Exists(path)) throw new UsageException($"--output '{path}' is a folder: give a file name");
+        try
+        {
+            return new StreamWriter(path, append: false) { AutoFlush = false };
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new Blip2Compiler.Blip2Exception($"--output '{path}' cannot be written: {e.Message}");
+        }
+    }
 }

@@ -3,17 +3,25 @@ using Blip2Compiler.Generation;
 
 namespace Blip2.Cli;
 
-/// <summary>0 success; 1 the run failed on its inputs (files, model, images); 2 the command line is wrong.</summary>
+/// <summary>
+/// 0 success; 1 the run failed on its inputs (files, model, images, a checkpoint's generation_config.json); 2 the
+/// command line is wrong; 130 interrupted (Ctrl-C, as shells report SIGINT).
+/// </summary>
 internal static class ExitCodes
 {
     public const int Success = 0;
     public const int Failure = 1;
     public const int Usage = 2;
+    public const int Interrupted = 130;
 
-    /// <summary>Option values the runtime rejects (device, dtype, generation options) are usage errors too.</summary>
+    /// <summary>
+    /// Option values the runtime rejects (device, dtype) are usage errors too. Generation options given on the
+    /// command line are checked when read (GenerationOptionSet, a UsageException); an InvalidGenerationOptionException
+    /// that reaches here came from the checkpoint's generation_config.json, an input.
+    /// </summary>
     public static int For(Exception error) => error switch
     {
-        UsageException or InvalidGenerationOptionException or InvalidDeviceException or UnsupportedDTypeException => Usage,
+        UsageException or InvalidDeviceException or UnsupportedDTypeException or PromptTooLongException => Usage,
         _ => Failure,
     };
 }

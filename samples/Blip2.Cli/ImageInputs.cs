@@ -1,8 +1,15 @@
 using Blip2Compiler;
+using Blip2Compiler.Processing;
 
 namespace Blip2.Cli;
 
-/// <summary>Image arguments: files, or folders whose images (by extension, sorted, subfolders included) are all taken.</summary>
+/// <summary>One image to process, and the name results and errors give it (its path, or &lt;stdin&gt;).</summary>
+internal sealed record ImageInput(string Name, ImageSource Source);
+
+/// <summary>
+/// Image arguments: files, folders whose images (by extension, sorted, subfolders included) are all taken, or
+/// <c>-</c> for one image on stdin.
+/// </summary>
 internal static class ImageInputs
 {
     private static readonly HashSet<string> Extensions = new(StringComparer.OrdinalIgnoreCase)
@@ -12,38 +19,52 @@ internal static class ImageInputs
 
     public static bool IsImageFile(string path) => Extensions.Contains(Path.GetExtension(path));
 
-    /// <summary>The image files, and whether any argument was a folder (folders get a progress bar).</summary>
-    public static (IReadOnlyList<string> Files, bool FromFolders) Expand(IEnumerable<string> arguments)
+    /// <summary>
+    /// The images, and whether any argument was a folder. Every argument is checked before any work starts, so a
+    /// mistyped name costs nothing: missing ones are named together.
+    /// </summary>
+    public static (IReadOnlyList<ImageInput> Images, bool FromFolders) Expand(IReadOnlyList<string> arguments, RunSettings settings)
     {
-        var files = new List<string>();
+        var missing = arguments.Where(a => a != StdinImage.Argument && !Directory.Exists(a) && !File.Exists(a)).ToList();
+        if (missing.Count > 0) throw Missing(missing);
+        if (arguments.Count(a => a == StdinImage.Argument) > 1) throw new UsageException("'-' (an image on stdin) can be given once");
+
+        var images = new List<ImageInput>();
         bool folders = false;
         foreach (var argument in arguments)
         {
-            if (Directory.Exists(argument))
+            if (argument == StdinImage.Argument) images.Add(FromStdin(settings));
+            else if (Directory.Exists(argument))
             {
                 folders = true;
                 var found = Directory.EnumerateFiles(argument, "*", SearchOption.AllDirectories)
                     .Where(IsImageFile).Order(StringComparer.Ordinal).ToList();
                 if (found.Count == 0)
                     throw new Blip2Exception($"folder '{argument}' has no images ({string.Join(" ", Extensions.Order())})");
-                files.AddRange(found);
+                images.AddRange(found.Select(FromFile));
             }
-            else if (File.Exists(argument)) files.Add(argument);
-            else throw Missing(argument);
+            else images.Add(FromFile(argument));
         }
-        return (files, folders);
+        return (images, folders);
     }
 
-    /// <summary>One existing image file.</summary>
-    public static string Single(string argument)
+    /// <summary>One image: an existing file, or <c>-</c> (stdin).</summary>
+    public static ImageInput Single(string argument, RunSettings settings)
     {
+        if (argument == StdinImage.Argument) return FromStdin(settings);
         if (Directory.Exists(argument)) throw new UsageException($"'{argument}' is a folder: give one image file");
-        if (!File.Exists(argument)) throw Missing(argument);
-        return argument;
+        if (!File.Exists(argument)) throw Missing([argument]);
+        return FromFile(argument);
     }
 
-    /// <summary>An argument that names nothing: a misspelled option (the parser takes those as image names), or a missing file.</summary>
-    public static Exception Missing(string argument) => argument.StartsWith('-')
-        ? new UsageException($"unknown option '{argument}' (see blip2 --help)")
-        : new Blip2Exception($"image '{argument}' does not exist");
+    private static ImageInput FromFile(string path) => new(path, ImageSource.FromFile(path));
+
+    private static ImageInput FromStdin(RunSettings settings) =>
+        new(StdinImage.Name, StdinImage.Read(settings.Input, ImageLimits.Default.MaxEncodedBytes));
+
+    /// <summary>Arguments that name nothing: a misspelled option (the parser takes those as image names), or missing files.</summary>
+    public static Exception Missing(IReadOnlyList<string> arguments) =>
+        arguments.FirstOrDefault(a => a.StartsWith('-')) is { } option
+            ? new UsageException($"unknown option '{option}' (see blip2 --help)")
+            : new InputNotFoundException(arguments);
 }

@@ -1,5 +1,6 @@
 using Blip2Compiler;
 using Blip2Compiler.Models;
+using TorchSharp;
 
 namespace Blip2.Cli;
 
@@ -25,7 +26,7 @@ internal sealed class ModelSession : IDisposable
     {
         var options = settings.LoadOptions();
         var bundled = kind == ModelKind.Generation ? ModelCatalog.TinyOpt : ModelCatalog.TinyItm;
-        var directory = settings.ModelDirectory ?? ModelCatalog.BundledCheckpoint(bundled);
+        var directory = settings.Model ?? ModelCatalog.BundledCheckpoint(bundled);
         var compiled = ModelCatalog.Resolve(directory);
         if (compiled.Kind != kind)
             throw new UsageException(kind == ModelKind.Generation
@@ -33,8 +34,10 @@ internal sealed class ModelSession : IDisposable
                 : $"'{command}' needs an image-text retrieval checkpoint (Blip2ForImageTextRetrieval, e.g. blip2-itm-vit-g); '{directory}' is a captioning one ({compiled.Name})");
 
         var model = compiled.Load(directory, options);
-        if (settings.ModelDirectory is null)
-            settings.Error.WriteLine($"blip2: note: using the bundled tiny checkpoint {bundled}: RANDOM WEIGHTS, the output is meaningless; pass --model <folder> for a real checkpoint");
+        // After the load: libtorch is loaded by then (from --libtorch or BLIP2_LIBTORCH, if given).
+        if (settings.Threads is { } threads) torch.set_num_threads(threads);
+        if (settings.Model is null)
+            settings.Note($"using the bundled tiny checkpoint {bundled}: RANDOM WEIGHTS, the output is meaningless; pass --model <folder> for a real checkpoint");
         return new ModelSession(compiled, directory, model);
     }
 

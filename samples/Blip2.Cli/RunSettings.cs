@@ -3,11 +3,17 @@ using Blip2Compiler.Models;
 
 namespace Blip2.Cli;
 
+/// <summary>How results are written: tab-separated text lines, one JSON document, or one JSON object per line.</summary>
+internal enum OutputFormat { Text, Json, JsonLines }
+
 /// <summary>The options every command takes, and where output goes.</summary>
 internal sealed record RunSettings(
-    string? ModelDirectory, string Device, string DType, string? LibTorch, bool Json,
-    TextWriter Out, TextWriter Error, bool Interactive)
+    string? Model, string Device, string DType, string? LibTorch, int? Threads, OutputFormat Format, bool Quiet,
+    TextWriter Out, TextWriter Error, Func<Stream> Input, bool Interactive, bool OwnsOut) : IDisposable
 {
+    public bool Json => Format == OutputFormat.Json;
+    public bool JsonLines => Format == OutputFormat.JsonLines;
+
     /// <summary>Parses --dtype first, so a bad value is reported before any model is read.</summary>
     public Blip2LoadOptions LoadOptions() => new()
     {
@@ -15,4 +21,22 @@ internal sealed record RunSettings(
         DType = DTypeSpec.Parse(DType),
         LibTorchPath = LibTorch,
     };
+
+    /// <summary>A note on stderr (<c>blip2: note: …</c>), unless --quiet.</summary>
+    public void Note(string text)
+    {
+        if (!Quiet) Error.WriteLine("blip2: note: " + text);
+    }
+
+    /// <summary>The summary line on stderr, unless --quiet.</summary>
+    public void Summary(object summary)
+    {
+        if (!Quiet) Error.WriteLine(summary);
+    }
+
+    public void Dispose()
+    {
+        if (OwnsOut) Out.Dispose();
+        else Out.Flush();
+    }
 }

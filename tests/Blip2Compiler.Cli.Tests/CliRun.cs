@@ -17,11 +17,14 @@ internal sealed record CliRun(int ExitCode, string Out, string Error)
     public static string TinyOpt => Bundled("blip2-tiny-opt");
     public static string TinyItm => Bundled("blip2-tiny-itm");
 
-    public static async Task<CliRun> Run(params string[] args)
+    public static Task<CliRun> Run(params string[] args) => RunWithStdin(() => Stream.Null, args);
+
+    /// <summary>A run whose stdin (the image argument <c>-</c>) is the given stream.</summary>
+    public static async Task<CliRun> RunWithStdin(Func<Stream> stdin, params string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        var code = await Cli.RunAsync(args, stdout, stderr);
+        var code = await Cli.RunAsync(args, stdout, stderr, stdin);
         return new CliRun(code, stdout.ToString(), stderr.ToString());
     }
 

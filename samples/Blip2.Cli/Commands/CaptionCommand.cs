@@ -15,35 +15,39 @@ internal static class CaptionCommand
 
     public static Command Create(CommonOptions common, CliContext context)
     {
-        var images = new Argument<string[]>("images") { Description = "Image files or folders of images.", Arity = ArgumentArity.OneOrMore };
+        var images = new Argument<string[]>("images") { Description = "Image files, folders of images, or - for one image on stdin.", Arity = ArgumentArity.OneOrMore };
         var prompt = new Option<string?>("--prompt") { Description = "Text the caption continues, e.g. \"a photo of\"." };
-        var batchSize = new Option<int>("--batch-size") { Description = "Images per forward pass.", DefaultValueFactory = _ => 8 };
+        var batchSize = OptionValues.WholeNumber("--batch-size", "Images per forward pass (default 8).");
         var generation = new GenerationOptionSet();
         var command = new Command("caption", "Caption images.") { images, prompt, batchSize };
         generation.AddTo(command);
-        command.SetAction((parse, cancel) => Task.Run(() => Run(
-            common.Read(parse, context), parse.GetValue(images)!, parse.GetValue(prompt), parse.GetValue(batchSize), generation.Read(parse), cancel), cancel));
+        command.SetAction((parse, cancel) => Task.Run(() =>
+        {
+            using var settings = common.Read(parse, context);
+            return Run(settings, parse.GetValue(images)!, parse.GetValue(prompt), parse.GetValue(batchSize) ?? 8, generation.Read(parse), cancel);
+        }, cancel));
         return command;
     }
 
     private static int Run(RunSettings settings, string[] arguments, string? prompt, int batchSize, GenerationOptions options, CancellationToken cancel)
     {
         if (batchSize < 1) throw new UsageException($"--batch-size must be at least 1 (got {batchSize})");
-        var (files, fromFolders) = ImageInputs.Expand(arguments);
+        var clock = Stopwatch.StartNew();
+        var (files, fromFolders) = ImageInputs.Expand(arguments, settings);
         using var session = ModelSession.Open(settings, ModelKind.Generation, "caption");
         var captioner = Blip2Captioner.FromCheckpoint(session.Model, session.Directory);
 
-        var clock = Stopwatch.StartNew();
         var progress = new ProgressBar(settings.Error, files.Count, settings.Interactive && fromFolders);
         var captions = new List<Caption>();
         foreach (var batch in files.Chunk(batchSize))
         {
             cancel.ThrowIfCancellationRequested();
-            var texts = captioner.Caption([.. batch.Select(ImageSource.FromFile)], [.. batch.Select(_ => prompt)], options);
+            var texts = captioner.Caption([.. batch.Select(i => i.Source)], [.. batch.Select(_ => prompt)], options);
             for (int i = 0; i < batch.Length; i++)
             {
-                captions.Add(new Caption(batch[i], texts[i]));
-                if (!settings.Json) settings.Out.WriteLine($"{batch[i]}\t{texts[i]}");
+                captions.Add(new Caption(batch[i].Name, texts[i]));
+                if (settings.JsonLines) JsonOutput.WriteLine(settings.Out, captions[^1]);
+                else if (!settings.Json) settings.Out.WriteLine($"{batch[i].Name}\t{texts[i]}");
             }
             progress.Advance(batch.Length);
         }
@@ -51,7 +55,7 @@ internal static class CaptionCommand
 
         var summary = RunSummary.Since(clock, files.Count);
         if (settings.Json) JsonOutput.Write(settings.Out, new Report(session.Compiled.Name, captions, summary));
-        settings.Error.WriteLine(summary);
+        settings.Summary(summary);
         return ExitCodes.Success;
     }
 }

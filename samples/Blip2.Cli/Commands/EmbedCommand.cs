@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Diagnostics;
 using Blip2.Cli.Output;
 using Blip2Compiler;
 using Blip2Compiler.AI;
@@ -14,7 +15,7 @@ namespace Blip2.Cli.Commands;
 internal static class EmbedCommand
 {
     private sealed record Embedded(string Input, string Kind, float[] Embedding);
-    private sealed record Report(string Model, int Dimensions, IReadOnlyList<Embedded> Embeddings);
+    private sealed record Report(string Model, int Dimensions, IReadOnlyList<Embedded> Embeddings, RunSummary Summary);
 
     private const int BatchSize = 8;
 
@@ -22,31 +23,36 @@ internal static class EmbedCommand
     {
         var inputs = new Argument<string[]>("inputs") { Description = "Image files, folders of images, or texts.", Arity = ArgumentArity.OneOrMore };
         var command = new Command("embed", "Embed images and texts (normalized vectors, JSON).") { inputs };
-        command.SetAction((parse, cancel) => Task.Run(() => Run(common.Read(parse, context), parse.GetValue(inputs)!, cancel), cancel));
+        command.SetAction((parse, cancel) => Task.Run(() =>
+        {
+            using var settings = common.Read(parse, context);
+            return Run(settings, parse.GetValue(inputs)!, cancel);
+        }, cancel));
         return command;
     }
 
     private static int Run(RunSettings settings, string[] inputs, CancellationToken cancel)
     {
-        var items = new List<(string Input, bool IsImage)>();
+        var clock = Stopwatch.StartNew();
+        var items = new List<(string Input, ImageSource? Image)>();
         foreach (var input in inputs)
         {
-            if (File.Exists(input) || Directory.Exists(input))
-                items.AddRange(ImageInputs.Expand([input]).Files.Select(f => (f, true)));
+            if (input == StdinImage.Argument || File.Exists(input) || Directory.Exists(input))
+                items.AddRange(ImageInputs.Expand([input], settings).Images.Select(i => (i.Name, (ImageSource?)i.Source)));
             else if ((ImageInputs.IsImageFile(input) || input.StartsWith('-')) && !input.Contains(' '))
-                throw ImageInputs.Missing(input);
-            else items.Add((input, false));
+                throw ImageInputs.Missing([input]);
+            else items.Add((input, null));
         }
 
         using var session = ModelSession.Open(settings, ModelKind.Retrieval, "embed");
         var retriever = Blip2Retriever.FromCheckpoint((ImageTextRetrieval)session.Model, session.Directory);
         var vectors = new Dictionary<int, float[]>();
-        var imageIndices = items.Select((item, i) => (item, i)).Where(x => x.item.IsImage).Select(x => x.i).ToList();
-        var textIndices = items.Select((item, i) => (item, i)).Where(x => !x.item.IsImage).Select(x => x.i).ToList();
+        var imageIndices = items.Select((item, i) => (item, i)).Where(x => x.item.Image is not null).Select(x => x.i).ToList();
+        var textIndices = items.Select((item, i) => (item, i)).Where(x => x.item.Image is null).Select(x => x.i).ToList();
         foreach (var batch in imageIndices.Chunk(BatchSize))
         {
             cancel.ThrowIfCancellationRequested();
-            var embedded = retriever.EmbedImages([.. batch.Select(i => ImageSource.FromFile(items[i].Input))]);
+            var embedded = retriever.EmbedImages([.. batch.Select(i => items[i].Image!)]);
             for (int j = 0; j < batch.Length; j++) vectors[batch[j]] = embedded[j];
         }
         foreach (var batch in textIndices.Chunk(BatchSize))
@@ -55,8 +61,12 @@ internal static class EmbedCommand
             for (int j = 0; j < batch.Length; j++) vectors[batch[j]] = embedded[j];
         }
 
-        var results = items.Select((item, i) => new Embedded(item.Input, item.IsImage ? "image" : "text", vectors[i])).ToList();
-        JsonOutput.Write(settings.Out, new Report(session.Compiled.Name, retriever.Dimensions, results));
+        var results = items.Select((item, i) => new Embedded(item.Input, item.Image is not null ? "image" : "text", vectors[i])).ToList();
+        var summary = RunSummary.Since(clock, imageIndices.Count, texts: textIndices.Count);
+        // Embeddings are JSON whatever the format; --jsonl writes one object per input.
+        if (settings.JsonLines) foreach (var r in results) JsonOutput.WriteLine(settings.Out, r);
+        else JsonOutput.Write(settings.Out, new Report(session.Compiled.Name, retriever.Dimensions, results, summary));
+        settings.Summary(summary);
         return ExitCodes.Success;
     }
 }

@@ -6,15 +6,15 @@ namespace Blip2.Cli.Commands;
 /// <summary>The decoding options caption and ask share; unset ones come from the checkpoint's generation_config.json.</summary>
 internal sealed class GenerationOptionSet
 {
-    private readonly Option<int?> _beams = new("--beams") { Description = "Beam search with this many beams (1: greedy)." };
-    private readonly Option<int?> _maxNewTokens = new("--max-new-tokens") { Description = "Most tokens to generate." };
-    private readonly Option<int?> _minNewTokens = new("--min-new-tokens") { Description = "Fewest tokens to generate before the end token is allowed." };
-    private readonly Option<double?> _repetitionPenalty = new("--repetition-penalty") { Description = "Penalty for repeating a token (1.0: none)." };
+    private readonly Option<int?> _beams = OptionValues.WholeNumber("--beams", "Beam search with this many beams (1: greedy).");
+    private readonly Option<int?> _maxNewTokens = OptionValues.WholeNumber("--max-new-tokens", "Most tokens to generate.");
+    private readonly Option<int?> _minNewTokens = OptionValues.WholeNumber("--min-new-tokens", "Fewest tokens to generate before the end token is allowed.");
+    private readonly Option<double?> _repetitionPenalty = OptionValues.Number("--repetition-penalty", "Penalty for repeating a token (1.0: none).");
     private readonly Option<bool> _sample = new("--sample") { Description = "Sample instead of picking the most likely token." };
-    private readonly Option<double?> _temperature = new("--temperature") { Description = "Sampling temperature (with --sample)." };
-    private readonly Option<double?> _topP = new("--top-p") { Description = "Nucleus sampling: keep the smallest set of tokens with this total probability (with --sample)." };
-    private readonly Option<int?> _topK = new("--top-k") { Description = "Keep the k most likely tokens (with --sample)." };
-    private readonly Option<long?> _seed = new("--seed") { Description = "Seed for sampling, so runs repeat." };
+    private readonly Option<double?> _temperature = OptionValues.Number("--temperature", "Sampling temperature (with --sample).");
+    private readonly Option<double?> _topP = OptionValues.Number("--top-p", "Nucleus sampling: keep the smallest set of tokens with this total probability (with --sample).");
+    private readonly Option<int?> _topK = OptionValues.WholeNumber("--top-k", "Keep the k most likely tokens (with --sample).");
+    private readonly Option<long?> _seed = OptionValues.LongNumber("--seed", "Seed for sampling, so runs repeat.");
 
     public void AddTo(Command command)
     {
@@ -22,7 +22,10 @@ internal sealed class GenerationOptionSet
             command.Options.Add(option);
     }
 
-    /// <summary>The options given on the command line, checked (InvalidGenerationOptionException names the bad one).</summary>
+    /// <summary>
+    /// The options given on the command line, checked here: a bad one is a command-line mistake (a UsageException
+    /// naming it), unlike a bad value in the checkpoint's generation_config.json, which the captioner reports.
+    /// </summary>
     public GenerationOptions Read(ParseResult parse)
     {
         bool sample = parse.GetValue(_sample);
@@ -40,7 +43,14 @@ internal sealed class GenerationOptionSet
             TopK = parse.GetValue(_topK),
             Seed = parse.GetValue(_seed),
         };
-        options.Validate();
+        try
+        {
+            options.Validate();
+        }
+        catch (InvalidGenerationOptionException e)
+        {
+            throw new UsageException(e.Message, e);
+        }
         return options;
     }
 }
