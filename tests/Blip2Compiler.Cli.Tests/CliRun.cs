@@ -41,4 +41,12 @@ internal sealed record CliRun(int ExitCode, string Out, string Error)
         Assert.Equal(exitCode, ExitCode);
         return ErrorLines[0];
     }
+
+    /// <summary>A run that failed on its inputs: the `blip2: error:` lines on stderr (no stack trace), exit code 1.</summary>
+    public string[] AssertInputErrors()
+    {
+        Assert.DoesNotContain("   at ", Error);
+        Assert.True(ExitCode == 1, $"expected exit code 1, got {ExitCode}:\n{Error}");
+        return [.. ErrorLines.Where(l => l.StartsWith("blip2: error: "))];
+    }
 }

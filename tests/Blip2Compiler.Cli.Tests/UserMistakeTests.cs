@@ -85,8 +85,11 @@ public class UserMistakeTests
     {
         using var temp = new TempFolder();
         var broken = temp.File("broken.png", "this is not a PNG");
-        var line = (await CliRun.Run("caption", broken, "--model", CliRun.TinyOpt)).AssertOneError(1);
-        Assert.Contains("broken.png", line);
+        var run = await CliRun.Run("caption", broken, "--model", CliRun.TinyOpt);
+        var line = Assert.Single(run.AssertInputErrors());
+        Assert.StartsWith($"blip2: error: {broken}: ", line);
+        Assert.Equal("", run.Out);
+        Assert.Contains("0 images", run.ErrorLines[^1]);
     }
 
     [Fact]

@@ -7,10 +7,13 @@ using Blip2Compiler.Processing;
 
 namespace Blip2.Cli.Commands;
 
-/// <summary><c>blip2 caption &lt;images or folders&gt;...</c>: one caption per image, in batches.</summary>
+/// <summary>
+/// <c>blip2 caption &lt;images or folders&gt;...</c>: one caption per image, in batches. An image that cannot be
+/// decoded is reported (stderr, and an error record in JSON) and the run goes on; the exit code is 1 if any failed.
+/// </summary>
 internal static class CaptionCommand
 {
-    private sealed record Caption(string Image, string Text);
+    private sealed record Caption(string Image, string? Text, string? Error = null);
     private sealed record Report(string Model, IReadOnlyList<Caption> Captions, RunSummary Summary);
 
     public static Command Create(CommonOptions common, CliContext context)
@@ -18,44 +21,83 @@ internal static class CaptionCommand
         var images = new Argument<string[]>("images") { Description = "Image files, folders of images, or - for one image on stdin.", Arity = ArgumentArity.OneOrMore };
         var prompt = new Option<string?>("--prompt") { Description = "Text the caption continues, e.g. \"a photo of\"." };
         var batchSize = OptionValues.WholeNumber("--batch-size", "Images per forward pass (default 8).");
+        var failFast = new Option<bool>("--fail-fast") { Description = "Stop at the first image that fails (default: report it and go on)." };
         var generation = new GenerationOptionSet();
-        var command = new Command("caption", "Caption images.") { images, prompt, batchSize };
+        var command = new Command("caption", "Caption images.") { images, prompt, batchSize, failFast };
         generation.AddTo(command);
         command.SetAction((parse, cancel) => Task.Run(() =>
         {
             using var settings = common.Read(parse, context);
-            return Run(settings, parse.GetValue(images)!, parse.GetValue(prompt), parse.GetValue(batchSize) ?? 8, generation.Read(parse), cancel);
+            return Run(settings, parse.GetValue(images)!, parse.GetValue(prompt), parse.GetValue(batchSize) ?? 8, parse.GetValue(failFast), generation.Read(parse), cancel);
         }, cancel));
         return command;
     }
 
-    private static int Run(RunSettings settings, string[] arguments, string? prompt, int batchSize, GenerationOptions options, CancellationToken cancel)
+    private static int Run(RunSettings settings, string[] arguments, string? prompt, int batchSize, bool failFast, GenerationOptions options, CancellationToken cancel)
     {
         if (batchSize < 1) throw new UsageException($"--batch-size must be at least 1 (got {batchSize})");
         var clock = Stopwatch.StartNew();
-        var (files, fromFolders) = ImageInputs.Expand(arguments, settings);
+        var (inputs, fromFolders) = ImageInputs.Expand(arguments, settings);
         using var session = ModelSession.Open(settings, ModelKind.Generation, "caption");
         var captioner = Blip2Captioner.FromCheckpoint(session.Model, session.Directory);
 
-        var progress = new ProgressBar(settings.Error, files.Count, settings.Interactive && fromFolders);
-        var captions = new List<Caption>();
-        foreach (var batch in files.Chunk(batchSize))
+        var progress = new ProgressBar(settings.Error, inputs.Count, settings.Interactive && fromFolders);
+        var results = new ResultWriter<Caption>(settings, progress);
+        bool interrupted = false;
+        try
         {
-            cancel.ThrowIfCancellationRequested();
-            var texts = captioner.Caption([.. batch.Select(i => i.Source)], [.. batch.Select(_ => prompt)], options);
-            for (int i = 0; i < batch.Length; i++)
+            foreach (var batch in inputs.Chunk(batchSize))
             {
-                captions.Add(new Caption(batch[i].Name, texts[i]));
-                if (settings.JsonLines) JsonOutput.WriteLine(settings.Out, captions[^1]);
-                else if (!settings.Json) settings.Out.WriteLine($"{batch[i].Name}\t{texts[i]}");
+                cancel.ThrowIfCancellationRequested();
+                var failures = CaptionBatch(captioner, batch, prompt, options, failFast, out var texts);
+                for (int i = 0; i < batch.Length; i++)
+                {
+                    if (failures.TryGetValue(batch[i].Name, out var error)) results.Failure(new Caption(batch[i].Name, null, error.Problem), error);
+                    else if (texts.TryGetValue(i, out var text)) results.Result(new Caption(batch[i].Name, text), $"{batch[i].Name}\t{text}");
+                }
+                progress.Advance(batch.Length);
+                if (failFast && failures.Count > 0) break;
             }
-            progress.Advance(batch.Length);
         }
-        progress.Finish();
+        catch (OperationCanceledException)
+        {
+            interrupted = true;
+        }
+        progress.Clear();
 
-        var summary = RunSummary.Since(clock, files.Count);
-        if (settings.Json) JsonOutput.Write(settings.Out, new Report(session.Compiled.Name, captions, summary));
+        var summary = RunSummary.Since(clock, results.Succeeded, results.Failed);
+        if (settings.Json) JsonOutput.Write(settings.Out, new Report(session.Compiled.Name, results.Records, summary));
         settings.Summary(summary);
-        return ExitCodes.Success;
+        if (interrupted) throw new OperationCanceledException(cancel);
+        return results.Failed > 0 ? ExitCodes.Failure : ExitCodes.Success;
+    }
+
+    /// <summary>
+    /// Captions one batch. An image the processor cannot decode fails alone: it is taken out and the rest of the
+    /// batch is run again (a decode error comes before any model work, so a retry costs only the decoding).
+    /// Any other error is the run's, not an image's, and ends the command.
+    /// </summary>
+    private static Dictionary<string, ImageDecodeException> CaptionBatch(
+        Blip2Captioner captioner, ImageInput[] batch, string? prompt, GenerationOptions options, bool failFast, out Dictionary<int, string> texts)
+    {
+        var failures = new Dictionary<string, ImageDecodeException>(StringComparer.Ordinal);
+        texts = [];
+        var pending = Enumerable.Range(0, batch.Length).ToList();
+        while (pending.Count > 0)
+        {
+            try
+            {
+                var captions = captioner.Caption([.. pending.Select(i => batch[i].Source)], [.. pending.Select(_ => prompt)], options);
+                for (int j = 0; j < pending.Count; j++) texts[pending[j]] = captions[j];
+                return failures;
+            }
+            catch (ImageDecodeException e) when (pending.Any(i => batch[i].Name == e.ImageName))
+            {
+                failures[e.ImageName] = e;
+                pending.RemoveAll(i => batch[i].Name == e.ImageName);
+                if (failFast) return failures;
+            }
+        }
+        return failures;
     }
 }
