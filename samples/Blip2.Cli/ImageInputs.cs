@@ -37,8 +37,7 @@ internal static class ImageInputs
             else if (Directory.Exists(argument))
             {
                 folders = true;
-                var found = Directory.EnumerateFiles(argument, "*", SearchOption.AllDirectories)
-                    .Where(IsImageFile).Order(StringComparer.Ordinal).ToList();
+                var found = ImageFolder.Files(argument).Where(IsImageFile).ToList();
                 if (found.Count == 0)
                     throw new Blip2Exception($"folder '{argument}' has no images ({string.Join(" ", Extensions.Order())})");
                 images.AddRange(found.Select(FromFile));

@@ -6,6 +6,13 @@ namespace Blip2.Cli.Commands;
 /// <summary>The decoding options caption and ask share; unset ones come from the checkpoint's generation_config.json.</summary>
 internal sealed class GenerationOptionSet
 {
+    /// <summary>
+    /// The most beams --beams takes, the library's own bound (DecodingLimits.MaxBeams): every beam is a row of the KV
+    /// cache, and 128 beams of OPT-2.7b at its 2,048 positions already hold 86 GB in bfloat16. BLIP-2's evaluations
+    /// use 5. Unbounded, --beams 100000 ran 104 s and took 6 GB on the tiny model before failing.
+    /// </summary>
+    public const int MaxBeams = 128;
+
     private readonly Option<int?> _beams = OptionValues.WholeNumber("--beams", "Beam search with this many beams (1: greedy).");
     private readonly Option<int?> _maxNewTokens = OptionValues.WholeNumber("--max-new-tokens", "Most tokens to generate.");
     private readonly Option<int?> _minNewTokens = OptionValues.WholeNumber("--min-new-tokens", "Fewest tokens to generate before the end token is allowed.");
@@ -31,6 +38,8 @@ internal sealed class GenerationOptionSet
         bool sample = parse.GetValue(_sample);
         if (!sample && (parse.GetValue(_temperature) is not null || parse.GetValue(_topP) is not null || parse.GetValue(_topK) is not null))
             throw new UsageException("--temperature, --top-p and --top-k only apply with --sample");
+        if (parse.GetValue(_beams) is > MaxBeams and var beams)
+            throw new UsageException($"--beams is {beams}, more than the {MaxBeams} this tool allows (BLIP-2's evaluations use 5)");
         var options = new GenerationOptions
         {
             NumBeams = parse.GetValue(_beams),
