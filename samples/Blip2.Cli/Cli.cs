@@ -16,9 +16,13 @@ public static class Cli
         RunAsync(args, stdout, stderr, Console.OpenStandardInput, cancellationToken);
 
     /// <param name="stdin">Opens the stream <c>-</c> reads an image from (the process's stdin by default).</param>
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, Func<Stream> stdin, CancellationToken cancellationToken = default)
+    public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, Func<Stream> stdin, CancellationToken cancellationToken = default) =>
+        RunAsync(args, new CliContext(stdout, stderr, stdin, Interactive: ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected), cancellationToken);
+
+    /// <summary>A run with its context given, e.g. stderr taken for a terminal (tests of the progress bar).</summary>
+    internal static async Task<int> RunAsync(string[] args, CliContext context, CancellationToken cancellationToken = default)
     {
-        var context = new CliContext(stdout, stderr, stdin, Interactive: ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected);
+        var (stdout, stderr) = (context.Out, context.Error);
         try
         {
             var root = BuildRoot(context);

@@ -37,11 +37,11 @@ internal static class CaptionCommand
     {
         if (batchSize < 1) throw new UsageException($"--batch-size must be at least 1 (got {batchSize})");
         var clock = Stopwatch.StartNew();
-        var (inputs, fromFolders) = ImageInputs.Expand(arguments, settings);
+        var (inputs, _) = ImageInputs.Expand(arguments, settings);
         using var session = ModelSession.Open(settings, ModelKind.Generation, "caption");
         var captioner = Blip2Captioner.FromCheckpoint(session.Model, session.Directory);
 
-        var progress = new ProgressBar(settings.Error, inputs.Count, settings.Interactive && fromFolders);
+        var progress = new ProgressBar(settings.Error, inputs.Count, settings.Interactive && !settings.Quiet && inputs.Count > 1);
         var results = new ResultWriter<Caption>(settings, progress);
         bool interrupted = false;
         try
