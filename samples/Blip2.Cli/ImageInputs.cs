@@ -23,10 +23,11 @@ internal static class ImageInputs
     /// The images, and whether any argument was a folder. Every argument is checked before any work starts, so a
     /// mistyped name costs nothing: missing ones are named together.
     /// </summary>
-    public static (IReadOnlyList<ImageInput> Images, bool FromFolders) Expand(IReadOnlyList<string> arguments, RunSettings settings)
+    /// <param name="missingHint">Said after the names of missing images (embed: how to give a text instead).</param>
+    public static (IReadOnlyList<ImageInput> Images, bool FromFolders) Expand(IReadOnlyList<string> arguments, RunSettings settings, string? missingHint = null)
     {
         var missing = arguments.Where(a => a != StdinImage.Argument && !Directory.Exists(a) && !File.Exists(a)).ToList();
-        if (missing.Count > 0) throw Missing(missing);
+        if (missing.Count > 0) throw Missing(missing, missingHint);
         if (arguments.Count(a => a == StdinImage.Argument) > 1) throw new UsageException("'-' (an image on stdin) can be given once");
 
         var images = new List<ImageInput>();
@@ -62,8 +63,8 @@ internal static class ImageInputs
         new(StdinImage.Name, StdinImage.Read(settings.Input, ImageLimits.Default.MaxEncodedBytes));
 
     /// <summary>Arguments that name nothing: a misspelled option (the parser takes those as image names), or missing files.</summary>
-    public static Exception Missing(IReadOnlyList<string> arguments) =>
+    public static Exception Missing(IReadOnlyList<string> arguments, string? hint = null) =>
         arguments.FirstOrDefault(a => a.StartsWith('-')) is { } option
             ? new UsageException($"unknown option '{option}' (see blip2 --help)")
-            : new InputNotFoundException(arguments);
+            : new InputNotFoundException(arguments, hint);
 }

@@ -76,7 +76,7 @@ public class CommandLineConventionTests
             new[] { "caption", CliRun.Photo, "--max-new-tokens", "3", "--model", CliRun.TinyOpt },
             ["ask", CliRun.Photo, "why?", "--max-new-tokens", "3", "--model", CliRun.TinyOpt],
             ["match", CliRun.Photo, "a", "b", "--model", CliRun.TinyItm],
-            ["embed", CliRun.Photo, "a", "--model", CliRun.TinyItm],
+            ["embed", CliRun.Photo, "--text", "a", "--model", CliRun.TinyItm],
         })
         {
             var run = await CliRun.Run(args);

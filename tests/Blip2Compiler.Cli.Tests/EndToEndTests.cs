@@ -83,7 +83,7 @@ public class EndToEndTests
     [Fact]
     public async Task EmbedsImagesAndTextsAsUnitVectors()
     {
-        var run = await CliRun.Run("embed", CliRun.Photo, "an astronaut", "--model", CliRun.TinyItm);
+        var run = await CliRun.Run("embed", CliRun.Photo, "--text", "an astronaut", "--model", CliRun.TinyItm);
         Assert.True(run.ExitCode == 0, run.Error);
         using var json = JsonDocument.Parse(run.Out);
         Assert.Equal(24, json.RootElement.GetProperty("dimensions").GetInt32());

@@ -9,7 +9,8 @@ namespace Blip2.Cli.Commands;
 
 /// <summary>
 /// <c>blip2 caption &lt;images or folders&gt;...</c>: one caption per image, in batches. An image that cannot be
-/// decoded is reported (stderr, and an error record in JSON) and the run goes on; the exit code is 1 if any failed.
+/// decoded is reported (stderr, and an error record in JSON) and the run goes on (<see cref="ImageBatch"/>); the exit
+/// code is 1 if any failed.
 /// </summary>
 internal static class CaptionCommand
 {
@@ -49,7 +50,7 @@ internal static class CaptionCommand
             foreach (var batch in inputs.Chunk(batchSize))
             {
                 cancel.ThrowIfCancellationRequested();
-                var failures = CaptionBatch(captioner, batch, prompt, options, failFast, out var texts);
+                var (texts, failures) = ImageBatch.Run(batch, images => captioner.Caption(images, [.. images.Select(_ => prompt)], options), failFast);
                 for (int i = 0; i < batch.Length; i++)
                 {
                     if (failures.TryGetValue(batch[i].Name, out var error)) results.Failure(new Caption(batch[i].Name, null, error.Problem), error);
@@ -70,34 +71,5 @@ internal static class CaptionCommand
         settings.Summary(summary);
         if (interrupted) throw new OperationCanceledException(cancel);
         return results.Failed > 0 ? ExitCodes.Failure : ExitCodes.Success;
-    }
-
-    /// <summary>
-    /// Captions one batch. An image the processor cannot decode fails alone: it is taken out and the rest of the
-    /// batch is run again (a decode error comes before any model work, so a retry costs only the decoding).
-    /// Any other error is the run's, not an image's, and ends the command.
-    /// </summary>
-    private static Dictionary<string, ImageDecodeException> CaptionBatch(
-        Blip2Captioner captioner, ImageInput[] batch, string? prompt, GenerationOptions options, bool failFast, out Dictionary<int, string> texts)
-    {
-        var failures = new Dictionary<string, ImageDecodeException>(StringComparer.Ordinal);
-        texts = [];
-        var pending = Enumerable.Range(0, batch.Length).ToList();
-        while (pending.Count > 0)
-        {
-            try
-            {
-                var captions = captioner.Caption([.. pending.Select(i => batch[i].Source)], [.. pending.Select(_ => prompt)], options);
-                for (int j = 0; j < pending.Count; j++) texts[pending[j]] = captions[j];
-                return failures;
-            }
-            catch (ImageDecodeException e) when (pending.Any(i => batch[i].Name == e.ImageName))
-            {
-                failures[e.ImageName] = e;
-                pending.RemoveAll(i => batch[i].Name == e.ImageName);
-                if (failFast) return failures;
-            }
-        }
-        return failures;
     }
 }

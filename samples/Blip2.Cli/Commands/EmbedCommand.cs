@@ -1,72 +1,87 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Blip2.Cli.Output;
-using Blip2Compiler;
 using Blip2Compiler.AI;
 using Blip2Compiler.Models;
-using Blip2Compiler.Processing;
 
 namespace Blip2.Cli.Commands;
 
 /// <summary>
-/// <c>blip2 embed &lt;images or texts&gt;...</c>: L2-normalized embeddings in the shared image–text space, as JSON.
-/// An argument that is an existing file or folder is an image (or images); anything else is a text.
+/// <c>blip2 embed &lt;images or folders&gt;... [--text "…"]...</c>: L2-normalized embeddings in the shared image–text
+/// space, as JSON. Arguments are always images (a missing one is an error, never embedded as a text); texts are
+/// given with --text. Images first, then texts, each in the order given. An image that cannot be decoded is
+/// reported and the run goes on, as in caption.
 /// </summary>
 internal static class EmbedCommand
 {
-    private sealed record Embedded(string Input, string Kind, float[] Embedding);
+    private sealed record Embedded(string Input, string Kind, float[]? Embedding, string? Error = null);
     private sealed record Report(string Model, int Dimensions, IReadOnlyList<Embedded> Embeddings, RunSummary Summary);
 
     private const int BatchSize = 8;
 
     public static Command Create(CommonOptions common, CliContext context)
     {
-        var inputs = new Argument<string[]>("inputs") { Description = "Image files, folders of images, or texts.", Arity = ArgumentArity.OneOrMore };
-        var command = new Command("embed", "Embed images and texts (normalized vectors, JSON).") { inputs };
+        var images = new Argument<string[]>("images") { Description = "Image files, folders of images, or - for one image on stdin.", Arity = ArgumentArity.ZeroOrMore };
+        var texts = new Option<string[]>("--text", "-t") { Description = "A text to embed (repeat for more).", HelpName = "TEXT" };
+        var failFast = new Option<bool>("--fail-fast") { Description = "Stop at the first image that fails (default: report it and go on)." };
+        var command = new Command("embed", "Embed images, and texts given with --text (normalized vectors, JSON).") { images, texts, failFast };
         command.SetAction((parse, cancel) => Task.Run(() =>
         {
             using var settings = common.Read(parse, context);
-            return Run(settings, parse.GetValue(inputs)!, cancel);
+            return Run(settings, parse.GetValue(images) ?? [], parse.GetValue(texts) ?? [], parse.GetValue(failFast), cancel);
         }, cancel));
         return command;
     }
 
-    private static int Run(RunSettings settings, string[] inputs, CancellationToken cancel)
+    private static int Run(RunSettings settings, string[] imageArguments, string[] texts, bool failFast, CancellationToken cancel)
     {
+        // Embeddings are JSON whatever the format: one document, or --jsonl's object per input.
+        if (settings.Format == OutputFormat.Text) settings = settings with { Format = OutputFormat.Json };
+        if (imageArguments.Length == 0 && texts.Length == 0)
+            throw new UsageException("nothing to embed: give images (files, folders, -) and/or texts with --text");
         var clock = Stopwatch.StartNew();
-        var items = new List<(string Input, ImageSource? Image)>();
-        foreach (var input in inputs)
-        {
-            if (input == StdinImage.Argument || File.Exists(input) || Directory.Exists(input))
-                items.AddRange(ImageInputs.Expand([input], settings).Images.Select(i => (i.Name, (ImageSource?)i.Source)));
-            else if ((ImageInputs.IsImageFile(input) || input.StartsWith('-')) && !input.Contains(' '))
-                throw ImageInputs.Missing([input]);
-            else items.Add((input, null));
-        }
+        var (inputs, _) = imageArguments.Length > 0 ? ImageInputs.Expand(imageArguments, settings, "to embed a text, give it with --text") : ([], false);
 
         using var session = ModelSession.Open(settings, ModelKind.Retrieval, "embed");
         var retriever = Blip2Retriever.FromCheckpoint((ImageTextRetrieval)session.Model, session.Directory);
-        var vectors = new Dictionary<int, float[]>();
-        var imageIndices = items.Select((item, i) => (item, i)).Where(x => x.item.Image is not null).Select(x => x.i).ToList();
-        var textIndices = items.Select((item, i) => (item, i)).Where(x => x.item.Image is null).Select(x => x.i).ToList();
-        foreach (var batch in imageIndices.Chunk(BatchSize))
+        var progress = new ProgressBar(settings.Error, inputs.Count, settings.Interactive && !settings.Quiet && inputs.Count > 1);
+        var results = new ResultWriter<Embedded>(settings, progress);
+        bool interrupted = false, stopped = false;
+        int images = 0, embeddedTexts = 0;
+        try
         {
-            cancel.ThrowIfCancellationRequested();
-            var embedded = retriever.EmbedImages([.. batch.Select(i => items[i].Image!)]);
-            for (int j = 0; j < batch.Length; j++) vectors[batch[j]] = embedded[j];
+            foreach (var batch in inputs.Chunk(BatchSize))
+            {
+                cancel.ThrowIfCancellationRequested();
+                var (vectors, failures) = ImageBatch.Run(batch, retriever.EmbedImages, failFast);
+                for (int i = 0; i < batch.Length; i++)
+                {
+                    if (failures.TryGetValue(batch[i].Name, out var error)) results.Failure(new Embedded(batch[i].Name, "image", null, error.Problem), error);
+                    else if (vectors.TryGetValue(i, out var vector)) { results.Result(new Embedded(batch[i].Name, "image", vector), ""); images++; }
+                }
+                progress.Advance(batch.Length);
+                if (stopped = failFast && failures.Count > 0) break;
+            }
+            if (!stopped)
+                foreach (var batch in texts.Chunk(BatchSize))
+                {
+                    cancel.ThrowIfCancellationRequested();
+                    var vectors = retriever.EmbedTexts(batch);
+                    for (int i = 0; i < batch.Length; i++) results.Result(new Embedded(batch[i], "text", vectors[i]), "");
+                    embeddedTexts += batch.Length;
+                }
         }
-        foreach (var batch in textIndices.Chunk(BatchSize))
+        catch (OperationCanceledException)
         {
-            var embedded = retriever.EmbedTexts([.. batch.Select(i => items[i].Input)]);
-            for (int j = 0; j < batch.Length; j++) vectors[batch[j]] = embedded[j];
+            interrupted = true;
         }
+        progress.Clear();
 
-        var results = items.Select((item, i) => new Embedded(item.Input, item.Image is not null ? "image" : "text", vectors[i])).ToList();
-        var summary = RunSummary.Since(clock, imageIndices.Count, texts: textIndices.Count);
-        // Embeddings are JSON whatever the format; --jsonl writes one object per input.
-        if (settings.JsonLines) foreach (var r in results) JsonOutput.WriteLine(settings.Out, r);
-        else JsonOutput.Write(settings.Out, new Report(session.Compiled.Name, retriever.Dimensions, results, summary));
+        var summary = RunSummary.Since(clock, images, results.Failed, texts: embeddedTexts);
+        if (settings.Json) JsonOutput.Write(settings.Out, new Report(session.Compiled.Name, retriever.Dimensions, results.Records, summary));
         settings.Summary(summary);
-        return ExitCodes.Success;
+        if (interrupted) throw new OperationCanceledException(cancel);
+        return results.Failed > 0 ? ExitCodes.Failure : ExitCodes.Success;
     }
+
 }
