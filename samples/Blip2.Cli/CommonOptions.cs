@@ -2,8 +2,11 @@ using System.CommandLine;
 
 namespace Blip2.Cli;
 
-/// <summary>Where output goes, where stdin comes from, and whether stderr is a terminal (progress bars).</summary>
-internal sealed record CliContext(TextWriter Out, TextWriter Error, Func<Stream> Input, bool Interactive);
+/// <summary>Where output goes, where stdin comes from, the environment (the Hugging Face cache's variables), and whether stderr is a terminal (progress bars).</summary>
+internal sealed record CliContext(TextWriter Out, TextWriter Error, Func<Stream> Input, bool Interactive)
+{
+    public Func<string, string?> Environment { get; init; } = System.Environment.GetEnvironmentVariable;
+}
 
 /// <summary>The options every command takes (given before or after the command name).</summary>
 internal sealed class CommonOptions
@@ -51,7 +54,10 @@ internal sealed class CommonOptions
         return new RunSettings(
             parse.GetValue(_model), parse.GetValue(_device) ?? "cpu", parse.GetValue(_dtype) ?? "float32", parse.GetValue(_libtorch),
             parse.GetValue(_threads), format, parse.GetValue(_quiet),
-            output is null ? context.Out : OpenOutput(output), context.Error, context.Input, context.Interactive, OwnsOut: output is not null);
+            output is null ? context.Out : OpenOutput(output), context.Error, context.Input, context.Interactive, OwnsOut: output is not null)
+        {
+            Environment = context.Environment,
+        };
     }
 
     private static StreamWriter OpenOutput(string path)

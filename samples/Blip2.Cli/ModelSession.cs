@@ -26,7 +26,7 @@ internal sealed class ModelSession : IDisposable
     {
         var options = settings.LoadOptions();
         var bundled = kind == ModelKind.Generation ? ModelCatalog.TinyOpt : ModelCatalog.TinyItm;
-        var directory = settings.Model ?? ModelCatalog.BundledCheckpoint(bundled);
+        var directory = settings.Model is { } given ? ModelLocation.Resolve(given, settings.Environment) : ModelCatalog.BundledCheckpoint(bundled);
         var compiled = ModelCatalog.Resolve(directory);
         if (compiled.Kind != kind)
             throw new UsageException(kind == ModelKind.Generation

@@ -11,6 +11,8 @@ internal sealed record RunSettings(
     string? Model, string Device, string DType, string? LibTorch, int? Threads, OutputFormat Format, bool Quiet,
     TextWriter Out, TextWriter Error, Func<Stream> Input, bool Interactive, bool OwnsOut) : IDisposable
 {
+    public Func<string, string?> Environment { get; init; } = System.Environment.GetEnvironmentVariable;
+
     public bool Json => Format == OutputFormat.Json;
     public bool JsonLines => Format == OutputFormat.JsonLines;
 

@@ -28,6 +28,19 @@ internal sealed record CliRun(int ExitCode, string Out, string Error)
         return new CliRun(code, stdout.ToString(), stderr.ToString());
     }
 
+    /// <summary>A run that sees these environment variables (and no others): the Hugging Face cache's.</summary>
+    public static async Task<CliRun> RunWithEnvironment(IReadOnlyDictionary<string, string> environment, params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var context = new CliContext(stdout, stderr, () => Stream.Null, Interactive: false)
+        {
+            Environment = name => environment.GetValueOrDefault(name),
+        };
+        var code = await Cli.RunAsync(args, context);
+        return new CliRun(code, stdout.ToString(), stderr.ToString());
+    }
+
     public string[] ErrorLines => Error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
     public string[] OutLines => Out.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
