@@ -55,6 +55,9 @@ internal static class ModelCatalog
             throw new Blip2Exception($"{configPath}: not a BLIP-2 config.json ({e.Message})");
         }
 
+        if (root.ValueKind == JsonValueKind.Object && OtherFamily(root) is var (type, architecture))
+            throw new NotBlip2ConfigException(configPath, type, architecture);
+
         // Every field the class was compiled with, Hugging Face's defaults filling what the file omits.
         var candidates = Models.Select(m => (Model: m, Problems: CompiledConfig.Mismatches(root, m.Info))).ToList();
         if (candidates.FirstOrDefault(c => c.Problems.Count == 0).Model is { } match) return match;
@@ -65,6 +68,21 @@ internal static class ModelCatalog
             + $"Compiled in: {string.Join(", ", Models.Select(m => m.Name))}. "
             + "To run another checkpoint, compile it yourself with the Blip2Compiler package: "
             + "[Blip2Model(\"config.json\")] public partial class MyModel; plus <AdditionalFiles Include=\"config.json\" /> (see README).");
+    }
+
+    /// <summary>
+    /// The model_type and first architecture of a config that says it is of another family, else null. A BLIP-2
+    /// config says model_type "blip-2" (transformers' Blip2Config.model_type) and an architecture named Blip2*; one
+    /// that says neither (a bare or hand-made file) is left to the field-by-field comparison.
+    /// </summary>
+    private static (string? ModelType, string? Architecture)? OtherFamily(JsonElement root)
+    {
+        var type = root.TryGetProperty("model_type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+        var architecture = root.TryGetProperty("architectures", out var a) && a.ValueKind == JsonValueKind.Array && a.GetArrayLength() > 0
+            && a[0].ValueKind == JsonValueKind.String ? a[0].GetString() : null;
+        bool saysBlip2 = type == "blip-2" || architecture?.StartsWith("Blip2", StringComparison.Ordinal) == true;
+        bool saysAnything = type is not null || architecture is not null;
+        return saysAnything && !saysBlip2 ? (type, architecture) : null;
     }
 
     private static CompiledModel Entry<T>(string name, ModelInfo info, Func<string, Blip2LoadOptions?, T> load) where T : Blip2ModelBase

@@ -32,6 +32,34 @@ public class ModelCatalogTests
     }
 
     [Fact]
+    public async Task ALlamaConfigIsSaidToBeNoBlip2ModelWithoutAClosestOne()
+    {
+        using var temp = new TempFolder();
+        // meta-llama/Llama-3.2-1B's config.json, abridged.
+        File.WriteAllText(temp.File("config.json"), """
+            { "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 2048, "num_hidden_layers": 16,
+              "num_attention_heads": 32, "vocab_size": 128256, "max_position_embeddings": 131072 }
+            """);
+        var line = (await CliRun.Run(["caption", CliRun.Photo, "--model", temp.Path])).AssertOneError(1);
+        Assert.Contains("a 'llama' model (LlamaForCausalLM), not a BLIP-2 model", line);
+        Assert.DoesNotContain("closest", line);
+        Assert.DoesNotContain("blip2-itm-vit-g", line);
+    }
+
+    [Fact]
+    public async Task ABlip2ConfigWithoutModelTypeStillGetsTheClosestModel()
+    {
+        using var temp = new TempFolder();
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(
+            Path.Combine(CliRun.RepoRoot, "samples", "Blip2.Cli", "Models", "blip2-opt-2.7b", "config.json")))!.AsObject();
+        config.Remove("model_type");
+        config["num_query_tokens"] = 16;
+        File.WriteAllText(temp.File("config.json"), config.ToJsonString());
+        var line = (await CliRun.Run(["caption", CliRun.Photo, "--model", temp.Path])).AssertOneError(1);
+        Assert.Contains("the closest, blip2-opt-2.7b", line);
+    }
+
+    [Fact]
     public void CompiledClassesCarryThePublishedSizes()
     {
         Assert.Equal(50304, Blip2.Cli.Blip2Opt27b.Info.VocabSize);
