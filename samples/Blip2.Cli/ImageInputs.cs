@@ -12,10 +12,10 @@ internal sealed record ImageInput(string Name, ImageSource Source);
 /// </summary>
 internal static class ImageInputs
 {
-    private static readonly HashSet<string> Extensions = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".tga", ".pbm", ".ppm", ".pgm",
-    };
+    /// <summary>What the decoder really reads (ImageSharp's formats: .ppm and .tga included), not a list of our own.</summary>
+    private static readonly HashSet<string> Extensions = new(ImageDecoder.Default.FileExtensions, StringComparer.OrdinalIgnoreCase);
+
+    private static string Decodes => "it decodes " + string.Join(", ", ImageDecoder.Default.Formats);
 
     public static bool IsImageFile(string path) => Extensions.Contains(Path.GetExtension(path));
 
@@ -31,6 +31,7 @@ internal static class ImageInputs
         if (arguments.Count(a => a == StdinImage.Argument) > 1) throw new UsageException("'-' (an image on stdin) can be given once");
 
         var images = new List<ImageInput>();
+        var skipped = new List<string>();
         bool folders = false;
         foreach (var argument in arguments)
         {
@@ -38,13 +39,19 @@ internal static class ImageInputs
             else if (Directory.Exists(argument))
             {
                 folders = true;
-                var found = ImageFolder.Files(argument).Where(IsImageFile).ToList();
+                var all = ImageFolder.Files(argument);
+                var found = all.Where(IsImageFile).ToList();
+                skipped.AddRange(all.Where(f => !IsImageFile(f)));
                 if (found.Count == 0)
-                    throw new Blip2Exception($"folder '{argument}' has no images ({string.Join(" ", Extensions.Order())})");
+                    throw new Blip2Exception($"folder '{argument}' has no images" + (all.Count > 0 ? $" this tool decodes (its files: {Tally(all)})" : "")
+                        + $"; {Decodes} ({string.Join(" ", Extensions.Order())})");
                 images.AddRange(found.Select(FromFile));
             }
             else images.Add(FromFile(argument));
         }
+        // Files a folder holds that are not images the decoder reads (.heic, .avif, .jp2, .txt...): counted, not silently dropped.
+        if (skipped.Count > 0)
+            settings.Note($"skipped {skipped.Count} file{(skipped.Count == 1 ? "" : "s")} in folders, not images this tool decodes ({Tally(skipped)}); {Decodes}");
         return (images, folders);
     }
 
@@ -56,6 +63,12 @@ internal static class ImageInputs
         if (!File.Exists(argument)) throw Missing([argument]);
         return FromFile(argument);
     }
+
+    /// <summary>"2 .heic, 1 .txt": files counted by extension, most first.</summary>
+    private static string Tally(IEnumerable<string> files) => string.Join(", ", files
+        .GroupBy(f => Path.GetExtension(f).ToLowerInvariant() is { Length: > 0 } e ? e : "no extension")
+        .OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal)
+        .Select(g => $"{g.Count()} {g.Key}"));
 
     private static ImageInput FromFile(string path) => new(path, ImageSource.FromFile(path));
 

@@ -34,6 +34,13 @@ public sealed class ImageDecoder
 
     public ImageLimits Limits { get; }
 
+    /// <summary>The formats this decoder reads, by name (BMP, GIF, JPEG, PBM, PNG, TGA, TIFF, Webp): ImageSharp's own list, so error messages say what really decodes.</summary>
+    public IReadOnlyList<string> Formats => [.. _configuration.ImageFormats.Select(f => f.Name).Order(StringComparer.Ordinal)];
+
+    /// <summary>The file extensions of <see cref="Formats"/>, lower case, with the dot (".jpg", ".ppm", ...).</summary>
+    public IReadOnlyList<string> FileExtensions =>
+        [.. _configuration.ImageFormats.SelectMany(f => f.FileExtensions).Select(e => "." + e.ToLowerInvariant()).Distinct().Order(StringComparer.Ordinal)];
+
     /// <summary>
     /// Rotate/flip by the EXIF orientation tag. Off by default: <c>Image.open</c> ignores it, and so do BLIP-2's model
     /// cards; transformers' <c>load_image</c> applies it.
@@ -101,7 +108,7 @@ public sealed class ImageDecoder
         if (bytes.Length == 0) throw new ImageDecodeException(name, "empty (0 bytes)");
 
         var format = Image.DetectFormat(_configuration, bytes.Span)
-            ?? throw new ImageDecodeException(name, $"unknown image format (first bytes {Hex(bytes.Span)}); supported: JPEG, PNG, WebP, GIF, BMP, TIFF");
+            ?? throw new ImageDecodeException(name, $"unknown image format (first bytes {Hex(bytes.Span)}); supported: {string.Join(", ", Formats)}");
 
         IImageInfo info;
         try
