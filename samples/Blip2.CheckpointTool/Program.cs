@@ -9,6 +9,7 @@ var root = args.Length > 0 ? args[0] : Path.Combine(FindRepoRoot(), "samples", "
 
 Write("blip2-tiny-opt", TinyOpt.KeyMap);
 Write("blip2-tiny-itm", TinyItm.KeyMap);
+Write("blip2-tiny-t5", TinyT5.KeyMap);
 return 0;
 
 void Write(string name, KeyMap map)

@@ -8,3 +8,6 @@ public partial class TinyOpt;
 
 [Blip2Model("blip2-tiny-itm/config.json")]
 public partial class TinyItm;
+
+[Blip2Model("blip2-tiny-t5/config.json")]
+public partial class TinyT5;

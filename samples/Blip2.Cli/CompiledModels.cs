@@ -8,6 +8,7 @@ namespace Blip2.Cli;
 
 [Blip2Model("blip2-tiny-opt/config.json")] public partial class BundledTinyOpt;
 [Blip2Model("blip2-tiny-itm/config.json")] public partial class BundledTinyItm;
+[Blip2Model("blip2-tiny-t5/config.json")] public partial class BundledTinyT5;
 
 [Blip2Model("blip2-opt-2.7b/config.json")] public partial class Blip2Opt27b;
 [Blip2Model("blip2-opt-6.7b/config.json")] public partial class Blip2Opt67b;

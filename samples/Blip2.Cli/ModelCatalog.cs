@@ -16,11 +16,13 @@ internal static class ModelCatalog
 {
     public const string TinyOpt = "blip2-tiny-opt";
     public const string TinyItm = "blip2-tiny-itm";
+    public const string TinyT5 = "blip2-tiny-t5";
 
     public static IReadOnlyList<CompiledModel> Models { get; } =
     [
         Entry(TinyOpt, BundledTinyOpt.Info, BundledTinyOpt.Load),
         Entry(TinyItm, BundledTinyItm.Info, BundledTinyItm.Load),
+        Entry(TinyT5, BundledTinyT5.Info, BundledTinyT5.Load),
         Entry("blip2-opt-2.7b", Blip2Opt27b.Info, Blip2Opt27b.Load),
         Entry("blip2-opt-6.7b", Blip2Opt67b.Info, Blip2Opt67b.Load),
         Entry("blip2-opt-6.7b-coco", Blip2Opt67bCoco.Info, Blip2Opt67bCoco.Load),

@@ -16,6 +16,7 @@ internal sealed record CliRun(int ExitCode, string Out, string Error)
 
     public static string TinyOpt => Bundled("blip2-tiny-opt");
     public static string TinyItm => Bundled("blip2-tiny-itm");
+    public static string TinyT5 => Bundled("blip2-tiny-t5");
 
     public static Task<CliRun> Run(params string[] args) => RunWithStdin(() => Stream.Null, args);
 

@@ -56,6 +56,36 @@ public class EndToEndTests
     }
 
     [Fact]
+    public async Task CaptionsAndAnswersWithTheBundledFlanT5()
+    {
+        var caption = await CliRun.Run("caption", CliRun.Photo, CliRun.Photo, "--beams", "2", "--json", "--model", CliRun.TinyT5);
+        Assert.True(caption.ExitCode == 0, caption.Error);
+        using (var json = JsonDocument.Parse(caption.Out))
+        {
+            Assert.Equal("blip2-tiny-t5", json.RootElement.GetProperty("model").GetString());
+            var texts = json.RootElement.GetProperty("captions").EnumerateArray().Select(c => c.GetProperty("text").GetString()).ToList();
+            Assert.Equal(2, texts.Count);
+            Assert.Single(texts.Distinct());
+        }
+
+        var answer = await CliRun.Run("ask", CliRun.Photo, "what is she wearing?", "--jsonl", "--model", CliRun.TinyT5);
+        Assert.True(answer.ExitCode == 0, answer.Error);
+        using var line = JsonDocument.Parse(Assert.Single(answer.OutLines));
+        Assert.NotNull(line.RootElement.GetProperty("answer").GetString());
+    }
+
+    [Fact]
+    public void TheBundledFlanT5IsAT5ModelWithTheFixturesSentencePieceVocabulary()
+    {
+        Assert.Equal("t5", Blip2.Cli.BundledTinyT5.Info.TextModelType);
+        Assert.Equal(801, Blip2.Cli.BundledTinyT5.Info.VocabSize);
+        Assert.Equal(800, Blip2.Cli.BundledTinyT5.Info.ImageTokenIndex);
+        var tokenizer = Processing.TokenizerLoader.Load(CliRun.TinyT5);
+        Assert.Equal(1, tokenizer.EosTokenId);
+        Assert.Equal(0, tokenizer.PadTokenId);
+    }
+
+    [Fact]
     public async Task MatchesTextsAgainstAnImage()
     {
         var run = await CliRun.Run("match", CliRun.Photo, "an astronaut", "a bowl of soup", "--json");
