@@ -34,7 +34,9 @@ internal static class AskCommand
         var input = ImageInputs.Single(imageArgument, settings);
         using var session = ModelSession.Open(settings, ModelKind.Generation, "ask");
         var captioner = Blip2Captioner.FromCheckpoint(session.Model, session.Directory);
-        var answer = captioner.Caption([input.Source], [Blip2Captioner.QuestionPrompt(question)], options)[0];
+        var prompt = Blip2Captioner.QuestionPrompt(question);
+        PromptBudget.Check(captioner, prompt, options);
+        var answer = captioner.Caption([input.Source], [prompt], options)[0];
 
         var summary = RunSummary.Since(clock, 1);
         if (settings.Json) JsonOutput.Write(settings.Out, new Report(session.Compiled.Name, input.Name, question, answer, summary));
