@@ -31,5 +31,4 @@ public class PromptLengthTests
         var line = (await CliRun.Run("ask", CliRun.Photo, question, "--model", CliRun.TinyOpt)).AssertOneError(2);
         Assert.Contains("128 positions", line);
     }
-
 }
