@@ -73,7 +73,7 @@ internal static class ImageInputs
     private static ImageInput FromFile(string path) => new(path, ImageSource.FromFile(path));
 
     private static ImageInput FromStdin(RunSettings settings) =>
-        new(StdinImage.Name, StdinImage.Read(settings.Input, ImageLimits.Default.MaxEncodedBytes));
+        new(StdinImage.Name, StdinImage.Read(settings.Input, ImageDecoder.Default));
 
     /// <summary>Arguments that name nothing: a misspelled option (the parser takes those as image names), or missing files.</summary>
     public static Exception Missing(IReadOnlyList<string> arguments, string? hint = null) =>

@@ -30,6 +30,15 @@ public class InputBoundTests
     }
 
     [Fact]
+    public async Task ADeviceThatNeverEndsStopsAtTheFileLimit()
+    {
+        // /dev/zero reports a length of 0; it was read whole until the process ran out of memory.
+        var run = await CliRun.Run("caption", "/dev/zero", "--model", CliRun.TinyOpt);
+        var line = Assert.Single(run.AssertInputErrors());
+        Assert.StartsWith("blip2: error: /dev/zero: longer than the limit of 268435456 bytes", line);
+    }
+
+    [Fact]
     public async Task ALinkLoopInAFolderEndsAndEachRealFileIsCaptionedOnce()
     {
         using var temp = new TempFolder();

@@ -118,6 +118,30 @@ public class ImageDecoderTests
     }
 
     [Fact]
+    public void AFileThatNeverEndsIsReadOnlyToTheLimit()
+    {
+        // /dev/zero reports length 0, like pipes and /proc files; File.ReadAllBytes read it until memory ran out.
+        var tiny = new ImageDecoder(new ImageLimits { MaxEncodedBytes = 64 });
+        var e = Assert.Throws<ImageTooLargeException>(() => tiny.Decode("/dev/zero"));
+        Assert.Equal("/dev/zero", e.ImageName);
+        Assert.Contains("longer than the limit of 64 bytes", e.Message);
+    }
+
+    [Fact]
+    public void AnEncodedStreamIsReadWholeUnderTheLimit()
+    {
+        var bytes = Encode(Pattern(300, 300), "png");
+        var chunked = new ImageDecoder().ReadEncoded(new OneByteAtATime(bytes));
+        Assert.Equal(bytes, chunked);
+    }
+
+    /// <summary>A stream that gives at most one byte per read, as a slow pipe may.</summary>
+    private sealed class OneByteAtATime(byte[] bytes) : MemoryStream(bytes)
+    {
+        public override int Read(byte[] buffer, int offset, int count) => base.Read(buffer, offset, Math.Min(count, 1));
+    }
+
+    [Fact]
     public void CorruptHeaderIsRejected()
     {
         var bytes = PngWithHeaderOnly(10, 10);

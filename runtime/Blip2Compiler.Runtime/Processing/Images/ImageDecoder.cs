@@ -60,7 +60,14 @@ public sealed class ImageDecoder
             if (!info.Exists) throw new ImageDecodeException(path, "file not found");
             if (info.Length > Limits.MaxEncodedBytes)
                 throw new ImageTooLargeException(path, $"file is {info.Length} bytes, more than the limit of {Limits.MaxEncodedBytes}", 0, 0);
-            bytes = File.ReadAllBytes(path);
+            // Devices, pipes and /proc files report a length of 0 and may never end (/dev/zero, which ReadAllBytes
+            // read until the process ran out of memory): read those to the limit.
+            if (info.Length == 0)
+            {
+                using var stream = File.OpenRead(path);
+                bytes = ReadEncoded(stream, path);
+            }
+            else bytes = File.ReadAllBytes(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -71,26 +78,43 @@ public sealed class ImageDecoder
 
     public Image<Rgb24> Decode(Stream stream, string? name = null)
     {
+        name ??= "<stream>";
+        return DecodeCore(ReadEncoded(stream, name), name);
+    }
+
+    /// <summary>
+    /// The bytes of an encoded image read from a stream that may never end (stdin, a pipe, a device): at most one
+    /// 1 MB chunk past <see cref="ImageLimits.MaxEncodedBytes"/> is read before <see cref="ImageTooLargeException"/>.
+    /// Chunks are joined once at the end, where a MemoryStream would double its buffer past the limit (512 MB for 256).
+    /// </summary>
+    public byte[] ReadEncoded(Stream stream, string? name = null)
+    {
         ArgumentNullException.ThrowIfNull(stream);
         name ??= "<stream>";
-        using var buffer = new MemoryStream();
+        var chunks = new List<byte[]>();
+        long total = 0;
         try
         {
-            // Read at most one byte past the limit, so an endless stream cannot exhaust memory.
-            var chunk = new byte[81920];
-            int read;
-            while ((read = stream.Read(chunk, 0, chunk.Length)) > 0)
+            while (true)
             {
-                buffer.Write(chunk, 0, read);
-                if (buffer.Length > Limits.MaxEncodedBytes)
-                    throw new ImageTooLargeException(name, $"stream is longer than the limit of {Limits.MaxEncodedBytes} bytes", 0, 0);
+                var chunk = new byte[1 << 20];
+                int filled = 0, read;
+                while (filled < chunk.Length && (read = stream.Read(chunk, filled, chunk.Length - filled)) > 0) filled += read;
+                total += filled;
+                if (total > Limits.MaxEncodedBytes)
+                    throw new ImageTooLargeException(name, $"longer than the limit of {Limits.MaxEncodedBytes} bytes (ImageLimits.MaxEncodedBytes)", 0, 0);
+                if (filled > 0) chunks.Add(filled == chunk.Length ? chunk : chunk[..filled]);
+                if (filled < chunk.Length) break;
             }
         }
         catch (IOException e)
         {
             throw new ImageDecodeException(name, $"cannot be read: {e.Message}", e);
         }
-        return DecodeCore(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), name);
+        var bytes = new byte[total];
+        long offset = 0;
+        foreach (var c in chunks) { c.CopyTo(bytes, offset); offset += c.Length; }
+        return bytes;
     }
 
     public Image<Rgb24> Decode(ReadOnlyMemory<byte> bytes, string? name = null)
