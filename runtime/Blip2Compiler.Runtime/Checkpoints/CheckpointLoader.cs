@@ -14,6 +14,7 @@ public static class CheckpointLoader
         DTypeSpec.EnsureSupported(options.DType);
         TorchBackend.Initialize();
         var device = options.Device ?? torch.CPU;
+        options.Quantization?.EnsureSupported(map, options.DType, device);
 
         var report = Match(checkpoint, map);
         if (!report.IsLoadable(options.Strict))
@@ -23,7 +24,7 @@ public static class CheckpointLoader
         try
         {
             foreach (var entry in map.Entries)
-                loaded[entry.Parameter] = Materialize(checkpoint, report.Used[entry.Parameter], options.TypeOf(entry), device);
+                options.Place(loaded, entry, map, Materialize(checkpoint, report.Used[entry.Parameter], options.TypeOf(entry), device));
         }
         catch
         {
