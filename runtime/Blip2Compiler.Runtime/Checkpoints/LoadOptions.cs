@@ -9,5 +9,13 @@ namespace Blip2Compiler.Checkpoints;
 /// </summary>
 public sealed record LoadOptions(ScalarType DType = ScalarType.Float32, Device? Device = null, bool Strict = true)
 {
+    /// <summary>How many parameters load at once, each on its own thread (null: one per core). Reads from the page
+    /// cache and the float conversions scale with cores; each thread holds a 1 MiB scratch buffer.</summary>
+    public int? Parallelism { get; init; }
+
+    /// <summary>Called with each parameter's host tensor as soon as it is allocated (tests: that a failed load frees
+    /// every one).</summary>
+    internal Action<Tensor>? OnAllocated { get; init; }
+
     internal ScalarType TypeOf(KeyMapEntry entry) => entry.KeepFloat32 ? ScalarType.Float32 : DType;
 }
