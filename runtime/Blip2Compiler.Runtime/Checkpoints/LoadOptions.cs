@@ -12,13 +12,19 @@ namespace Blip2Compiler.Checkpoints;
 /// </summary>
 public sealed record LoadOptions(ScalarType DType = ScalarType.Float32, Device? Device = null, bool Strict = true)
 {
+    /// <summary>How many parameters load at once, each on its own thread (null: one per core). Reads from the page
+    /// cache and the float conversions scale with cores; each thread holds a 1 MiB scratch buffer.</summary>
+    public int? Parallelism { get; init; }
+
+    /// <summary>Called with each parameter's host tensor as soon as it is allocated (tests: that a failed load frees
+    /// every one).</summary>
+    internal Action<Tensor>? OnAllocated { get; init; }
+
     public QuantizationPlan? Quantization { get; init; }
 
-    internal void Place(Dictionary<string, Tensor> into, KeyMapEntry entry, KeyMap map, Tensor tensor)
-    {
-        if (Quantization is { } plan) plan.Place(into, entry, map, tensor);
-        else into[entry.Parameter] = tensor;
-    }
+    /// <summary>A loaded parameter as the model receives it, and a tied head's quantized copy (<see cref="QuantizationPlan.Convert"/>).</summary>
+    internal (Tensor Parameter, Tensor? Copy) Convert(KeyMapEntry entry, KeyMap map, Tensor tensor) =>
+        Quantization is { } plan ? plan.Convert(entry, map, tensor) : (tensor, null);
 
     internal ScalarType TypeOf(KeyMapEntry entry) => entry.KeepFloat32 ? ScalarType.Float32 : DType;
 }

@@ -1,3 +1,4 @@
+using Blip2Compiler.Nn.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -34,7 +35,9 @@ public static class RandomParameters
                     IsNormWeight(entry.Parameter) ? torch.ones(entry.Shape, dtype, device)
                     : entry.Parameter.EndsWith("bias", StringComparison.Ordinal) ? torch.zeros(entry.Shape, dtype, device)
                     : torch.normal(0, 0.02, entry.Shape, dtype, device, generator: generator);
-                options.Place(created, entry, map, tensor.DetachFromDisposeScope());
+                var (parameter, copy) = options.Convert(entry, map, tensor.DetachFromDisposeScope());
+                created[entry.Parameter] = parameter;
+                if (copy is not null) created[entry.Parameter + QuantizationPlan.CopySuffix] = copy;
             }
         }
         catch

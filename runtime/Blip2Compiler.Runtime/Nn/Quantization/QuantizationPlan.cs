@@ -74,8 +74,11 @@ public sealed record QuantizationPlan(QuantizationMode Mode, int GroupSize = Qua
                     $"{entry.Shape[1]} input features are not a multiple of the int4 group size {GroupSize}", entry.Parameter);
     }
 
-    /// <summary>Puts a loaded parameter into <paramref name="into"/> as this plan treats it (disposing what it replaces).</summary>
-    public void Place(Dictionary<string, Tensor> into, KeyMapEntry entry, KeyMap map, Tensor tensor)
+    /// <summary>
+    /// A loaded parameter as the model receives it (the packed data when quantized; <paramref name="tensor"/> is then
+    /// disposed), and a tied head's quantized copy to keep beside it (null otherwise).
+    /// </summary>
+    public (Tensor Parameter, Tensor? Copy) Convert(KeyMapEntry entry, KeyMap map, Tensor tensor)
     {
         switch (For(entry, map))
         {
@@ -84,17 +87,13 @@ public sealed record QuantizationPlan(QuantizationMode Mode, int GroupSize = Qua
                 try { quantized = Quantizer.Quantize(tensor, Mode, GroupSize); }
                 finally { tensor.Dispose(); }
                 QuantizedWeights.Register(quantized.Data, quantized);
-                into[entry.Parameter] = quantized.Data;
-                break;
+                return (quantized.Data, null);
             case Treatment.KeepAndQuantizeCopy:
-                into[entry.Parameter] = tensor;
                 var copy = Quantizer.Quantize(tensor, Mode, GroupSize);
                 QuantizedWeights.Register(tensor, copy);
-                into[entry.Parameter + CopySuffix] = copy.Data;
-                break;
+                return (tensor, copy.Data);
             default:
-                into[entry.Parameter] = tensor;
-                break;
+                return (tensor, null);
         }
     }
 
