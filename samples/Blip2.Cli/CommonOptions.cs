@@ -26,14 +26,19 @@ internal sealed class CommonOptions
         Description = "A libtorch folder to use (e.g. <python>/site-packages/torch/lib, for CUDA); default: BLIP2_LIBTORCH or the bundled CPU one.",
         Recursive = true,
     };
+    private readonly Option<string?> _quantize = new Option<string?>("--quantize")
+    {
+        Description = "Quantize the language model's and vision tower's linear weights at load: int8 or int4 (CPU, float32 compute).",
+        Recursive = true,
+    }.AcceptOnlyFromAmong("none", "int8", "int4");
     private readonly Option<bool> _json = new("--json") { Description = "Write results as JSON.", Recursive = true };
 
     public void AddTo(RootCommand root)
     {
-        foreach (var option in new Option[] { _model, _device, _dtype, _libtorch, _json }) root.Options.Add(option);
+        foreach (var option in new Option[] { _model, _device, _dtype, _libtorch, _quantize, _json }) root.Options.Add(option);
     }
 
     public RunSettings Read(ParseResult parse, CliContext context) => new(
         parse.GetValue(_model), parse.GetValue(_device) ?? "cpu", parse.GetValue(_dtype) ?? "float32", parse.GetValue(_libtorch),
-        parse.GetValue(_json), context.Out, context.Error, context.Interactive);
+        parse.GetValue(_json), context.Out, context.Error, context.Interactive) { Quantize = parse.GetValue(_quantize) };
 }

@@ -10,10 +10,11 @@ internal static class ExitCodes
     public const int Failure = 1;
     public const int Usage = 2;
 
-    /// <summary>Option values the runtime rejects (device, dtype, generation options) are usage errors too.</summary>
+    /// <summary>Option values the runtime rejects (device, dtype, quantization, generation options) are usage errors too.</summary>
     public static int For(Exception error) => error switch
     {
-        UsageException or InvalidGenerationOptionException or InvalidDeviceException or UnsupportedDTypeException => Usage,
+        UsageException or InvalidGenerationOptionException or InvalidDeviceException or UnsupportedDTypeException
+            or Blip2Compiler.Nn.Quantization.UnsupportedQuantizationException => Usage,
         _ => Failure,
     };
 }
