@@ -43,6 +43,15 @@ public class QuantizedFidelityTests
     }
 
     [Fact]
+    public void Int8WithTheTiedHeadQuantizedStaysWithinTheInt8Bound()
+    {
+        // One more quantized GEMV on the path (the head, through the tied table's quantized copy).
+        var (top1, error) = Measure(new() { Quantization = QuantizationMode.Int8, QuantizeLmHead = true });
+        Assert.True(error <= Int8MaxRelativeError, $"int8 + head relative logit error {error:P2} > {Int8MaxRelativeError:P0}");
+        Assert.True(top1 >= Int8MinTop1, $"int8 + head top-1 agreement {top1:P1} < {Int8MinTop1:P0}");
+    }
+
+    [Fact]
     public void ScalesOffByOneChannelBreakTheInt8Bound()
     {
         var (_, error) = Measure(new() { Quantization = QuantizationMode.Int8 }, model =>
