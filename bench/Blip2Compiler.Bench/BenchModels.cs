@@ -16,7 +16,7 @@ namespace Blip2Compiler.Bench;
 /// <summary>A benchmarked config: its compiled class's key map and facts, a random-weight constructor, and the
 /// retrieval config its ITM/ITC benchmarks run on.</summary>
 public sealed record BenchConfig(string Name, KeyMap KeyMap, ModelInfo Info,
-    Func<Blip2LoadOptions, int, Blip2ModelBase> CreateRandom, string Retrieval)
+    Func<Blip2LoadOptions, int, Blip2ModelBase> CreateRandom, string Retrieval, Func<string, Blip2LoadOptions, Blip2ModelBase>? Load = null)
 {
     public bool IsRetrieval => Retrieval == Name;
 }
@@ -31,7 +31,7 @@ public static class BenchModels
     /// tower and Q-Former); the others are the published ones the GPU runs.</summary>
     private static readonly BenchConfig[] Configs =
     [
-        new("mid", Mid.KeyMap, Mid.Info, (o, s) => Mid.CreateRandom(o, s), "mid-itm"),
+        new("mid", Mid.KeyMap, Mid.Info, (o, s) => Mid.CreateRandom(o, s), "mid-itm", (d, o) => Mid.Load(d, o)),
         new("mid-t5", MidT5.KeyMap, MidT5.Info, (o, s) => MidT5.CreateRandom(o, s), "mid-itm"),
         new("mid-itm", MidItm.KeyMap, MidItm.Info, (o, s) => MidItm.CreateRandom(o, s), "mid-itm"),
         new("opt-2.7b", Opt27b.KeyMap, Opt27b.Info, (o, s) => Opt27b.CreateRandom(o, s), "itm-vit-g"),

@@ -35,12 +35,17 @@ internal sealed class CommonOptions
     private readonly Option<bool> _jsonLines = new("--jsonl") { Description = "Write one JSON object per line, each as soon as it is ready.", Recursive = true };
     private readonly Option<string?> _output = new("--output", "-o") { Description = "Write results to this file instead of stdout.", HelpName = "FILE", Recursive = true };
     private readonly Option<bool> _quiet = new("--quiet", "-q") { Description = "No notes, progress or summary on stderr (errors still).", Recursive = true };
+    private readonly Option<string?> _quantize = new Option<string?>("--quantize")
+    {
+        Description = "Quantize the language model's and vision tower's linear weights at load: int8 or int4 (CPU, float32 compute).",
+        Recursive = true,
+    }.AcceptOnlyFromAmong("none", "int8", "int4");
 
     public CommonOptions() => _threads.Recursive = true;
 
     public void AddTo(Command root)
     {
-        foreach (var option in new Option[] { _model, _device, _dtype, _libtorch, _threads, _json, _jsonLines, _output, _quiet }) root.Options.Add(option);
+        foreach (var option in new Option[] { _model, _device, _dtype, _libtorch, _quantize, _threads, _json, _jsonLines, _output, _quiet }) root.Options.Add(option);
     }
 
     /// <summary>The settings of one run; opens --output (the caller disposes the settings, which closes it).</summary>
@@ -57,6 +62,7 @@ internal sealed class CommonOptions
             output is null ? context.Out : OpenOutput(output), context.Error, context.Input, context.Interactive, OwnsOut: output is not null)
         {
             Environment = context.Environment,
+            Quantize = parse.GetValue(_quantize),
         };
     }
 

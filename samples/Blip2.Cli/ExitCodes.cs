@@ -21,7 +21,8 @@ internal static class ExitCodes
     /// </summary>
     public static int For(Exception error) => error switch
     {
-        UsageException or InvalidDeviceException or UnsupportedDTypeException or PromptTooLongException => Usage,
+        UsageException or InvalidDeviceException or UnsupportedDTypeException or PromptTooLongException
+            or Blip2Compiler.Nn.Quantization.UnsupportedQuantizationException => Usage,
         _ => Failure,
     };
 }

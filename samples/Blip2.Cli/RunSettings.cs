@@ -1,5 +1,6 @@
 using Blip2Compiler;
 using Blip2Compiler.Models;
+using Blip2Compiler.Nn.Quantization;
 
 namespace Blip2.Cli;
 
@@ -22,7 +23,16 @@ internal sealed record RunSettings(
         Device = Device,
         DType = DTypeSpec.Parse(DType),
         LibTorchPath = LibTorch,
+        Quantization = Quantize switch
+        {
+            "int8" => QuantizationMode.Int8,
+            "int4" => QuantizationMode.Int4,
+            _ => QuantizationMode.None,
+        },
     };
+
+    /// <summary>--quantize: none, int8 or int4 (the parser accepts only these).</summary>
+    public string? Quantize { get; init; }
 
     /// <summary>A note on stderr (<c>blip2: note: …</c>), unless --quiet.</summary>
     public void Note(string text)

@@ -36,6 +36,18 @@ public sealed class Checkpoint : IDisposable
 
     public Tensor Load(string key, ScalarType? dtype = null, Device? device = null) => File(key).Load(key, dtype, device);
 
+    /// <summary>Reads a tensor into a contiguous CPU destination of its element count (see
+    /// <see cref="SafetensorsFile.ReadInto"/>).</summary>
+    internal void ReadInto(string key, Tensor destination, byte[] scratch)
+    {
+        var file = File(key);
+        file.ReadInto(file.Info(key), destination, scratch);
+    }
+
+    /// <summary>Where a tensor's bytes lie, for reading in file order: the file's place in <see cref="Files"/>, then
+    /// the byte offset.</summary>
+    internal (int File, long Offset) Position(string key) => (_files.IndexOf(File(key)), Info(key).DataOffset);
+
     /// <summary>Opens a checkpoint folder (single file preferred over an index, as the reference does), a
     /// <c>.safetensors</c> file, or an index file.</summary>
     public static Checkpoint Open(string path)

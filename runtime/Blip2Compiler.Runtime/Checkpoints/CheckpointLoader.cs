@@ -1,3 +1,6 @@
+using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
+using Blip2Compiler.Nn.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -5,8 +8,18 @@ namespace Blip2Compiler.Checkpoints;
 
 /// <summary>
 /// Fills a key map's parameters from a checkpoint. Everything is checked from the headers before any tensor is read,
-/// and all problems are reported at once; a failure leaves nothing loaded.
+/// and all problems are reported at once; a failure (a file truncated or unreadable in the middle of the load) leaves
+/// nothing loaded.
 /// </summary>
+/// <remarks>
+/// Each parameter is allocated once in its final dtype and every source key is read straight into its slice of it
+/// (fused q|k|v, key|value, wi_0|wi_1: no temporaries, no <c>cat</c>), converted on the way a chunk at a time when the
+/// file's dtype differs (<see cref="SafetensorsFile.ReadInto"/>); nothing of the file is mapped or kept, so resident
+/// memory is the parameters plus a 1 MiB scratch per loader thread. For another device the parameter is built on the
+/// host in its final dtype and copied over, one at a time: a float32 checkpoint loaded to a GPU in float16 never holds
+/// more than one float16 parameter per loader thread on the host. Parameters load in parallel, one loader thread per
+/// core, taken in file order so the file is read front to back.
+/// </remarks>
 public static class CheckpointLoader
 {
     public static LoadedParameters Load(Checkpoint checkpoint, KeyMap map, LoadOptions options)
@@ -14,23 +27,59 @@ public static class CheckpointLoader
         DTypeSpec.EnsureSupported(options.DType);
         TorchBackend.Initialize();
         var device = options.Device ?? torch.CPU;
+        options.Quantization?.EnsureSupported(map, options.DType, device);
 
         var report = Match(checkpoint, map);
         if (!report.IsLoadable(options.Strict))
             throw new CheckpointMismatchException(checkpoint.Source, report, options.Strict);
 
-        var loaded = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        try
+        var entries = map.Entries;
+        var order = Enumerable.Range(0, entries.Count)
+            .OrderBy(i => checkpoint.Position(report.Used[entries[i].Parameter].Keys[0]))
+            .ToArray();
+        var loaded = new Tensor?[entries.Count];
+        var copies = new Tensor?[entries.Count];
+        var failures = new ConcurrentQueue<(int Rank, Exception Error)>();
+        var next = -1;
+        var failed = 0;
+
+        void Work()
         {
-            foreach (var entry in map.Entries)
-                loaded[entry.Parameter] = Materialize(checkpoint, report.Used[entry.Parameter], options.TypeOf(entry), device);
+            var scratch = GC.AllocateUninitializedArray<byte>(SafetensorsFile.DefaultScratchBytes);
+            int rank;
+            while (Volatile.Read(ref failed) == 0 && (rank = Interlocked.Increment(ref next)) < order.Length)
+            {
+                var entry = entries[order[rank]];
+                try
+                {
+                    var tensor = Materialize(checkpoint, entry, report.Used[entry.Parameter], options.TypeOf(entry), device, scratch, options.OnAllocated);
+                    // Quantized as soon as it is read, on this loader thread: one float tensor per thread at a time.
+                    (loaded[order[rank]], copies[order[rank]]) = options.Convert(entry, map, tensor);
+                }
+                catch (Exception e)
+                {
+                    failures.Enqueue((rank, e));
+                    Volatile.Write(ref failed, 1);
+                }
+            }
         }
-        catch
+
+        var workers = Math.Clamp(options.Parallelism ?? Environment.ProcessorCount, 1, Math.Max(1, entries.Count));
+        if (workers == 1) Work();
+        else Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, _ => Work());
+
+        if (!failures.IsEmpty)
         {
-            LoadedParameters.DisposeAll(loaded);
-            throw;
+            foreach (var tensor in loaded.Concat(copies)) tensor?.Dispose();
+            ExceptionDispatchInfo.Throw(failures.MinBy(f => f.Rank).Error);
         }
-        return new LoadedParameters(loaded, report);
+        var parameters = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        for (var i = 0; i < entries.Count; i++)
+        {
+            parameters[entries[i].Parameter] = loaded[i]!;
+            if (copies[i] is { } copy) parameters[entries[i].Parameter + QuantizationPlan.CopySuffix] = copy;
+        }
+        return new LoadedParameters(parameters, report);
     }
 
     /// <summary>Matches a checkpoint's keys and shapes against a key map without reading any tensor.</summary>
@@ -89,26 +138,54 @@ public static class CheckpointLoader
         }
     }
 
-    private static Tensor Materialize(Checkpoint checkpoint, ParamSource source, ScalarType dtype, Device device)
+    /// <summary>
+    /// One parameter: allocated on the host in its final dtype, each source key read into its slice of dim 0 (scaled
+    /// there in place, in the final dtype, as the reference's multiply after conversion), then moved to the device.
+    /// The scope frees the host tensor (when moved) and the slice views, and everything on a failure.
+    /// </summary>
+    private static Tensor Materialize(Checkpoint checkpoint, KeyMapEntry entry, ParamSource source, ScalarType dtype, Device device,
+        byte[] scratch, Action<Tensor>? onAllocated)
     {
-        // The scope frees the pieces of a fused parameter as soon as it is built; the result leaves the scope.
         using var scope = torch.NewDisposeScope();
-        // Scaled out of place: a loaded tensor may be a view of the read-only memory-mapped file.
-        Tensor Part(int i) => source.Scales is { } s && s[i] != 1.0
-            ? checkpoint.Load(source.Keys[i], dtype, device).mul(s[i])
-            : checkpoint.Load(source.Keys[i], dtype, device);
-        var result = source.Kind switch
+        var host = torch.empty(entry.Shape, dtype, torch.CPU);
+        onAllocated?.Invoke(host);
+
+        void Fill(int i, Tensor part)
         {
-            SourceKind.Copy => Part(0),
-            SourceKind.Concat => source.Keys.Length == 1
-                ? Part(0)
-                : torch.cat(Enumerable.Range(0, source.Keys.Length).Select(Part).ToList(), 0),
-            SourceKind.QkvBias => QkvBias(checkpoint.Load(source.Keys[0], dtype, device), checkpoint.Load(source.Keys[1], dtype, device)),
-            _ => throw new ArgumentOutOfRangeException(nameof(source)),
-        };
+            checkpoint.ReadInto(source.Keys[i], part, scratch);
+            if (source.Scales is { } scales && scales[i] != 1.0)
+            {
+                using var factor = scales[i].ToScalar();
+                part.mul_(factor);
+            }
+        }
+
+        switch (source.Kind)
+        {
+            case SourceKind.Copy:
+                Fill(0, host);
+                break;
+            case SourceKind.Concat:
+                long row = 0;
+                for (var i = 0; i < source.Keys.Length; i++)
+                {
+                    var rows = checkpoint.Info(source.Keys[i]).Shape[0];
+                    Fill(i, host.narrow(0, row, rows));
+                    row += rows;
+                }
+                break;
+            case SourceKind.QkvBias:
+                // As the reference's Blip2Attention: the key projection has no bias of its own.
+                var q = checkpoint.Info(source.Keys[0]).Shape[0];
+                var v = checkpoint.Info(source.Keys[1]).Shape[0];
+                Fill(0, host.narrow(0, 0, q));
+                host.narrow(0, q, v).zero_();
+                Fill(1, host.narrow(0, q + v, v));
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(source));
+        }
+        var result = device.type == DeviceType.CPU ? host : host.to(device);
         return result.DetachFromDisposeScope();
     }
-
-    // As the reference's Blip2Attention: the key projection has no bias of its own.
-    private static Tensor QkvBias(Tensor q, Tensor v) => torch.cat([q, torch.zeros_like(v), v], 0);
 }

@@ -1,3 +1,5 @@
+using Blip2Compiler.Nn.Quantization;
+using Tensor = TorchSharp.torch.Tensor;
 using static TorchSharp.torch;
 
 namespace Blip2Compiler.Checkpoints;
@@ -5,9 +7,24 @@ namespace Blip2Compiler.Checkpoints;
 /// <summary>
 /// How to load parameters: their dtype (float32, float16 or bfloat16), their device (null: CPU), and whether
 /// checkpoint keys the model does not use are an error (<see cref="Strict"/>). Missing or mis-shaped parameters are
-/// always an error: a model cannot run without them.
+/// always an error: a model cannot run without them. <see cref="Quantization"/> (null: none) quantizes linear weights as
+/// each is loaded, so the float form of only one tensor exists at a time.
 /// </summary>
 public sealed record LoadOptions(ScalarType DType = ScalarType.Float32, Device? Device = null, bool Strict = true)
 {
+    /// <summary>How many parameters load at once, each on its own thread (null: one per core). Reads from the page
+    /// cache and the float conversions scale with cores; each thread holds a 1 MiB scratch buffer.</summary>
+    public int? Parallelism { get; init; }
+
+    /// <summary>Called with each parameter's host tensor as soon as it is allocated (tests: that a failed load frees
+    /// every one).</summary>
+    internal Action<Tensor>? OnAllocated { get; init; }
+
+    public QuantizationPlan? Quantization { get; init; }
+
+    /// <summary>A loaded parameter as the model receives it, and a tied head's quantized copy (<see cref="QuantizationPlan.Convert"/>).</summary>
+    internal (Tensor Parameter, Tensor? Copy) Convert(KeyMapEntry entry, KeyMap map, Tensor tensor) =>
+        Quantization is { } plan ? plan.Convert(entry, map, tensor) : (tensor, null);
+
     internal ScalarType TypeOf(KeyMapEntry entry) => entry.KeepFloat32 ? ScalarType.Float32 : DType;
 }

@@ -1,3 +1,4 @@
+using Blip2Compiler.Nn.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,6 +16,7 @@ public static class RandomParameters
         DTypeSpec.EnsureSupported(options.DType);
         TorchBackend.Initialize();
         var device = options.Device ?? torch.CPU;
+        options.Quantization?.EnsureSupported(map, options.DType, device);
         // A TorchSharp Generator is a CPU generator; on a GPU the device's default generator is seeded instead.
         using var generator = device.type == DeviceType.CPU ? new Generator(unchecked((ulong)seed), device) : null;
         if (generator is null)
@@ -29,11 +31,13 @@ public static class RandomParameters
             foreach (var entry in map.Entries)
             {
                 var dtype = options.TypeOf(entry);
-                created[entry.Parameter] =
+                var tensor =
                     IsNormWeight(entry.Parameter) ? torch.ones(entry.Shape, dtype, device)
                     : entry.Parameter.EndsWith("bias", StringComparison.Ordinal) ? torch.zeros(entry.Shape, dtype, device)
                     : torch.normal(0, 0.02, entry.Shape, dtype, device, generator: generator);
-                created[entry.Parameter].DetachFromDisposeScope();
+                var (parameter, copy) = options.Convert(entry, map, tensor.DetachFromDisposeScope());
+                created[entry.Parameter] = parameter;
+                if (copy is not null) created[entry.Parameter + QuantizationPlan.CopySuffix] = copy;
             }
         }
         catch

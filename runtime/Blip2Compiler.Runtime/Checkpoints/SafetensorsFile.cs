@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using System.IO.MemoryMappedFiles;
+using Microsoft.Win32.SafeHandles;
 using System.Text.Json;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -7,31 +7,30 @@ using static TorchSharp.torch;
 namespace Blip2Compiler.Checkpoints;
 
 /// <summary>
-/// One memory-mapped safetensors file: <c>u64 header length | JSON header | raw little-endian tensor bytes</c>.
-/// Written here rather than taken from a package because the format is a few lines, and we need what generic readers
-/// do not give together: a memory map (no copy of the whole file), strict validation of every header entry before
-/// anything is read, and errors that name the file and the entry.
+/// One safetensors file: <c>u64 header length | JSON header | raw little-endian tensor bytes</c>. Written here rather
+/// than taken from a package because the format is a few lines, and we need what generic readers do not give together:
+/// strict validation of every header entry before anything is read, tensors read straight into their destination
+/// (positioned reads, no mapping: nothing of the file stays resident in the process after a tensor is read, and a file
+/// truncated under a reader is an error, not a SIGBUS), and errors that name the file and the entry.
 /// </summary>
-public sealed unsafe class SafetensorsFile : IDisposable
+public sealed class SafetensorsFile : IDisposable
 {
     /// <summary>The reference implementation refuses headers above 100 MB; a bigger length means a corrupt file.</summary>
     public const long MaxHeaderBytes = 100_000_000;
 
-    private readonly Dictionary<string, TensorInfo> _tensors;
-    private MemoryMappedFile? _map;
-    private MemoryMappedViewAccessor? _view;
-    private byte* _base;
+    /// <summary>Source bytes converted per step when the file's dtype is not the destination's: 1 MiB stays in L2, and
+    /// one positioned read per MiB costs about 1 % of the copy it triggers.</summary>
+    internal const int DefaultScratchBytes = 1 << 20;
 
-    private SafetensorsFile(string path, Dictionary<string, TensorInfo> tensors, Dictionary<string, string> metadata,
-        MemoryMappedFile map, MemoryMappedViewAccessor view)
+    private readonly Dictionary<string, TensorInfo> _tensors;
+    private SafeFileHandle? _handle;
+
+    private SafetensorsFile(string path, Dictionary<string, TensorInfo> tensors, Dictionary<string, string> metadata, SafeFileHandle handle)
     {
         Path = path;
         _tensors = tensors;
         Metadata = metadata;
-        _map = map;
-        _view = view;
-        view.SafeMemoryMappedViewHandle.AcquirePointer(ref _base);
-        _base += view.PointerOffset;
+        _handle = handle;
     }
 
     public string Path { get; }
@@ -52,14 +51,22 @@ public sealed unsafe class SafetensorsFile : IDisposable
             throw new PlatformNotSupportedException("safetensors data is little-endian; this reader copies bytes as they are");
         if (!File.Exists(path)) throw new CheckpointFormatException(path, "file not found");
 
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+        SafeFileHandle handle;
         try
         {
-            var length = stream.Length;
+            handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CheckpointFormatException(path, "cannot be read: " + e.Message, e);
+        }
+        try
+        {
+            var length = RandomAccess.GetLength(handle);
             if (length < 8)
                 throw new CheckpointFormatException(path, $"file is {length} bytes; a safetensors file starts with an 8-byte header length (truncated?)");
             Span<byte> prefix = stackalloc byte[8];
-            stream.ReadExactly(prefix);
+            ReadExactly(handle, path, prefix, 0);
             var headerLength = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
             if (headerLength > MaxHeaderBytes)
                 throw new CheckpointFormatException(path, $"header length {headerLength} exceeds the {MaxHeaderBytes / 1_000_000} MB limit (not a safetensors file, or corrupt)");
@@ -67,67 +74,131 @@ public sealed unsafe class SafetensorsFile : IDisposable
                 throw new CheckpointFormatException(path, $"header length {headerLength} runs past the end of the {length}-byte file (truncated?)");
 
             var header = new byte[headerLength];
-            stream.ReadExactly(header);
+            ReadExactly(handle, path, header, 8);
             var dataStart = 8 + (long)headerLength;
             var (tensors, metadata) = ParseHeader(path, header, dataStart, length - dataStart);
-
-            var map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
-            try
-            {
-                var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-                return new SafetensorsFile(path, tensors, metadata, map, view);
-            }
-            catch
-            {
-                map.Dispose();
-                throw;
-            }
+            return new SafetensorsFile(path, tensors, metadata, handle);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            stream.Dispose();
+            handle.Dispose();
             throw new CheckpointFormatException(path, "cannot be read: " + e.Message, e);
         }
         catch
         {
-            stream.Dispose();
+            handle.Dispose();
             throw;
         }
     }
 
     /// <summary>
-    /// Creates a tensor from the mapped bytes: one host copy in the file's dtype, converted and moved as asked, then
-    /// released, so loading a checkpoint tensor by tensor never holds two copies of the weights.
+    /// Reads a tensor into a new CPU tensor (in <paramref name="dtype"/>, converted on the way) and moves it to
+    /// <paramref name="device"/>: the file's bytes are never held in a second copy on the host.
     /// </summary>
     public Tensor Load(string name, ScalarType? dtype = null, Device? device = null)
     {
-        ObjectDisposedException.ThrowIf(_base is null, this);
+        ObjectDisposedException.ThrowIf(_handle is null, this);
         var info = Info(name);
-        var host = torch.empty(info.Shape, info.DType, torch.CPU);
+        var host = torch.empty(info.Shape, dtype ?? info.DType, torch.CPU);
         try
         {
-            TensorBytes.CopyFrom((nint)(_base + info.DataOffset), info.ByteLength, host);
+            ReadInto(info, host, new byte[DefaultScratchBytes]);
         }
         catch
         {
             host.Dispose();
             throw;
         }
-        var targetType = dtype ?? info.DType;
         var targetDevice = device ?? torch.CPU;
-        if (targetType == info.DType && targetDevice.type == DeviceType.CPU) return host;
-        return host.to(targetType, targetDevice, disposeAfter: true);
+        return targetDevice.type == DeviceType.CPU ? host : host.to(targetDevice, disposeAfter: true);
+    }
+
+    /// <summary>
+    /// Fills <paramref name="destination"/> (a contiguous CPU tensor, or a contiguous slice of one, with the tensor's
+    /// element count) from the file. Same dtype: read straight into its memory. A float conversion
+    /// <see cref="FloatConversion"/> covers: read through <paramref name="scratch"/> a chunk at a time and convert
+    /// into place. Anything else: read into a staging tensor of the file's dtype, then libtorch's copy converts.
+    /// Thread-safe: reads are positioned (pread), and each caller brings its own scratch.
+    /// </summary>
+    internal void ReadInto(TensorInfo info, Tensor destination, byte[] scratch, long sliceBytes = TensorBytes.DefaultChunkBytes)
+    {
+        var handle = _handle ?? throw new ObjectDisposedException(nameof(SafetensorsFile));
+        if (destination.NumberOfElements != info.ElementCount)
+            throw new ArgumentException($"'{info.Name}' has {info.ElementCount} elements, the destination {destination.NumberOfElements}", nameof(destination));
+        var from = info.DType;
+        var to = destination.dtype;
+        if (from == to)
+        {
+            TensorBytes.ForEachSlice(destination, sliceBytes, (offset, slice) => ReadData(handle, info, offset, slice));
+        }
+        else if (FloatConversion.Supports(from, to))
+        {
+            var inSize = SafetensorsDTypes.ElementSize(from);
+            var outSize = (int)destination.ElementSize;
+            var perStep = scratch.Length / inSize;
+            if (perStep == 0) throw new ArgumentException("scratch is smaller than one element", nameof(scratch));
+            TensorBytes.ForEachSlice(destination, sliceBytes, (offset, slice) =>
+            {
+                var first = offset / outSize;
+                var count = slice.Length / outSize;
+                for (var done = 0; done < count; done += perStep)
+                {
+                    var n = Math.Min(perStep, count - done);
+                    var source = scratch.AsSpan(0, n * inSize);
+                    ReadData(handle, info, (first + done) * inSize, source);
+                    FloatConversion.Convert(source, from, slice.Slice(done * outSize, n * outSize), to);
+                }
+            });
+        }
+        else
+        {
+            using var staged = torch.empty(destination.shape, from, torch.CPU);
+            ReadInto(info, staged, scratch, sliceBytes);
+            destination.copy_(staged);
+        }
     }
 
     public void Dispose()
     {
-        if (_view is null) return;
-        _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        _base = null;
-        _view.Dispose();
-        _map?.Dispose();
-        _view = null;
-        _map = null;
+        _handle?.Dispose();
+        _handle = null;
+    }
+
+    /// <summary>Reads <paramref name="destination"/>'s length of <paramref name="info"/>'s data from
+    /// <paramref name="offset"/> into it; a file that ends early (truncated since its header was read) or fails to
+    /// read is a <see cref="CheckpointFormatException"/> naming the tensor.</summary>
+    private void ReadData(SafeFileHandle handle, TensorInfo info, long offset, Span<byte> destination)
+    {
+        var position = info.DataOffset + offset;
+        while (!destination.IsEmpty)
+        {
+            int read;
+            try
+            {
+                read = RandomAccess.Read(handle, destination, position);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CheckpointFormatException(Path, $"tensor '{info.Name}' cannot be read at byte {position}: {e.Message}", e);
+            }
+            if (read == 0)
+                throw new CheckpointFormatException(Path,
+                    $"tensor '{info.Name}': the file ends at byte {RandomAccess.GetLength(handle)}, inside the tensor's data " +
+                    $"[{info.DataOffset}, {info.DataOffset + info.ByteLength}) (truncated since it was opened?)");
+            destination = destination[read..];
+            position += read;
+        }
+    }
+
+    private static void ReadExactly(SafeFileHandle handle, string path, Span<byte> destination, long position)
+    {
+        while (!destination.IsEmpty)
+        {
+            var read = RandomAccess.Read(handle, destination, position);
+            if (read == 0) throw new CheckpointFormatException(path, $"file ends at byte {position} while reading its header (truncated?)");
+            destination = destination[read..];
+            position += read;
+        }
     }
 
     private static (Dictionary<string, TensorInfo>, Dictionary<string, string>) ParseHeader(

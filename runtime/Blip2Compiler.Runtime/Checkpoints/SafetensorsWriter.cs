@@ -8,11 +8,15 @@ namespace Blip2Compiler.Checkpoints;
 /// <summary>Writes safetensors files and sharded checkpoints the way Hugging Face's <c>save_pretrained</c> does.</summary>
 public static class SafetensorsWriter
 {
-    public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null) =>
+        Write(path, Streamed(tensors), metadata);
+
+    /// <summary>Writes tensors one at a time through their callbacks: memory stays at one tensor's (or none).</summary>
+    public static void Write(string path, IReadOnlyList<StreamedTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         // Like the reference writer: widest elements first, so every tensor's data stays aligned to its element size.
-        var ordered = tensors.OrderByDescending(t => SafetensorsDTypes.ElementSize(t.Value.dtype))
-            .ThenBy(t => t.Key, StringComparer.Ordinal).ToList();
+        var ordered = tensors.OrderByDescending(t => SafetensorsDTypes.ElementSize(t.DType))
+            .ThenBy(t => t.Name, StringComparer.Ordinal).ToList();
 
         var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
@@ -23,13 +27,13 @@ public static class SafetensorsWriter
                 json.WriteString(key, value);
             json.WriteEndObject();
             long offset = 0;
-            foreach (var (name, tensor) in ordered)
+            foreach (var tensor in ordered)
             {
-                var bytes = tensor.NumberOfElements * tensor.ElementSize;
-                json.WriteStartObject(name);
-                json.WriteString("dtype", SafetensorsDTypes.Name(tensor.dtype));
+                var bytes = tensor.ByteLength;
+                json.WriteStartObject(tensor.Name);
+                json.WriteString("dtype", SafetensorsDTypes.Name(tensor.DType));
                 json.WriteStartArray("shape");
-                foreach (var d in tensor.shape) json.WriteNumberValue(d);
+                foreach (var d in tensor.Shape) json.WriteNumberValue(d);
                 json.WriteEndArray();
                 json.WriteStartArray("data_offsets");
                 json.WriteNumberValue(offset);
@@ -48,11 +52,12 @@ public static class SafetensorsWriter
         file.Write(prefix);
         buffer.Position = 0;
         buffer.CopyTo(file);
-        foreach (var (_, tensor) in ordered)
+        foreach (var tensor in ordered)
         {
-            // The scope releases the contiguous CPU copy (never the caller's tensor, created outside it).
-            using var scope = torch.NewDisposeScope();
-            TensorBytes.CopyTo(tensor.detach().cpu().contiguous(), file);
+            var start = file.Position;
+            tensor.WriteData(file);
+            if (file.Position - start != tensor.ByteLength)
+                throw new InvalidOperationException($"'{tensor.Name}' wrote {file.Position - start} bytes; its header entry says {tensor.ByteLength}");
         }
     }
 
@@ -62,22 +67,26 @@ public static class SafetensorsWriter
     /// <c>model.safetensors.index.json</c>. A single shard is written as plain <c>model.safetensors</c>, as the
     /// reference does.
     /// </summary>
-    public static void WriteSharded(string directory, IReadOnlyDictionary<string, Tensor> tensors, long maxShardBytes)
+    public static void WriteSharded(string directory, IReadOnlyDictionary<string, Tensor> tensors, long maxShardBytes) =>
+        WriteSharded(directory, Streamed(tensors), maxShardBytes);
+
+    /// <inheritdoc cref="WriteSharded(string, IReadOnlyDictionary{string, Tensor}, long)"/>
+    public static void WriteSharded(string directory, IReadOnlyList<StreamedTensor> tensors, long maxShardBytes)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxShardBytes);
         Directory.CreateDirectory(directory);
 
-        var shards = new List<Dictionary<string, Tensor>> { new() };
+        var shards = new List<List<StreamedTensor>> { new() };
         long current = 0, total = 0;
-        foreach (var (name, tensor) in tensors)
+        foreach (var tensor in tensors)
         {
-            var bytes = tensor.NumberOfElements * tensor.ElementSize;
+            var bytes = tensor.ByteLength;
             if (current + bytes > maxShardBytes && shards[^1].Count > 0)
             {
                 shards.Add(new());
                 current = 0;
             }
-            shards[^1][name] = tensor;
+            shards[^1].Add(tensor);
             current += bytes;
             total += bytes;
         }
@@ -93,10 +102,13 @@ public static class SafetensorsWriter
         {
             var file = $"model-{i + 1:D5}-of-{shards.Count:D5}.safetensors";
             Write(Path.Combine(directory, file), shards[i]);
-            foreach (var name in shards[i].Keys) weightMap[name] = file;
+            foreach (var tensor in shards[i]) weightMap[tensor.Name] = file;
         }
         var index = new { metadata = new { total_size = total }, weight_map = weightMap };
         File.WriteAllText(Path.Combine(directory, Checkpoint.IndexFileName),
             JsonSerializer.Serialize(index, new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
+
+    private static List<StreamedTensor> Streamed(IReadOnlyDictionary<string, Tensor> tensors) =>
+        tensors.Select(t => StreamedTensor.Of(t.Key, t.Value)).ToList();
 }

@@ -1,3 +1,4 @@
+using Blip2Compiler.Nn.Quantization;
 using TorchSharp;
 
 namespace Blip2Compiler.Models;
@@ -11,4 +12,18 @@ public sealed record Blip2LoadOptions
     public torch.ScalarType DType { get; init; } = torch.ScalarType.Float32;
     /// <summary>A libtorch folder (e.g. a Python torch install's lib/) to load before TorchSharp's own; or BLIP2_LIBTORCH.</summary>
     public string? LibTorchPath { get; init; }
+    /// <summary>
+    /// Weight-only quantization of the language model's and vision tower's linear layers, applied as each weight is
+    /// loaded (<see cref="QuantizationPlan"/> says which): int8 per output channel, or int4 per
+    /// <see cref="QuantizationGroupSize"/> input features. Runs on the CPU in float32 (<see cref="DType"/> float32).
+    /// </summary>
+    public QuantizationMode Quantization { get; init; } = QuantizationMode.None;
+    /// <summary>Input features per int4 scale (a multiple of 32 that divides every quantized layer's input size).</summary>
+    public int QuantizationGroupSize { get; init; } = QuantizationPlan.DefaultGroupSize;
+    /// <summary>Also quantize the LM head (Hugging Face/bitsandbytes keep it float); a tied head keeps its float
+    /// embedding table beside the quantized copy.</summary>
+    public bool QuantizeLmHead { get; init; }
+
+    internal QuantizationPlan? QuantizationPlan =>
+        Quantization == QuantizationMode.None ? null : new QuantizationPlan(Quantization, QuantizationGroupSize, QuantizeLmHead);
 }

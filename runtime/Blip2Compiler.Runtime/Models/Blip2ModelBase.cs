@@ -1,4 +1,5 @@
 using Blip2Compiler.Nn;
+using Blip2Compiler.Nn.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 using Tensor = TorchSharp.torch.Tensor;
@@ -26,6 +27,15 @@ public abstract class Blip2ModelBase : IDisposable
     public torch.Device Device => _loaded.Device;
     public torch.ScalarType DType => _loaded.DType;
     public string? CheckpointDirectory => _loaded.CheckpointDirectory;
+
+    /// <summary>The parameters loaded quantized (<see cref="Blip2LoadOptions.Quantization"/>), by name; a tied LM
+    /// head's quantized copy appears under its table's name.</summary>
+    public IReadOnlyList<(string Parameter, QuantizedWeight Weight)> QuantizedParameters =>
+        _loaded.Tensors.Select(p => (p.Key, Weight: QuantizedWeights.Find(p.Value))).Where(p => p.Weight is not null).Select(p => (p.Key, p.Weight!)).ToList();
+
+    /// <summary>Bytes of every parameter as held (quantized weights: packed data + scales).</summary>
+    public long ParameterBytes => _loaded.Tensors.Values.Sum(t => t.NumberOfElements * t.ElementSize
+        + (QuantizedWeights.Find(t)?.Scales.LongLength ?? 0) * sizeof(float));
 
     public abstract (Tensor LastHiddenState, Tensor PoolerOutput) VisionForward(ForwardContext ctx, Tensor pixelValues, bool interpolate);
     public abstract Tensor QFormerForward(ForwardContext ctx, Tensor imageEmbeds);

@@ -17,8 +17,9 @@ public static class ModelLoader
         if (!Directory.Exists(checkpointDirectory))
             throw new CheckpointFormatException(checkpointDirectory, "the checkpoint folder does not exist");
         ConfigGuard.EnsureMatches(checkpointDirectory, info);
+        options.QuantizationPlan?.EnsureSupported(keyMap, options.DType, device);
         using var checkpoint = Checkpoint.Open(checkpointDirectory);
-        var loaded = CheckpointLoader.Load(checkpoint, keyMap, new LoadOptions(options.DType, device));
+        var loaded = CheckpointLoader.Load(checkpoint, keyMap, new LoadOptions(options.DType, device) { Quantization = options.QuantizationPlan });
         return Construct(loaded, device, options.DType, checkpointDirectory, create);
     }
 
@@ -27,7 +28,7 @@ public static class ModelLoader
         options ??= new Blip2LoadOptions();
         TorchBackend.Initialize(options.LibTorchPath);
         var device = DeviceSpec.Parse(options.Device);
-        var loaded = RandomParameters.Create(keyMap, new LoadOptions(options.DType, device), seed);
+        var loaded = RandomParameters.Create(keyMap, new LoadOptions(options.DType, device) { Quantization = options.QuantizationPlan }, seed);
         return Construct(loaded, device, options.DType, null, create);
     }
 

@@ -1,20 +1,26 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using Blip2Compiler.Nn.Quantization;
 using Tensor = TorchSharp.torch.Tensor;
 
 namespace Blip2Compiler.Nn;
 
-/// <summary>y = x Wᵀ + b, one addmm.</summary>
+/// <summary>
+/// y = x Wᵀ + b: one addmm, or the weight-only kernel when the weight was quantized at load (<see cref="Quantized"/>;
+/// then <see cref="Weight"/> is the packed data).
+/// </summary>
 public sealed class Linear
 {
     public readonly Tensor Weight;
     public readonly Tensor? Bias;
+    public readonly QuantizedWeight? Quantized;
     public Linear(ParameterSet p, string prefix, bool bias)
     {
         Weight = p.Take(prefix + "weight");
         Bias = bias ? p.Take(prefix + "bias") : null;
+        Quantized = QuantizedWeights.Find(Weight);
     }
-    public Tensor Forward(Tensor x) => nn.functional.linear(x, Weight, Bias);
+    public Tensor Forward(Tensor x) => Quantized is { } q ? q.Forward(x, Bias) : nn.functional.linear(x, Weight, Bias);
 }
 
 public sealed class LayerNorm
@@ -67,7 +73,12 @@ public sealed class RmsNorm
 public sealed class Embedding
 {
     public readonly Tensor Weight;
-    public Embedding(ParameterSet p, string prefix) => Weight = p.Take(prefix + "weight");
+    public Embedding(ParameterSet p, string prefix)
+    {
+        Weight = p.Take(prefix + "weight");
+        if (Weight.dtype is ScalarType.Int8 or ScalarType.Byte)
+            throw new InvalidOperationException($"embedding '{prefix}weight' was quantized: the quantization plan must keep embedding tables float");
+    }
     public Tensor Forward(Tensor ids) => Ops.Lookup(Weight, ids);
 }
 

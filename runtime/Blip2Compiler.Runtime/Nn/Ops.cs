@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using Blip2Compiler.Nn.Quantization;
 using Tensor = TorchSharp.torch.Tensor;
 
 namespace Blip2Compiler.Nn;
@@ -10,7 +11,10 @@ namespace Blip2Compiler.Nn;
 /// </summary>
 public static partial class Ops
 {
-    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias) => nn.functional.linear(x, weight, bias);
+    /// <summary>A linear on a raw weight parameter (the vision tower's fused qkv, a tied LM head): quantized when the
+    /// weight has a quantized form (<see cref="QuantizedWeights"/>).</summary>
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias) =>
+        QuantizedWeights.Find(weight) is { } q ? q.Forward(x, bias) : nn.functional.linear(x, weight, bias);
 
     public static Tensor Gelu(Tensor x) => nn.functional.gelu(x);
     public static Tensor Relu(Tensor x) => nn.functional.relu(x);
@@ -32,14 +36,14 @@ public static partial class Ops
 
     /// <summary>Fused epilogue: GEMM with bias (addmm), then the activation.</summary>
     public static Tensor LinearActivation(Tensor x, Linear linear, Activation activation) =>
-        Apply(nn.functional.linear(x, linear.Weight, linear.Bias), activation);
+        Apply(linear.Forward(x), activation);
 
     /// <summary>
     /// Fused residual: the GEMM (with its bias) then the residual added in place on its output: two libtorch calls and
     /// one new tensor, where the unfused graph makes a GEMM output and then a second tensor for the sum.
     /// </summary>
     public static Tensor LinearResidual(Tensor x, Linear linear, Tensor residual) =>
-        nn.functional.linear(x, linear.Weight, linear.Bias).add_(residual, One);
+        linear.Forward(x).add_(residual, One);
 
     // TorchSharp turns a number argument into a new native Scalar on every call (a P/Invoke, and an object left to the
     // finalizer); hot paths pass these instead. Read-only, so shared across threads.

@@ -1,3 +1,4 @@
+using Blip2Compiler.Nn.Quantization;
 using Tensor = TorchSharp.torch.Tensor;
 
 namespace Blip2Compiler.Nn;
@@ -23,7 +24,8 @@ public sealed class ParameterSet
 
     public void EnsureAllTaken()
     {
-        var left = _tensors.Keys.Where(k => !_taken.Contains(k)).ToList();
+        // A tied LM head's quantized copy is found through its float table, never taken by name.
+        var left = _tensors.Keys.Where(k => !_taken.Contains(k) && !k.EndsWith(QuantizationPlan.CopySuffix, StringComparison.Ordinal)).ToList();
         if (left.Count > 0) throw new InvalidOperationException("Parameters loaded but not used by the model: " + string.Join(", ", left.Take(5)));
     }
 }

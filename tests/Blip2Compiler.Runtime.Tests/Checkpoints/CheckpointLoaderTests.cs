@@ -84,6 +84,72 @@ public class CheckpointLoaderTests : IDisposable
         TensorAssert.Identical(expected, loaded["qkv.weight"]);
     }
 
+    /// <summary>
+    /// Fused parameters written key by key into their slices equal what the loader built before, by libtorch:
+    /// <c>cat</c> of each key converted (and scaled) on its own — in every target dtype, with the parts in different
+    /// shards, with one and with several loader threads.
+    /// </summary>
+    [Theory]
+    [InlineData(ScalarType.Float32, 1)]
+    [InlineData(ScalarType.Float32, 3)]
+    [InlineData(ScalarType.BFloat16, 2)]
+    [InlineData(ScalarType.Float16, 2)]
+    public void FusedSlicesEqualTheConcatenation(ScalarType dtype, int parallelism)
+    {
+        var q = Random("q.weight", 40, 24);
+        var k = Random("k.weight", 40, 24);
+        var v = Random("v.weight", 40, 24);
+        var qb = Random("attn.q_bias", 24);
+        var vb = Random("attn.v_bias", 24);
+        var wide = Random("wide.weight", 3, 1000);
+        SafetensorsWriter.WriteSharded(_dir.Path, _stored, maxShardBytes: 8000);
+        using var checkpoint = Checkpoint.Open(_dir.Path);
+        Assert.True(checkpoint.Files.Count >= 3);
+        var map = new KeyMap(
+        [
+            new("qkv.weight", [120, 24], [new ParamSource(SourceKind.Concat, "q.weight", "k.weight", "v.weight") { Scales = [8.0, 1.0, 1.0] }]),
+            new("qkv.bias", [72], [new ParamSource(SourceKind.QkvBias, "attn.q_bias", "attn.v_bias")]),
+            new("wide.weight", [3, 1000], [new ParamSource(SourceKind.Copy, "wide.weight") { Scales = [0.125] }]),
+        ], []);
+
+        using var loaded = CheckpointLoader.Load(checkpoint, map, new LoadOptions(dtype) { Parallelism = parallelism });
+        using var scope = torch.NewDisposeScope();
+        TensorAssert.Identical(torch.cat([q.to(dtype).mul(8.0), k.to(dtype), v.to(dtype)], 0), loaded["qkv.weight"]);
+        TensorAssert.Identical(torch.cat([qb.to(dtype), torch.zeros_like(vb.to(dtype)), vb.to(dtype)], 0), loaded["qkv.bias"]);
+        TensorAssert.Identical(wide.to(dtype).mul(0.125), loaded["wide.weight"]);
+    }
+
+    /// <summary>
+    /// A file cut short after its header was read (replaced or truncated while loading) fails the load with a format
+    /// error naming the file and the tensor, and frees every parameter it had allocated.
+    /// </summary>
+    [Theory]
+    [InlineData(ScalarType.Float32, 1)]
+    [InlineData(ScalarType.BFloat16, 2)]
+    public void FileTruncatedDuringTheLoadFailsAndFreesEverything(ScalarType dtype, int parallelism)
+    {
+        var entries = new List<KeyMapEntry>();
+        for (var i = 0; i < 12; i++)
+        {
+            Random($"layer{i}.weight", 64, 64);
+            entries.Add(Copy($"layer{i}.weight", [64, 64]));
+        }
+        using var checkpoint = Save();
+        var path = _dir.File(Checkpoint.SingleFileName);
+        var cut = checkpoint.Keys.MaxBy(key => checkpoint.Info(key).DataOffset)!;
+        using (var file = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+            file.SetLength(checkpoint.Info(cut).DataOffset + 100);
+
+        var allocated = new System.Collections.Concurrent.ConcurrentBag<Tensor>();
+        var options = new LoadOptions(dtype) { Parallelism = parallelism, OnAllocated = allocated.Add };
+        var e = Assert.Throws<CheckpointFormatException>(() => CheckpointLoader.Load(checkpoint, new KeyMap(entries, []), options).Dispose());
+        Assert.Equal(path, e.File);
+        Assert.Contains($"tensor '{cut}'", e.Message);
+        Assert.Contains("truncated since it was opened", e.Message);
+        Assert.NotEmpty(allocated);
+        Assert.All(allocated, t => Assert.True(t.IsInvalid, "a parameter of the failed load is still allocated"));
+    }
+
     private static KeyMap QkvBiasMap => new([new KeyMapEntry("attn.qkv.bias", [12],
         [new ParamSource(SourceKind.Copy, "attn.qkv.bias"), new ParamSource(SourceKind.QkvBias, "attn.q_bias", "attn.v_bias")])], []);
 

@@ -89,25 +89,51 @@ public class SafetensorsRoundTripTests
     }
 
     [Fact]
-    public void ChunkedCopyKeepsEveryByte()
+    public void SlicedCopyKeepsEveryByte()
     {
         using var source = torch.randn(37, 3, generator: new Generator(3));
         var bytes = source.bytes.ToArray();
         using var destination = torch.empty([37, 3]);
-        var pinned = GCHandle.Alloc(bytes, GCHandleType.Pinned);
-        try
+        // Slices of 12 bytes: many slices, each at its own offset into the tensor.
+        var offsets = new List<long>();
+        TensorBytes.ForEachSlice(destination, 12, (offset, slice) =>
         {
-            // Slices of 12 bytes: many slices, each at its own offset into the tensor.
-            TensorBytes.CopyFrom(pinned.AddrOfPinnedObject(), bytes.Length, destination, chunkBytes: 12);
-        }
-        finally
-        {
-            pinned.Free();
-        }
+            offsets.Add(offset);
+            bytes.AsSpan((int)offset, slice.Length).CopyTo(slice);
+        });
+        Assert.Equal(Enumerable.Range(0, 37).Select(i => i * 12L), offsets);
         TensorAssert.Identical(source, destination);
 
         using var stream = new MemoryStream();
         TensorBytes.CopyTo(source, stream, chunkBytes: 20);
         Assert.Equal(bytes, stream.ToArray());
+    }
+
+    /// <summary>Reads in tiny slices and scratch chunks (5 and 3 elements, and sizes that split no element evenly)
+    /// give the same tensor as one read, converted or not.</summary>
+    [Theory]
+    [InlineData(ScalarType.Float32, ScalarType.Float32)]
+    [InlineData(ScalarType.Float32, ScalarType.BFloat16)]
+    [InlineData(ScalarType.Float32, ScalarType.Float16)]
+    [InlineData(ScalarType.BFloat16, ScalarType.Float32)]
+    [InlineData(ScalarType.Float16, ScalarType.Float32)]
+    [InlineData(ScalarType.Float16, ScalarType.BFloat16)]
+    [InlineData(ScalarType.Float64, ScalarType.Float16)]
+    public void ChunkedReadsMatchTheWholeTensor(ScalarType stored, ScalarType target)
+    {
+        using var dir = new TempDirectory();
+        using var random = torch.randn(7, 11, generator: new Generator(11));
+        using var source = random.to(stored);
+        var path = dir.File("t.safetensors");
+        SafetensorsWriter.Write(path, new Dictionary<string, Tensor> { ["w"] = source });
+
+        using var file = SafetensorsFile.Open(path);
+        using var expected = source.to(target);
+        foreach (var (sliceBytes, scratchBytes) in new[] { (10L, 6), (64L, 17), (1L << 20, 1 << 20) })
+        {
+            using var actual = torch.empty([7, 11], target);
+            file.ReadInto(file.Info("w"), actual, new byte[scratchBytes], sliceBytes);
+            TensorAssert.Identical(expected, actual, $"slices of {sliceBytes} B, scratch {scratchBytes} B");
+        }
     }
 }
