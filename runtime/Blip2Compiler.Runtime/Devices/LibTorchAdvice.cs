@@ -42,6 +42,8 @@ internal static class LibTorchAdvice
     {
         var versions = string.Join(" or ", TorchBackend.CompatibleLibTorchVersions.Select(v => v + ".x"));
         var external = $"an external libtorch must be version {versions}";
+        if (layout.Aside)
+            return $"{external}; without {Switch} the application's own libtorch (its {layout.AsideFolder} folder) is used";
         return layout.InRepository
             ? $"{external}; without one, the program needs a libtorch package: -p:Blip2Backend=cpu or cuda, or {Switch}"
             : $"{external}; without one, the application needs a libtorch package ({CpuPackages}, or {CudaPackages}), or {Switch}";

@@ -9,7 +9,7 @@ public class LibTorchAdviceTests
 {
     private static readonly LibTorchLayout Repository = new(null, "cpu");
     private static readonly LibTorchLayout Package = new(null, null);
-    private static readonly LibTorchLayout Tool = new("libtorch", "cpu");
+    private static readonly LibTorchLayout Tool = new("libtorch", null);
 
     [Fact]
     public void CudaAdvice()
@@ -44,5 +44,8 @@ public class LibTorchAdviceTests
         Assert.DoesNotContain("Blip2Backend", package);
         Assert.Contains("libtorch-cpu-linux-x64", package);
         Assert.Contains("2.10.x or 2.11.x", package);
+        var tool = LibTorchAdvice.Missing(Tool);
+        Assert.DoesNotContain("Blip2Backend", tool);
+        Assert.Contains("libtorch folder", tool);
     }
 }
