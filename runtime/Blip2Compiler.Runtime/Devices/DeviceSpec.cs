@@ -7,11 +7,6 @@ namespace Blip2Compiler;
 /// <summary>Parses <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c> into a device this process can use.</summary>
 public static class DeviceSpec
 {
-    public const string CudaHelp =
-        "this process has no usable CUDA libtorch. Build with -p:Blip2Backend=cuda (TorchSharp-cuda-linux), or build " +
-        "with -p:Blip2Backend=none and point --libtorch / BLIP2_LIBTORCH at a CUDA libtorch lib folder " +
-        "(e.g. a Python install's site-packages/torch/lib), on a machine with an NVIDIA driver";
-
     public static Device Parse(string name)
     {
         var text = name?.Trim().ToLowerInvariant() ?? "";
@@ -28,7 +23,7 @@ public static class DeviceSpec
         if (!isCuda) throw new InvalidDeviceException(name ?? "(null)", "expected cpu, cuda or cuda:N");
 
         TorchBackend.Initialize();
-        if (!torch.cuda.is_available()) throw new InvalidDeviceException(name!, "CUDA is not available: " + CudaHelp);
+        if (!torch.cuda.is_available()) throw new InvalidDeviceException(name!, "CUDA is not available: " + LibTorchAdvice.NoCuda(LibTorchLayout.Current, TorchBackend.UserFolder));
         var count = torch.cuda.device_count();
         if (index >= count)
             throw new InvalidDeviceException(name!, $"this machine has {count} CUDA device{(count == 1 ? "" : "s")} (cuda:0 to cuda:{count - 1})");

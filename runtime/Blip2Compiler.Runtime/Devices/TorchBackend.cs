@@ -21,9 +21,11 @@ namespace Blip2Compiler;
 /// and LibTorchSharp's own dependencies then resolve, by soname, to those libraries already in the process; the CUDA
 /// libraries they need (cudart, cuBLAS, cuDNN) come through their RPATH, as in Python. Only the TorchSharp-built
 /// LibTorchSharp comes from the application, so the folder's libtorch must be the version TorchSharp was built for.
-/// An application that also ships a libtorch package would load a second copy from its own folder, which aborts the
-/// process (duplicate operator registrations); that is detected here and refused: such applications build with
-/// <c>-p:Blip2Backend=none</c> (TorchSharp without a libtorch package).
+/// An application that also ships a libtorch package where .NET probes would load a second copy from its own folder,
+/// which aborts the process (duplicate operator registrations); that is detected here and refused (LibTorchAdvice says
+/// what to change). An application built with <c>Blip2LibTorchAside</c> (the blip2 tool) keeps its packaged libtorch in
+/// <c>&lt;app&gt;/libtorch/</c>, out of .NET's probing: this class loads that folder the same way, by full path, when no
+/// other is named, so an external folder is always the only libtorch in the process.
 /// </remarks>
 public static class TorchBackend
 {
@@ -47,24 +49,35 @@ public static class TorchBackend
     private static readonly Lock Gate = new();
     private static bool _initialized;
     private static string? _folder;
+    private static string _origin = "";
 
-    /// <summary>The external libtorch folder in use, or null when the application's own libtorch is.</summary>
+    /// <summary>
+    /// The folder libtorch was loaded from by full path (an external one, or the application's aside folder), or null
+    /// when .NET's probing found the application's libtorch package.
+    /// </summary>
     public static string? LibTorchFolder
     {
         get { lock (Gate) return _folder; }
     }
 
+    /// <summary>The folder in use when the user named it (argument or BLIP2_LIBTORCH), else null.</summary>
+    internal static string? UserFolder
+    {
+        get { lock (Gate) return _origin is "" or ApplicationOrigin ? null : _folder; }
+    }
+
     /// <summary>
     /// Loads libtorch once per process; later calls return at once. <paramref name="libtorchFolder"/> (else
-    /// <c>BLIP2_LIBTORCH</c>, else the application's package) names a folder holding libc10, libtorch_cpu and libtorch
-    /// (and libtorch_cuda for CUDA).
+    /// <c>BLIP2_LIBTORCH</c>, else the application's aside libtorch folder, else the application's package) names a
+    /// folder holding libc10, libtorch_cpu and libtorch (and libtorch_cuda for CUDA).
     /// </summary>
     public static void Initialize(string? libtorchFolder = null)
     {
         lock (Gate)
         {
             if (_initialized && libtorchFolder is null) return;
-            var (requested, origin) = ResolveFolder(libtorchFolder, Environment.GetEnvironmentVariable(EnvironmentVariable));
+            var (requested, origin) = ResolveFolder(libtorchFolder, Environment.GetEnvironmentVariable(EnvironmentVariable),
+                ApplicationFolder(LibTorchLayout.Current, AppContext.BaseDirectory));
             if (requested is not null) requested = CheckFolder(requested, origin);
             if (_initialized)
             {
@@ -73,18 +86,44 @@ public static class TorchBackend
                     ? "libtorch was already loaded from the application's package; call TorchBackend.Initialize with the folder before any other torch use"
                     : $"libtorch was already loaded from '{_folder}'; a process holds one libtorch");
             }
-            if (requested is null) Start("(the application's libtorch package)");
+            if (requested is null) Start("(the application's libtorch package)", LibTorchLayout.Current);
             else LoadFolder(requested);
             _folder = requested;
+            _origin = origin;
             _initialized = true;
         }
     }
 
-    /// <summary>The folder to use and where it came from: the argument, else the environment variable, else none.</summary>
-    internal static (string? Folder, string Origin) ResolveFolder(string? argument, string? environment) =>
+    /// <summary>
+    /// The folder to use and where it came from: the argument, else the environment variable, else the application's
+    /// aside folder, else none (the application's package, found by .NET's probing).
+    /// </summary>
+    internal static (string? Folder, string Origin) ResolveFolder(string? argument, string? environment, string? application = null) =>
         !string.IsNullOrWhiteSpace(argument) ? (argument, "--libtorch")
         : !string.IsNullOrWhiteSpace(environment) ? (environment, EnvironmentVariable)
+        : application is not null ? (application, ApplicationOrigin)
         : (null, "");
+
+    internal const string ApplicationOrigin = "the application's libtorch folder";
+
+    /// <summary>
+    /// The application's aside libtorch folder (Blip2LibTorchAside): <c>&lt;app&gt;/libtorch/</c>, or its
+    /// <c>runtimes/&lt;rid&gt;/native/</c> where the build was portable and kept each platform's files apart.
+    /// </summary>
+    internal static string? ApplicationFolder(LibTorchLayout layout, string baseDirectory)
+    {
+        if (!layout.Aside) return null;
+        var root = Path.Combine(baseDirectory, layout.AsideFolder!);
+        var perPlatform = Path.Combine(root, "runtimes", PlatformRid(), "native");
+        return Directory.Exists(perPlatform) ? perPlatform : root;
+    }
+
+    /// <summary>The portable runtime identifier TorchSharp's packages are laid out by (linux-x64, osx-arm64, win-x64, ...).</summary>
+    internal static string PlatformRid()
+    {
+        var os = OperatingSystem.IsWindows() ? "win" : OperatingSystem.IsMacOS() ? "osx" : "linux";
+        return $"{os}-{RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant()}";
+    }
 
     /// <summary>Checks, without loading anything, that a folder looks like a usable libtorch lib folder.</summary>
     internal static string CheckFolder(string folder, string origin)
@@ -107,8 +146,7 @@ public static class TorchBackend
     {
         var shipped = ShippedLibTorch(folder);
         if (shipped is not null)
-            throw new LibTorchLoadException(folder, $"this application ships its own libtorch ({shipped}) and a process cannot " +
-                "hold two; build it with -p:Blip2Backend=none to use an external libtorch");
+            throw new LibTorchLoadException(folder, LibTorchAdvice.SecondCopy(LibTorchLayout.Current, shipped));
         var loaded = LoadedLibTorch();
         if (loaded is not null && !SamePath(Path.GetDirectoryName(loaded), folder))
             throw new LibTorchLoadException(folder, $"libtorch was already loaded from {loaded}; call TorchBackend.Initialize before any other torch use");
@@ -126,11 +164,11 @@ public static class TorchBackend
                 throw new LibTorchLoadException(folder, $"cannot load {LibraryFile(stem)}: {e.Message}", e);
             }
         }
-        Start(folder);
+        Start(folder, LibTorchLayout.Current);
     }
 
     /// <summary>Lets TorchSharp load LibTorchSharp (against whatever libtorch is now in the process).</summary>
-    private static void Start(string folder)
+    private static void Start(string folder, LibTorchLayout layout)
     {
         try
         {
@@ -139,9 +177,8 @@ public static class TorchBackend
         catch (Exception e) when (e is NotSupportedException or TypeInitializationException or DllNotFoundException
                                       or EntryPointNotFoundException or InvalidOperationException)
         {
-            throw new LibTorchLoadException(folder, "TorchSharp could not start on it (an external libtorch must be version " +
-                $"{string.Join(" or ", CompatibleLibTorchVersions.Select(v => v + ".x"))}; without one, the application needs a libtorch package: -p:Blip2Backend=cpu or cuda, " +
-                $"or --libtorch / {EnvironmentVariable}): {FirstLine(e.GetBaseException().Message)}", e);
+            throw new LibTorchLoadException(folder, $"TorchSharp could not start on it ({LibTorchAdvice.Missing(layout)}): " +
+                FirstLine(e.GetBaseException().Message), e);
         }
     }
 

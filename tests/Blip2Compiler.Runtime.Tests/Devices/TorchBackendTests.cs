@@ -2,8 +2,8 @@ namespace Blip2Compiler.Tests.Devices;
 
 /// <summary>
 /// The error paths of choosing a libtorch. Each fails before anything is loaded, so the process keeps the libtorch
-/// package it runs on. (Loading a real external folder cannot be tested in a process that ships libtorch: that is
-/// exactly what it refuses.)
+/// package it runs on. (Loading a real external folder cannot be tested in a process that ships libtorch where .NET
+/// probes: that is exactly what it refuses. The CLI keeps its libtorch aside and is tested doing it: LibTorchChoiceTests.)
 /// </summary>
 public class TorchBackendTests : IDisposable
 {
@@ -75,6 +75,34 @@ public class TorchBackendTests : IDisposable
         Assert.Equal(("/b", "BLIP2_LIBTORCH"), TorchBackend.ResolveFolder(null, "/b"));
         Assert.Equal(("/b", "BLIP2_LIBTORCH"), TorchBackend.ResolveFolder(" ", "/b"));
         Assert.Null(TorchBackend.ResolveFolder(null, "").Folder);
+    }
+
+    [Fact]
+    public void TheApplicationsAsideFolderComesLast()
+    {
+        Assert.Equal(("/a", "--libtorch"), TorchBackend.ResolveFolder("/a", "/b", "/app/libtorch"));
+        Assert.Equal(("/b", "BLIP2_LIBTORCH"), TorchBackend.ResolveFolder(null, "/b", "/app/libtorch"));
+        Assert.Equal(("/app/libtorch", TorchBackend.ApplicationOrigin), TorchBackend.ResolveFolder(null, null, "/app/libtorch"));
+    }
+
+    [Fact]
+    public void TheAsideFolderIsThePlatformsOwnWhereABuildKeptSeveral()
+    {
+        Assert.Null(TorchBackend.ApplicationFolder(new LibTorchLayout(null, "cpu"), _root));
+        var aside = new LibTorchLayout("libtorch", null);
+        Assert.Equal(Path.Combine(_root, "libtorch"), TorchBackend.ApplicationFolder(aside, _root));
+        var platform = Path.Combine(_root, "libtorch", "runtimes", TorchBackend.PlatformRid(), "native");
+        Directory.CreateDirectory(platform);
+        Assert.Equal(platform, TorchBackend.ApplicationFolder(aside, _root));
+        Assert.Matches("^(linux|osx|win)-(x64|arm64)$", TorchBackend.PlatformRid());
+    }
+
+    [Fact]
+    public void ThisTestHostIsARepositoryBuildThatProbesItsLibTorch()
+    {
+        // Directory.Build.targets records Blip2Backend in runtimeconfig.json; only the CLI keeps its libtorch aside.
+        Assert.Equal("cpu", LibTorchLayout.Current.RepositoryBackend);
+        Assert.False(LibTorchLayout.Current.Aside);
     }
 
     [Fact]
