@@ -47,7 +47,7 @@ internal static class DiagnosticDescriptors
 
     public static readonly DiagnosticDescriptor UnsupportedTextModel = Error(
         "BLIP2012", "Unsupported text model",
-        "unsupported text model_type '{0}' (expected 'opt' or 't5')");
+        "unsupported {1} '{0}' (expected {2})");
 
     public static readonly DiagnosticDescriptor InconsistentSizes = Error(
         "BLIP2013", "Inconsistent sizes",
@@ -55,7 +55,7 @@ internal static class DiagnosticDescriptors
 
     public static readonly DiagnosticDescriptor UnsupportedArchitecture = Error(
         "BLIP2014", "Unsupported architecture",
-        "unsupported architecture '{0}'");
+        "unsupported architecture '{0}' (the graphs' roots serve {1})");
 
     public static readonly DiagnosticDescriptor InvalidValue = Error(
         "BLIP2015", "Invalid config value",

@@ -6,6 +6,7 @@ using Blip2Compiler.Generator.Graphs.Check;
 using Blip2Compiler.Generator.Graphs.Emit;
 using Blip2Compiler.Generator.Graphs.Fuse;
 using Blip2Compiler.Generator.Graphs.Parse;
+using Blip2Compiler.Generator.Graphs.Select;
 using Blip2Compiler.Generator.Graphs.Syntax;
 
 namespace Blip2Compiler.Generator.Graphs
@@ -28,8 +29,9 @@ namespace Blip2Compiler.Generator.Graphs
             try { files = graphs(); }
             catch (GraphException e) { return Fail(Diagnostic("BLIP2020", null, e.File + ":" + e.Line, e.Message)); }
 
-            var root = ArchitectureSelector.Select(model.Config, out var errorId, out var errorArgs, out var errorPath);
-            if (root is null) return Fail(Diagnostic(errorId!, model.Config.Find(errorPath!)?.Location, errorArgs));
+            var selected = RootSelector.Select(files, model.Config, model.AttributeLocation, diagnostics);
+            if (selected is null) return Fail(diagnostics.ToArray());
+            var root = selected.Name;
 
             var config = new ConfigView(model.Config, files.SelectMany(f => f.Configs));
             diagnostics.AddRange(ModelChecks.Run(config, root, model.AttributeLocation));

@@ -3,6 +3,7 @@ using Blip2Compiler.Generator.Graphs;
 using Blip2Compiler.Generator.Graphs.Bind;
 using Blip2Compiler.Generator.Graphs.Emit;
 using Blip2Compiler.Generator.Graphs.Fuse;
+using Blip2Compiler.Generator.Graphs.Select;
 using Blip2Compiler.Generator.Graphs.Syntax;
 using Microsoft.CodeAnalysis.Text;
 
@@ -15,8 +16,8 @@ public class BindFuseStageTests
         var config = GraphCompilerTests.FromJson(Path.Combine(Fixtures.Golden(@case), "model", "config.json"));
         var graphs = GraphLibrary.Load();
         var view = new ConfigView(config, graphs.SelectMany(g => g.Configs));
-        var root = ArchitectureSelector.Select(config, out _, out _, out _)!;
         var declaration = new ModelDeclaration("N", "M", "public", config, new LocationInfo("a.cs", new TextSpan(0, 1), default));
+        var root = RootSelector.Select(graphs, config, declaration.AttributeLocation, new List<DiagnosticInfo>())!.Name;
         return new Binder(graphs, view).Bind(declaration, root);
     }
 

@@ -109,7 +109,9 @@ namespace Blip2Compiler.Generator.Graphs.Bind
         {
             var path = schema.Section.Length == 0 ? field.Name : schema.Section + "." + field.Name;
             var entry = _document.Find(path);
-            if (entry is null || (entry.Kind == ConfigKind.Null && !field.Nullable))
+            // An empty list of names (`"architectures": []`) says nothing: the default applies.
+            bool emptyNames = entry is { Kind: ConfigKind.Array } && field.Type == "string" && entry.Items.AsImmutableArray().Length == 0;
+            if (entry is null || emptyNames || (entry.Kind == ConfigKind.Null && !field.Nullable))
                 return ConstEvaluator.Evaluate(field.Default, name => Get(schema.Name, name) ?? Lookup(name));
             try
             {
@@ -117,7 +119,7 @@ namespace Blip2Compiler.Generator.Graphs.Bind
             }
             catch (System.FormatException)
             {
-                throw new BindException("expected " + Describe(field.Type) + ", found " + entry.Kind.ToString().ToLowerInvariant() + " " + entry.Value, path);
+                throw new BindException("expected " + Describe(field.Type) + ", found " + entry.Kind.ToString().ToLowerInvariant() + " " + entry.Value, path, entry.Value);
             }
         }
 
@@ -146,7 +148,7 @@ namespace Blip2Compiler.Generator.Graphs.Bind
                     return ConstValue.Of(text == "true");
                 case "string":
                 case "act":
-                    if (entry.Kind != ConfigKind.String) throw new System.FormatException();
+                    if (entry.Kind != ConfigKind.String && !(field.Type == "string" && entry.Kind == ConfigKind.Array)) throw new System.FormatException();
                     return ConstValue.Of(text);
             }
             throw new BindException("unknown schema type " + field.Type);

@@ -103,6 +103,7 @@ namespace Blip2Compiler.Generator.Graphs.Parse
             var members = new List<MemberSyntax>();
             var ignores = new List<IgnoreSyntax>();
             var forwards = new List<ForwardSyntax>();
+            var selects = new List<SelectSyntax>();
             Cursor? c;
             while ((c = NextAt(2)) is not null)
             {
@@ -121,12 +122,17 @@ namespace Blip2Compiler.Generator.Graphs.Parse
                     case "forward":
                         forwards.Add(ParseForward(c));
                         break;
+                    case "select":
+                        if (!isRoot) throw c.Fail("only a root says which configs it serves ('select when ...')");
+                        c.ExpectName("when"); selects.Add(new SelectSyntax(c.Span, c.Expression())); c.End();
+                        break;
                     default:
                         members.Add(ParseMember(c, keyword));
                         break;
                 }
             }
-            return new BlockSyntax(head.Span, name, isRoot, baseType, alias, schema, parameters, lets, variants, members, ignores, forwards);
+            if (isRoot && selects.Count == 0) throw head.Fail("a root says which configs it serves: add 'select when ...'");
+            return new BlockSyntax(head.Span, name, isRoot, baseType, alias, schema, parameters, lets, variants, members, ignores, forwards, selects);
         }
 
         private MemberSyntax ParseMember(Cursor c, string keyword)
@@ -304,14 +310,30 @@ namespace Blip2Compiler.Generator.Graphs.Parse
             public void End() { if (!AtEnd) throw Fail("unexpected " + Peek); }
             public Expr? When() => AcceptName("when") ? Expression() : null;
 
-            // Precedence climbing: or < and < not < comparison < additive < multiplicative < unary < power < primary.
-            public Expr Expression() => Or();
+            // Precedence climbing: conditional < or < and < not < comparison (and `in`) < additive < multiplicative
+            // < unary < power < primary.
+            public Expr Expression()
+            {
+                var e = Or();
+                if (!AcceptName("if")) return e;
+                var condition = Or();
+                ExpectName("else");
+                return new ConditionalExpr(Span, e, condition, Expression());
+            }
             private Expr Or() { var e = And(); while (AcceptName("or")) e = new BinaryExpr(Span, "or", e, And()); return e; }
             private Expr And() { var e = Not(); while (AcceptName("and")) e = new BinaryExpr(Span, "and", e, Not()); return e; }
             private Expr Not() => AcceptName("not") ? new UnaryExpr(Span, "not", Not()) : Comparison();
             private Expr Comparison()
             {
                 var e = Additive();
+                if (AcceptName("in"))
+                {
+                    Expect("[");
+                    var items = new List<Expr> { Expression() };
+                    while (Accept(",")) items.Add(Expression());
+                    Expect("]");
+                    return new InExpr(Span, e, items);
+                }
                 foreach (var op in new[] { "==", "!=", "<=", ">=", "<", ">" })
                     if (Accept(op)) return new BinaryExpr(Span, op, e, Additive());
                 return e;

@@ -13,6 +13,8 @@ namespace Blip2Compiler.Generator.Graphs.Syntax
     internal sealed record CallExpr(GraphSpan Span, string Callee, IReadOnlyList<Expr> Args, IReadOnlyList<(string Name, Expr Value)> Named) : Expr(Span);
     internal sealed record BinaryExpr(GraphSpan Span, string Op, Expr Left, Expr Right) : Expr(Span);
     internal sealed record UnaryExpr(GraphSpan Span, string Op, Expr Operand) : Expr(Span);
+    internal sealed record InExpr(GraphSpan Span, Expr Value, IReadOnlyList<Expr> Items) : Expr(Span);     // x in [a, b, none]
+    internal sealed record ConditionalExpr(GraphSpan Span, Expr Then, Expr Condition, Expr Else) : Expr(Span); // a if c else b
 
     // ---- Config schemas ----
     internal sealed record ConfigField(GraphSpan Span, string Type, string Name, bool Nullable, Expr Default);
@@ -49,6 +51,8 @@ namespace Blip2Compiler.Generator.Graphs.Syntax
     internal sealed record IgnoreSyntax(GraphSpan Span, string Key, Expr? When);
     internal sealed record LetSyntax(GraphSpan Span, string Name, Expr Value);
     internal sealed record VariantSyntax(GraphSpan Span, string Suffix, Expr When);
+    /// <summary>`select when ...` on a root: the configs it serves (several lines: any of them).</summary>
+    internal sealed record SelectSyntax(GraphSpan Span, Expr When);
 
     internal sealed record BlockSyntax(
         GraphSpan Span,
@@ -62,7 +66,8 @@ namespace Blip2Compiler.Generator.Graphs.Syntax
         IReadOnlyList<VariantSyntax> Variants,
         IReadOnlyList<MemberSyntax> Members,
         IReadOnlyList<IgnoreSyntax> Ignores,
-        IReadOnlyList<ForwardSyntax> Forwards);
+        IReadOnlyList<ForwardSyntax> Forwards,
+        IReadOnlyList<SelectSyntax> Selects);
 
     internal sealed record GraphFile(string Name, IReadOnlyList<ConfigSchema> Configs, IReadOnlyList<BlockSyntax> Blocks);
 }
