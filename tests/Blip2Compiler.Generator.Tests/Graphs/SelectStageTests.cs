@@ -55,7 +55,7 @@ public class SelectStageTests
     {
         var (_, diagnostics) = Select(Config(("architectures", ConfigKind.Array, "Blip2ForConditionalGeneration"), ("text_config.model_type", ConfigKind.String, "llama")));
         var d = Assert.Single(diagnostics);
-        Assert.Equal(DiagnosticDescriptors.UnsupportedTextModel.Id, d.Id);
+        Assert.Equal(DiagnosticDescriptors.UnsupportedModelKind.Id, d.Id);
         Assert.Equal("unsupported text_config.model_type 'llama' (expected 'opt' or 't5')", d.ToDiagnostic().GetMessage());
     }
 

@@ -45,14 +45,13 @@ namespace Blip2Compiler.Generator.Graphs.Bind
 
         private IrClass Instantiate(BlockSyntax block, Dictionary<string, ConstValue> args)
         {
-            var scope = new Scope(this, block, args);
-            foreach (var let in block.Lets) scope.Lets[let.Name] = scope.Eval(let.Value);
+            var scope = new BlockScope(_config, block, args);
 
             var cls = new IrClass { BlockName = block.Name, Span = block.Span, IsRoot = block.IsRoot, BaseType = block.BaseType };
             foreach (var v in block.Variants)
                 if (scope.Eval(v.When).AsBool) { cls.Variant = v.Suffix; break; }
             foreach (var p in block.Params) if (args.TryGetValue(p, out var value) && !(value.Raw is string)) cls.Constants.Add((p, value));
-            foreach (var let in block.Lets) cls.Constants.Add((let.Name, scope.Lets[let.Name]));
+            foreach (var let in block.Lets) cls.Constants.Add((let.Name, scope.Let(let.Name)));
 
             foreach (var m in block.Members)
             {
@@ -86,13 +85,14 @@ namespace Blip2Compiler.Generator.Graphs.Bind
             return n == 0 ? name : name + (n + 1);
         }
 
-        private IrMember BindMember(MemberSyntax m, Scope scope)
+        private IrMember BindMember(MemberSyntax m, BlockScope scope)
         {
             var member = new IrMember { Kind = m.Kind, Name = m.Name, Span = m.Span, Float32 = m.Float32 };
             member.Key = m.Key ?? m.Name; // may hold {name}: filled per instance by the key map
             member.Dims = m.Dims.Select(d => scope.Eval(d).AsInt).ToArray();
-            foreach (var d in member.Dims)
-                if (d <= 0) throw new BindException("'" + m.Name + "' in " + scope.Block.Name + " gets a non-positive size " + d);
+            for (int i = 0; i < member.Dims.Length; i++)
+                if (member.Dims[i] <= 0)
+                    throw new BindException("must be positive (a size of '" + m.Name + "' in " + scope.Block.Name + ")", scope.PathOf(m.Dims[i]), member.Dims[i].ToString(System.Globalization.CultureInfo.InvariantCulture));
             if (m.Options.TryGetValue("eps", out var eps)) member.Eps = scope.Eval(eps).AsDouble;
             if (m.Options.TryGetValue("kernel", out var kernel)) member.Kernel = scope.Eval(kernel).AsInt;
             if (m.Options.TryGetValue("stride", out var stride)) member.Stride = scope.Eval(stride).AsInt;
@@ -113,7 +113,7 @@ namespace Blip2Compiler.Generator.Graphs.Bind
                 else
                 {
                     var count = scope.Eval(m.Options["count"]).AsInt;
-                    if (count <= 0) throw new BindException("stack '" + m.Name + "' has " + count + " layers");
+                    if (count <= 0) throw new BindException("must be positive (the layer count of '" + m.Name + "' in " + scope.Block.Name + ")", scope.PathOf(m.Options["count"]), count.ToString(System.Globalization.CultureInfo.InvariantCulture));
                     for (long i = 0; i < count; i++)
                     {
                         var indexed = new Dictionary<string, ConstValue>(childArgs) { ["index"] = ConstValue.Of(i) };
@@ -126,7 +126,7 @@ namespace Blip2Compiler.Generator.Graphs.Bind
             return member;
         }
 
-        private List<Statement> BindBody(IReadOnlyList<Statement> body, Scope scope, HashSet<string> locals)
+        private List<Statement> BindBody(IReadOnlyList<Statement> body, BlockScope scope, HashSet<string> locals)
         {
             var bound = new List<Statement>();
             foreach (var s in body)
@@ -154,7 +154,7 @@ namespace Blip2Compiler.Generator.Graphs.Bind
         }
 
         /// <summary>Folds config values and lets into literals; names of absent members become none.</summary>
-        private Expr Fold(Expr e, Scope scope, HashSet<string> locals)
+        private Expr Fold(Expr e, BlockScope scope, HashSet<string> locals)
         {
             switch (e)
             {
@@ -212,36 +212,6 @@ namespace Blip2Compiler.Generator.Graphs.Bind
             // Forward bodies follow from the block, its constants and which members exist: their names suffice.
             foreach (var f in cls.Forwards) sb.Append("|f:").Append(f.Name);
             return sb.ToString();
-        }
-
-        /// <summary>Names visible inside one block instance: its arguments, lets, and config values through its alias.</summary>
-        private sealed class Scope
-        {
-            private readonly Binder _binder;
-            private readonly Dictionary<string, ConstValue> _args;
-            public readonly Dictionary<string, ConstValue> Lets = new Dictionary<string, ConstValue>();
-            public readonly HashSet<string> Absent = new HashSet<string>();
-            public BlockSyntax Block { get; }
-
-            public Scope(Binder binder, BlockSyntax block, Dictionary<string, ConstValue> args)
-            {
-                _binder = binder;
-                Block = block;
-                _args = args;
-            }
-
-            public ConstValue? Lookup(string name)
-            {
-                if (_args.TryGetValue(name, out var a)) return a;
-                if (Lets.TryGetValue(name, out var l)) return l;
-                var prefix = Block.ConfigAlias + ".";
-                if (name.StartsWith(prefix, System.StringComparison.Ordinal))
-                    return _binder._config.Get(Block.ConfigSchema, name.Substring(prefix.Length))
-                        ?? throw new BindException("the config schema '" + Block.ConfigSchema + "' has no field '" + name.Substring(prefix.Length) + "'");
-                return _binder._config.Lookup(name);
-            }
-
-            public ConstValue Eval(Expr e) => ConstEvaluator.Evaluate(e, Lookup);
         }
     }
 }

@@ -47,6 +47,11 @@ namespace Blip2Compiler.Generator.Graphs.Bind
             try
             {
                 var value = Read(s, declared);
+            if (declared.Type == "act" && !value.IsNone && !(value.Raw is string act && Activations.ByName.ContainsKey(act)))
+            {
+                var path = JsonPath(schema, field);
+                throw new BindException("unknown activation", path, value.ToString(), DiagnosticDescriptors.UnknownActivation, new[] { value.Raw?.ToString() ?? "none", path });
+            }
                 _cache[key] = value;
                 _read.Add((s, declared));
                 return value;

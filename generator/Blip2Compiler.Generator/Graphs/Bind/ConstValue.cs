@@ -39,13 +39,4 @@ namespace Blip2Compiler.Generator.Graphs.Bind
 
         public override string ToString() => Raw is null ? "none" : Raw is string s ? "\"" + s + "\"" : ToCSharp();
     }
-
-    /// <summary>A config value or graph expression that cannot be bound (wrong type, unknown name).</summary>
-    internal sealed class BindException : System.Exception
-    {
-        public BindException(string message, string? configPath = null, string? value = null) : base(message) { ConfigPath = configPath; Value = value; }
-        public string? ConfigPath { get; }
-        /// <summary>The offending config value as written (for BLIP2015's "path = value"), when one is at fault.</summary>
-        public string? Value { get; }
-    }
 }

@@ -104,6 +104,7 @@ namespace Blip2Compiler.Generator.Graphs.Parse
             var ignores = new List<IgnoreSyntax>();
             var forwards = new List<ForwardSyntax>();
             var selects = new List<SelectSyntax>();
+            var checks = new List<CheckSyntax>();
             Cursor? c;
             while ((c = NextAt(2)) is not null)
             {
@@ -122,6 +123,13 @@ namespace Blip2Compiler.Generator.Graphs.Parse
                     case "forward":
                         forwards.Add(ParseForward(c));
                         break;
+                    case "check":
+                        var conditions = new List<Expr> { c.Expression() };
+                        while (c.Accept(",")) conditions.Add(c.Expression());
+                        string? why = c.Peek.Kind == TokenKind.String ? c.Take().Text : null;
+                        c.End();
+                        checks.Add(new CheckSyntax(c.Span, conditions, why));
+                        break;
                     case "select":
                         if (!isRoot) throw c.Fail("only a root says which configs it serves ('select when ...')");
                         c.ExpectName("when"); selects.Add(new SelectSyntax(c.Span, c.Expression())); c.End();
@@ -132,7 +140,7 @@ namespace Blip2Compiler.Generator.Graphs.Parse
                 }
             }
             if (isRoot && selects.Count == 0) throw head.Fail("a root says which configs it serves: add 'select when ...'");
-            return new BlockSyntax(head.Span, name, isRoot, baseType, alias, schema, parameters, lets, variants, members, ignores, forwards, selects);
+            return new BlockSyntax(head.Span, name, isRoot, baseType, alias, schema, parameters, lets, variants, members, ignores, forwards, selects, checks);
         }
 
         private MemberSyntax ParseMember(Cursor c, string keyword)

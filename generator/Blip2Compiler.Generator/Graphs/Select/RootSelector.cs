@@ -29,7 +29,7 @@ namespace Blip2Compiler.Generator.Graphs.Select
             }
             catch (BindException e)
             {
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidValue, At(e.ConfigPath), e.ConfigPath ?? "config", e.Value ?? "", e.Message));
+                diagnostics.Add(e.ToDiagnostic(document, fallback, "models.graph"));
                 return null;
             }
 
@@ -54,7 +54,7 @@ namespace Blip2Compiler.Generator.Graphs.Select
             var failing = serving.Select(c => c.Tests.First(t => !t.Holds)).FirstOrDefault(t => t.Path is not null);
             if (failing is null) { diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.GraphError, fallback, Where(serving[0].Select.Span), "no root serves this config")); return null; }
             var expected = serving.SelectMany(c => c.Tests).Where(t => t.Path == failing.Path).SelectMany(t => t.Accepted);
-            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedTextModel, At(failing.Path), Text(failing.Value), failing.Path!, Alternatives(expected)));
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedModelKind, At(failing.Path), Text(failing.Value), failing.Path!, Alternatives(expected)));
             return null;
         }
 

@@ -53,6 +53,8 @@ namespace Blip2Compiler.Generator.Graphs.Syntax
     internal sealed record VariantSyntax(GraphSpan Span, string Suffix, Expr When);
     /// <summary>`select when ...` on a root: the configs it serves (several lines: any of them).</summary>
     internal sealed record SelectSyntax(GraphSpan Span, Expr When);
+    /// <summary>`check a > 0, b % c == 0 "why"`: what the block needs of the config, reported where the config is wrong.</summary>
+    internal sealed record CheckSyntax(GraphSpan Span, IReadOnlyList<Expr> Conditions, string? Message);
 
     internal sealed record BlockSyntax(
         GraphSpan Span,
@@ -67,7 +69,8 @@ namespace Blip2Compiler.Generator.Graphs.Syntax
         IReadOnlyList<MemberSyntax> Members,
         IReadOnlyList<IgnoreSyntax> Ignores,
         IReadOnlyList<ForwardSyntax> Forwards,
-        IReadOnlyList<SelectSyntax> Selects);
+        IReadOnlyList<SelectSyntax> Selects,
+        IReadOnlyList<CheckSyntax> Checks);
 
     internal sealed record GraphFile(string Name, IReadOnlyList<ConfigSchema> Configs, IReadOnlyList<BlockSyntax> Blocks);
 }
