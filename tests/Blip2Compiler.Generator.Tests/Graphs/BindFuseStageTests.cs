@@ -29,6 +29,17 @@ public class BindFuseStageTests
     public void TheConfigPicksTheRoot(string @case, string root) => Assert.Equal(root, Bind(@case).Architecture);
 
     [Fact]
+    public void TheKvCacheIsTheStackWhoseLayersCallCacheAppend()
+    {
+        // The fixtures: OPT 2 layers × 4 heads of 8; T5 2 decoder blocks × 4 heads, d_kv 8 (its encoder keeps no cache).
+        Assert.Equal(new KvCacheGeometry(2, 4, 8, "language_model.layers"), Bind("blip2-opt").KvCache);
+        Assert.Equal(new KvCacheGeometry(2, 4, 8, "decoder.blocks"), Bind("blip2-flan-t5").KvCache);
+        Assert.Null(Bind("blip2-itm").KvCache);
+        var facts = Bind("blip2-flan-t5").Facts.ToDictionary(f => f.Name, f => f.Value.Raw);
+        Assert.Equal(("t5", 1L, 0L), (facts["TextModelType"], facts["EosTokenId"], facts["DecoderStartTokenId"]));
+    }
+
+    [Fact]
     public void IdenticalLayersShareAClassAndCrossAttentionLayersAreAVariant()
     {
         var model = Bind("blip2-opt");
@@ -98,7 +109,7 @@ public class BindFuseStageTests
     {
         var model = Bind("blip2-flan-t5");
         foreach (var c in model.Classes) { FuseProjections.Apply(c); FuseHeadSplits.Apply(c); FoldAttentionScale.Apply(c); }
-        var self = model.Classes.Single(c => c.BlockName == "T5SelfAttention");
+        var self = model.Classes.Single(c => c.Name == "T5SelfAttentionCached");
         var cross = model.Classes.Single(c => c.BlockName == "T5CrossAttention");
         double Scale(IrClass c) => Assert.IsType<ConstExpr>(ExprRewriter.Calls(c.Forwards[0].Body.SelectMany(ExprRewriter.Roots).Single(r => ExprRewriter.Calls(r).Any(x => x.Callee == "attention")))
             .Single(x => x.Callee == "attention").Named.Single().Value).Value.AsDouble;

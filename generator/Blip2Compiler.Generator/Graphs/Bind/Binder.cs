@@ -30,8 +30,17 @@ namespace Blip2Compiler.Generator.Graphs.Bind
             if (!_blocks.TryGetValue(rootBlock, out var root)) throw new BindException("no root block '" + rootBlock + "' in the graphs");
             var rootClass = Instantiate(root, new Dictionary<string, ConstValue>());
             rootClass.Name = declaration.ClassName;
+            var rootScope = new BlockScope(_config, root, new Dictionary<string, ConstValue>());
+            var facts = new List<(string, ConstValue)>();
+            foreach (var info in root.Infos)
+            {
+                var value = rootScope.Eval(info.Value);
+                if (!value.IsNone) facts.Add((info.Name, value));
+            }
             return new IrModel
             {
+                Facts = facts,
+                KvCache = KvCacheFinder.Find(rootClass),
                 Namespace = declaration.Namespace,
                 ClassName = declaration.ClassName,
                 Accessibility = declaration.Accessibility,

@@ -69,5 +69,12 @@ namespace Blip2Compiler.Generator.Graphs.Bind
         public IrClass Root = null!;
         public List<IrClass> Classes = new List<IrClass>();
         public ConfigView Config = null!;
+        /// <summary>The root's `info` lines, bound (in declaration order; none values left out).</summary>
+        public List<(string Name, ConstValue Value)> Facts = new List<(string, ConstValue)>();
+        /// <summary>The decoder's KV cache, found from the stack whose layers call cache_append (null: no cache).</summary>
+        public KvCacheGeometry? KvCache;
     }
+
+    /// <summary>Layers, heads and head size of the KV cache a decoding run allocates.</summary>
+    internal sealed record KvCacheGeometry(long Layers, long Heads, long HeadDim, string Stack);
 }

@@ -105,6 +105,7 @@ namespace Blip2Compiler.Generator.Graphs.Parse
             var forwards = new List<ForwardSyntax>();
             var selects = new List<SelectSyntax>();
             var checks = new List<CheckSyntax>();
+            var infos = new List<InfoSyntax>();
             Cursor? c;
             while ((c = NextAt(2)) is not null)
             {
@@ -130,6 +131,10 @@ namespace Blip2Compiler.Generator.Graphs.Parse
                         c.End();
                         checks.Add(new CheckSyntax(c.Span, conditions, why));
                         break;
+                    case "info":
+                        if (!isRoot) throw c.Fail("only a root declares ModelInfo facts ('info Name = ...')");
+                        var fact = c.Name(); c.Expect("="); infos.Add(new InfoSyntax(c.Span, fact, c.Expression())); c.End();
+                        break;
                     case "select":
                         if (!isRoot) throw c.Fail("only a root says which configs it serves ('select when ...')");
                         c.ExpectName("when"); selects.Add(new SelectSyntax(c.Span, c.Expression())); c.End();
@@ -140,7 +145,7 @@ namespace Blip2Compiler.Generator.Graphs.Parse
                 }
             }
             if (isRoot && selects.Count == 0) throw head.Fail("a root says which configs it serves: add 'select when ...'");
-            return new BlockSyntax(head.Span, name, isRoot, baseType, alias, schema, parameters, lets, variants, members, ignores, forwards, selects, checks);
+            return new BlockSyntax(head.Span, name, isRoot, baseType, alias, schema, parameters, lets, variants, members, ignores, forwards, selects, checks, infos);
         }
 
         private MemberSyntax ParseMember(Cursor c, string keyword)

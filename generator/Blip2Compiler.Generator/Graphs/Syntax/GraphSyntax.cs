@@ -54,6 +54,8 @@ namespace Blip2Compiler.Generator.Graphs.Syntax
     /// <summary>`select when ...` on a root: the configs it serves (several lines: any of them).</summary>
     internal sealed record SelectSyntax(GraphSpan Span, Expr When);
     /// <summary>`check a > 0, b % c == 0 "why"`: what the block needs of the config, reported where the config is wrong.</summary>
+    /// <summary>`info VocabSize = opt.vocab_size` on a root: a fact the runtime reads from the model's ModelInfo.</summary>
+    internal sealed record InfoSyntax(GraphSpan Span, string Name, Expr Value);
     internal sealed record CheckSyntax(GraphSpan Span, IReadOnlyList<Expr> Conditions, string? Message);
 
     internal sealed record BlockSyntax(
@@ -70,7 +72,8 @@ namespace Blip2Compiler.Generator.Graphs.Syntax
         IReadOnlyList<IgnoreSyntax> Ignores,
         IReadOnlyList<ForwardSyntax> Forwards,
         IReadOnlyList<SelectSyntax> Selects,
-        IReadOnlyList<CheckSyntax> Checks);
+        IReadOnlyList<CheckSyntax> Checks,
+        IReadOnlyList<InfoSyntax> Infos);
 
     internal sealed record GraphFile(string Name, IReadOnlyList<ConfigSchema> Configs, IReadOnlyList<BlockSyntax> Blocks);
 }
