@@ -115,7 +115,7 @@ namespace Blip2Compiler.Generator.Graphs.Bind
             var path = schema.Section.Length == 0 ? field.Name : schema.Section + "." + field.Name;
             var entry = _document.Find(path);
             // An empty list of names (`"architectures": []`) says nothing: the default applies.
-            bool emptyNames = entry is { Kind: ConfigKind.Array } && field.Type == "string" && entry.Items.AsImmutableArray().Length == 0;
+            bool emptyNames = entry is { Kind: ConfigKind.Array } && field.AcceptsList && field.Type == "string" && entry.Items.AsImmutableArray().Length == 0;
             if (entry is null || emptyNames || (entry.Kind == ConfigKind.Null && !field.Nullable))
                 return ConstEvaluator.Evaluate(field.Default, name => Get(schema.Name, name) ?? Lookup(name));
             try
@@ -134,6 +134,7 @@ namespace Blip2Compiler.Generator.Graphs.Bind
             var text = entry.Value;
             if (entry.Kind == ConfigKind.Array)
             {
+                if (!field.AcceptsList) throw new System.FormatException();
                 // A list where one value is expected (e.g. several eos ids): the graphs need the first.
                 if (entry.Items.AsImmutableArray().Length == 0) throw new System.FormatException();
                 text = entry.Items.AsImmutableArray()[0];
@@ -153,7 +154,7 @@ namespace Blip2Compiler.Generator.Graphs.Bind
                     return ConstValue.Of(text == "true");
                 case "string":
                 case "act":
-                    if (entry.Kind != ConfigKind.String && !(field.Type == "string" && entry.Kind == ConfigKind.Array)) throw new System.FormatException();
+                    if (entry.Kind != ConfigKind.String && entry.Kind != ConfigKind.Array) throw new System.FormatException();
                     return ConstValue.Of(text);
             }
             throw new BindException("unknown schema type " + field.Type);

@@ -78,8 +78,21 @@ namespace Blip2Compiler.Generator.Graphs.Parse
                 var field = c.Name();
                 c.Expect("=");
                 var value = c.Expression();
+                bool list = false, acceptsNull = false;
+                if (c.AcceptName("accepts"))
+                {
+                    do
+                    {
+                        var what = c.Name();
+                        if (what == "list") list = true;
+                        else if (what == "null") acceptsNull = true;
+                        else throw c.Fail("a config field accepts 'list' or 'null', not '" + what + "'");
+                    } while (c.Accept(","));
+                }
                 c.End();
-                fields.Add(new ConfigField(c.Span, type, field, nullable, value));
+                if (type != "int" && type != "float" && type != "bool" && type != "string" && type != "act")
+                    throw c.Fail("a config field is int, float, bool, string or act, not '" + type + "'");
+                fields.Add(new ConfigField(c.Span, type, field, nullable, value, list, acceptsNull));
             }
             return new ConfigSchema(head.Span, name, section, fields);
         }

@@ -17,7 +17,12 @@ namespace Blip2Compiler.Generator.Graphs.Syntax
     internal sealed record ConditionalExpr(GraphSpan Span, Expr Then, Expr Condition, Expr Else) : Expr(Span); // a if c else b
 
     // ---- Config schemas ----
-    internal sealed record ConfigField(GraphSpan Span, string Type, string Name, bool Nullable, Expr Default);
+    /// <summary>
+    /// One config.json key: its type (int, float, bool, string, act), whether null is a value (`int?`: none), its
+    /// default, and what else JSON may hold there: `accepts list` (a list whose first item is read, e.g. several eos
+    /// ids) and `accepts null` (null reads as the default, as Hugging Face's None does for word_embed_proj_dim).
+    /// </summary>
+    internal sealed record ConfigField(GraphSpan Span, string Type, string Name, bool Nullable, Expr Default, bool AcceptsList = false, bool AcceptsNull = false);
     internal sealed record ConfigSchema(GraphSpan Span, string Name, string Section, IReadOnlyList<ConfigField> Fields);
 
     // ---- Blocks ----
