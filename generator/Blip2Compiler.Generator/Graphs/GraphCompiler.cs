@@ -38,13 +38,7 @@ namespace Blip2Compiler.Generator.Graphs
             try { ir = new Binder(files, config).Bind(model, root.Name); }
             catch (BindException e) { return Fail(e.ToDiagnostic(model.Config, model.AttributeLocation, root.Name)); }
 
-            foreach (var cls in ir.Classes)
-            {
-                FuseProjections.Apply(cls);
-                FuseHeadSplits.Apply(cls);
-                FoldAttentionScale.Apply(cls);
-                FuseEpilogues.Apply(cls);
-            }
+            foreach (var cls in ir.Classes) FusionPasses.Run(cls);
 
             try
             {

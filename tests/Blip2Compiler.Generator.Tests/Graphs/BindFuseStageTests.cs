@@ -65,8 +65,7 @@ public class BindFuseStageTests
     {
         var model = Bind("blip2-opt");
         var attention = model.Classes.Single(c => c.BlockName == "OptAttention");
-        FuseProjections.Apply(attention);
-        FuseEpilogues.Apply(attention);
+        FusionPasses.Run(attention);
         var fused = attention.FindMember("qkv_proj");
         Assert.NotNull(fused);
         Assert.Equal(new[] { "q_proj", "k_proj", "v_proj" }, fused!.FusedFrom!.Select(m => m.Name));
@@ -75,7 +74,7 @@ public class BindFuseStageTests
 
         var (rows, _) = KeyMapBuilder.Build(model.Root);
         var weight = rows.Single(r => r.Parameter == "language_model.layers.1.self_attn.qkv_proj.weight");
-        Assert.Equal("concat", weight.Alternatives.Single().Kind);
+        Assert.Equal(SourceKind.Concat, weight.Alternatives.Single().Kind);
         Assert.Equal(new[] { "q_proj", "k_proj", "v_proj" }.Select(n => $"language_model.model.decoder.layers.1.self_attn.{n}.weight"), weight.Alternatives.Single().Keys);
     }
 
@@ -84,8 +83,7 @@ public class BindFuseStageTests
     {
         var model = Bind("blip2-opt");
         var attention = model.Classes.Single(c => c.BlockName == "OptAttention");
-        FuseProjections.Apply(attention);
-        FuseHeadSplits.Apply(attention);
+        FusionPasses.Through(attention, nameof(FuseHeadSplits));
         var body = attention.Forwards[0].Body.OfType<AssignStatement>().ToList();
         var split = body.Single(a => a.Value is CallExpr { Callee: "split_heads_fused" });
         Assert.Equal(new[] { "q", "k", "v" }, split.Targets);
@@ -97,8 +95,7 @@ public class BindFuseStageTests
 
         // Q-Former cross-attention: keys and values of the image, fused in pairs; the query's split stays.
         var cross = Bind("blip2-opt").Classes.Single(c => c.BlockName == "QFormerCrossAttention");
-        FuseProjections.Apply(cross);
-        FuseHeadSplits.Apply(cross);
+        FusionPasses.Through(cross, nameof(FuseHeadSplits));
         var crossBody = cross.Forwards[0].Body.OfType<AssignStatement>().ToList();
         Assert.Equal(new[] { "k", "v" }, crossBody.Single(a => a.Value is CallExpr { Callee: "split_heads_fused_pair" }).Targets);
         Assert.Single(crossBody, a => a.Value is CallExpr { Callee: "split_heads" });
@@ -108,7 +105,7 @@ public class BindFuseStageTests
     public void AnUnscaledAttentionFoldsItsScaleIntoTheQueryWeights()
     {
         var model = Bind("blip2-flan-t5");
-        foreach (var c in model.Classes) { FuseProjections.Apply(c); FuseHeadSplits.Apply(c); FoldAttentionScale.Apply(c); }
+        foreach (var c in model.Classes) FusionPasses.Through(c, nameof(FoldAttentionScale));
         var self = model.Classes.Single(c => c.Name == "T5SelfAttentionCached");
         var cross = model.Classes.Single(c => c.BlockName == "T5CrossAttention");
         double Scale(IrClass c) => Assert.IsType<ConstExpr>(ExprRewriter.Calls(c.Forwards[0].Body.SelectMany(ExprRewriter.Roots).Single(r => ExprRewriter.Calls(r).Any(x => x.Callee == "attention")))
@@ -128,7 +125,7 @@ public class BindFuseStageTests
 
         // OPT's attention uses the default scale: nothing folds.
         var opt = Bind("blip2-opt");
-        foreach (var c in opt.Classes) { FuseProjections.Apply(c); FuseHeadSplits.Apply(c); FoldAttentionScale.Apply(c); }
+        foreach (var c in opt.Classes) FusionPasses.Through(c, nameof(FoldAttentionScale));
         Assert.All(KeyMapBuilder.Build(opt.Root).Rows, r => Assert.All(r.Alternatives, a => Assert.Null(a.Scales)));
     }
 
@@ -152,7 +149,7 @@ public class BindFuseStageTests
         foreach (var @case in new[] { "blip2-opt", "blip2-flan-t5", "blip2-itm", "blip2-features" })
         {
             var model = Bind(@case);
-            foreach (var c in model.Classes) { FuseProjections.Apply(c); FuseHeadSplits.Apply(c); FuseEpilogues.Apply(c); }
+            foreach (var c in model.Classes) FusionPasses.Run(c);
             var (rows, ignored) = KeyMapBuilder.Build(model.Root);
             var mapped = rows.SelectMany(r => r.Alternatives.First().Keys).ToHashSet();
             var stored = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(Fixtures.Golden(@case), "meta.json")))

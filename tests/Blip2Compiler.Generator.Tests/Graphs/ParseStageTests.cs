@@ -37,7 +37,7 @@ public class ParseStageTests
         Assert.Equal(new[] { MemberKind.Linear, MemberKind.Linear, MemberKind.Param }, block.Members.Select(m => m.Kind));
         Assert.Equal("out", block.Members[1].Key);
         Assert.True(block.Members[2].Float32);
-        Assert.Equal(new[] { "key", "concat" }, block.Members[2].Sources.Select(s => s.Kind));
+        Assert.Equal(new[] { SourceKind.Copy, SourceKind.Concat }, block.Members[2].Sources.Select(s => s.Kind));
         Assert.NotNull(block.Members[2].When);
 
         var forward = Assert.Single(block.Forwards);

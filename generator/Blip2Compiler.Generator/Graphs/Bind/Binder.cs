@@ -176,7 +176,8 @@ namespace Blip2Compiler.Generator.Graphs.Bind
                     if (scope.Block.Members.Any(m => m.Name == root)) return n;
                     if (n.Name == "true" || n.Name == "false" || n.Name == "none") return new ConstExpr(n.Span, ConstEvaluator.Evaluate(n, _ => null));
                     var value = scope.Lookup(n.Name) ?? throw new BindException("unknown name '" + n.Name + "' in " + scope.Block.Name);
-                    return new ConstExpr(n.Span, value);
+                    bool named = scope.Block.Lets.Any(l => l.Name == n.Name) || scope.Block.Params.Contains(n.Name);
+                    return new ConstExpr(n.Span, value, named ? n.Name : null);
                 case UnaryExpr u:
                     var operand = Fold(u.Operand, scope, locals);
                     if (operand is ConstExpr c1) return new ConstExpr(u.Span, ConstEvaluator.Evaluate(new UnaryExpr(u.Span, u.Op, Literal(c1)), _ => null));

@@ -6,7 +6,7 @@ namespace Blip2Compiler.Generator.Graphs.Bind
     // The intermediate representation between Bind, Check, Fuse and Emit: blocks with every config value resolved.
 
     /// <summary>A checkpoint source for a parameter, keys relative to the owning instance.</summary>
-    internal sealed record IrSource(string Kind, IReadOnlyList<string> Keys, IReadOnlyList<double>? Scales = null); // key | concat | qkv_bias
+    internal sealed record IrSource(SourceKind Kind, IReadOnlyList<string> Keys, IReadOnlyList<double>? Scales = null);
 
     internal sealed class IrMember
     {

@@ -171,7 +171,10 @@ namespace Blip2Compiler.Generator.Graphs.Emit
         {
             switch (e)
             {
-                case ConstExpr c: return c.Value.ToCSharp();
+                case ConstExpr c:
+                    // A let or argument the class declares as a constant is written by its name.
+                    if (c.Let is not null && (c.Value.IsNumber || c.Value.Raw is bool) && _cls.Constants.Any(k => k.Name == c.Let)) return Names.Pascal(c.Let);
+                    return c.Value.ToCSharp();
                 case NameExpr n:
                     var parts = n.Name.Split('.');
                     // Locals shadow members (T5's `q = split_heads(q(x))`).

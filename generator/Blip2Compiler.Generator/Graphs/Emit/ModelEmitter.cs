@@ -142,7 +142,7 @@ namespace Blip2Compiler.Generator.Graphs.Emit
             w.Open("public static KeyMap KeyMap { get; } = new KeyMap(new KeyMapEntry[]");
             foreach (var r in rows)
             {
-                var sources = string.Join(", ", r.Alternatives.Select(s => "new ParamSource(SourceKind." + (s.Kind == "key" ? "Copy" : s.Kind == "concat" ? "Concat" : "QkvBias") + ", " + string.Join(", ", s.Keys.Select(k => "\"" + k + "\"")) + ")"
+                var sources = string.Join(", ", r.Alternatives.Select(s => "new ParamSource(SourceKind." + s.Kind + ", " + string.Join(", ", s.Keys.Select(k => "\"" + k + "\"")) + ")"
                     + (s.Scales is null ? "" : " { Scales = new[] { " + string.Join(", ", s.Scales.Select(ConstValue.FormatDouble)) + " } }")));
                 w.Line("new(\"" + r.Parameter + "\", new long[] { " + string.Join(", ", r.Shape) + " }, new[] { " + sources + " }" + (r.KeepFloat32 ? ", KeepFloat32: true" : "") + "),");
             }

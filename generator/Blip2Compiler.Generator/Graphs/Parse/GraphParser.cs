@@ -220,7 +220,7 @@ namespace Blip2Compiler.Generator.Graphs.Parse
                 if (c.Accept("@"))
                 {
                     do sources.Add(ParseSource(c)); while (c.Accept("|"));
-                    if (sources[0].Kind == "key") key = sources[0].Keys[0];
+                    if (sources[0].Kind == SourceKind.Copy) key = sources[0].Keys[0];
                 }
                 else if (c.AcceptName("float32")) float32 = true;
                 else if (c.AcceptName("when")) when = c.Expression();
@@ -237,14 +237,14 @@ namespace Blip2Compiler.Generator.Graphs.Parse
 
         private static SourceSyntax ParseSource(Cursor c)
         {
-            if (c.Peek.Kind == TokenKind.String) return new SourceSyntax("key", new[] { c.Take().Text });
+            if (c.Peek.Kind == TokenKind.String) return new SourceSyntax(SourceKind.Copy, new[] { c.Take().Text });
             var kind = c.Name();
             if (kind != "qkv_bias" && kind != "concat") throw c.Fail("a source is a \"key\", concat(...) or qkv_bias(...)");
             c.Expect("(");
             var keys = new List<string> { c.String() };
             while (c.Accept(",")) keys.Add(c.String());
             c.Expect(")");
-            return new SourceSyntax(kind, keys);
+            return new SourceSyntax(kind == "concat" ? SourceKind.Concat : SourceKind.QkvBias, keys);
         }
 
         private ForwardSyntax ParseForward(Cursor head)

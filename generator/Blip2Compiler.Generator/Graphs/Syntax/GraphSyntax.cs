@@ -28,8 +28,11 @@ namespace Blip2Compiler.Generator.Graphs.Syntax
     // ---- Blocks ----
     internal enum MemberKind { Param, Linear, LayerNorm, RmsNorm, Embedding, Conv2d, Module, Stack }
 
+    /// <summary>How a parameter is filled from checkpoint keys; the names are the runtime's <c>Blip2Compiler.Checkpoints.SourceKind</c>.</summary>
+    internal enum SourceKind { Copy, Concat, QkvBias }
+
     /// <summary>One way to fill a parameter from the checkpoint: a key, a concatenation, or q/v biases.</summary>
-    internal sealed record SourceSyntax(string Kind, IReadOnlyList<string> Keys);
+    internal sealed record SourceSyntax(SourceKind Kind, IReadOnlyList<string> Keys);
 
     internal sealed record MemberSyntax(
         GraphSpan Span,
@@ -85,6 +88,9 @@ namespace Blip2Compiler.Generator.Graphs.Syntax
 
 namespace Blip2Compiler.Generator.Graphs.Syntax
 {
-    /// <summary>A compile-time value folded into forward wiring by the Bind stage.</summary>
-    internal sealed record ConstExpr(GraphSpan Span, Bind.ConstValue Value) : Expr(Span);
+    /// <summary>
+    /// A compile-time value folded into forward wiring by the Bind stage; <see cref="Let"/> names the block's `let`
+    /// (or argument) it came from, so emitted code reads `Heads`, the class constant, not a bare 4.
+    /// </summary>
+    internal sealed record ConstExpr(GraphSpan Span, Bind.ConstValue Value, string? Let = null) : Expr(Span);
 }
