@@ -1,7 +1,10 @@
 using System;
 using System.Linq;
 using System.Threading;
+using System.Collections.Generic;
 using Blip2Compiler.Generator.Graphs;
+using Blip2Compiler.Generator.Graphs.Parse;
+using Blip2Compiler.Generator.Graphs.Syntax;
 using Blip2Compiler.Generator.Parsing;
 
 namespace Blip2Compiler.Generator.Emit;
@@ -13,8 +16,15 @@ namespace Blip2Compiler.Generator.Emit;
 /// </summary>
 internal static class CompileStep
 {
-    public static CompiledModel Compile(ResolvedModel resolved, CancellationToken cancellationToken) =>
-        Compile(resolved, GraphCompiler.Compile, cancellationToken);
+    public static CompiledModel Compile((ResolvedModel Resolved, EquatableArray<GraphSource> UserGraphs) input, CancellationToken cancellationToken) =>
+        Compile(input.Resolved, model => GraphCompiler.Compile(model, () => WithUserGraphs(input.UserGraphs)), cancellationToken);
+
+    /// <summary>The embedded graphs followed by the project's own (a parse error is BLIP2020 at its line).</summary>
+    private static IReadOnlyList<GraphFile> WithUserGraphs(EquatableArray<GraphSource> userGraphs)
+    {
+        if (userGraphs.IsEmpty) return GraphLibrary.Load();
+        return GraphLibrary.Load().Concat(userGraphs.Select(g => GraphParser.Parse(g.Path, g.Text))).ToList();
+    }
 
     /// <summary>With the compiler passed in, so tests can check what happens when it throws.</summary>
     internal static CompiledModel Compile(ResolvedModel resolved, Func<ModelDeclaration, CompileResult> compile, CancellationToken cancellationToken)
