@@ -1,6 +1,6 @@
 using System.Linq;
-using Blip2Compiler.Generator.Emit;
-using Blip2Compiler.Generator.Parsing;
+using Blip2Compiler.Generator.Pipeline;
+using Blip2Compiler.Generator.Declaration;
 using Microsoft.CodeAnalysis;
 
 namespace Blip2Compiler.Generator;

@@ -1,5 +1,5 @@
 using Blip2Compiler.Generator.Graphs.Parse;
-using Blip2Compiler.Generator.Parsing;
+using Blip2Compiler.Generator.Declaration;
 
 namespace Blip2Compiler.Generator.Tests;
 

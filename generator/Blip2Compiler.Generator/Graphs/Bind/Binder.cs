@@ -6,7 +6,7 @@ using Blip2Compiler.Generator.Graphs.Syntax;
 namespace Blip2Compiler.Generator.Graphs.Bind
 {
     /// <summary>
-    /// Stage 2, Bind: instantiates the chosen root block with the config's numbers. Every `let`, shape, eps and
+    /// Stage 4, Bind: instantiates the chosen root block with the config's numbers. Every `let`, shape, eps and
     /// `when` becomes a value; forward wiring keeps only the statements that apply; blocks instantiated with
     /// the same structure share one class (the 39 vision layers are one class), different structure (a Q-Former
     /// layer with cross-attention) becomes a variant class.

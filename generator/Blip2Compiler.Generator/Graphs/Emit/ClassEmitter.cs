@@ -6,7 +6,7 @@ using Blip2Compiler.Generator.Graphs.Syntax;
 namespace Blip2Compiler.Generator.Graphs.Emit
 {
     /// <summary>
-    /// Stage 5, Emit: one nested class per bound block. Fields are the block's members, shapes are constants,
+    /// Stage 6, Emit: one nested class per bound block. Fields are the block's members, shapes are constants,
     /// and each forward is the graph's wiring, statement for statement, with a comment naming its graph line.
     /// </summary>
     internal sealed class ClassEmitter

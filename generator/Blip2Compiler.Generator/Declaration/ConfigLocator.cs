@@ -3,10 +3,10 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 
-namespace Blip2Compiler.Generator.Parsing;
+namespace Blip2Compiler.Generator.Declaration;
 
 /// <summary>
-/// Stage 2a: finds the AdditionalFiles item a <c>[Blip2Model("…/config.json")]</c> path names. AdditionalFiles have
+/// Declaration step LocatedRequests: finds the AdditionalFiles item a <c>[Blip2Model("…/config.json")]</c> path names. AdditionalFiles have
 /// full paths while the attribute's is relative to the project, so the path matches a file whose path ends with it
 /// (on a folder boundary, either separator). When several do, the one that is exactly the path taken relative to
 /// the C# file wins; otherwise the path is ambiguous.

@@ -1,4 +1,4 @@
-namespace Blip2Compiler.Generator.Parsing;
+namespace Blip2Compiler.Generator.Declaration;
 
 /// <summary>Metadata names of the attributes in the runtime (runtime/Blip2Compiler.Runtime/Attributes).</summary>
 internal static class AttributeNames

@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.CodeAnalysis.Text;
 
-namespace Blip2Compiler.Generator.Parsing;
+namespace Blip2Compiler.Generator.Declaration;
 
 /// <summary>A JSON syntax error at a character offset of the text.</summary>
 internal sealed class JsonSyntaxException : Exception

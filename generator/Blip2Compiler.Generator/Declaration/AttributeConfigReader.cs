@@ -6,7 +6,7 @@ using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 
-namespace Blip2Compiler.Generator.Parsing;
+namespace Blip2Compiler.Generator.Declaration;
 
 /// <summary>
 /// Reads a configuration declared with attributes into the same flat entries a config.json gives: property names

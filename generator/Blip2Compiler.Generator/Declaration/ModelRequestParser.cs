@@ -5,10 +5,10 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 
-namespace Blip2Compiler.Generator.Parsing;
+namespace Blip2Compiler.Generator.Declaration;
 
 /// <summary>
-/// Stage 1: a class marked <c>[Blip2Model]</c> → a <see cref="ModelRequest"/>. Checks the class can take generated
+/// Declaration step ModelRequests: a class marked <c>[Blip2Model]</c> → a <see cref="ModelRequest"/>. Checks the class can take generated
 /// members (partial, top-level, not generic/static/file-local) and that the configuration is declared exactly one way.
 /// </summary>
 internal static class ModelRequestParser

@@ -2,10 +2,10 @@ using System.Collections.Immutable;
 using System.Linq;
 using System.Threading;
 
-namespace Blip2Compiler.Generator.Parsing;
+namespace Blip2Compiler.Generator.Declaration;
 
 /// <summary>
-/// Stage 2b: joins a located request with its parsed config file (or its attribute-declared values) into a
+/// Declaration step ResolvedModels: joins a located request with its parsed config file (or its attribute-declared values) into a
 /// <see cref="ModelDeclaration"/>, with the file's syntax errors and wrong-type values as diagnostics.
 /// </summary>
 internal static class ModelResolver

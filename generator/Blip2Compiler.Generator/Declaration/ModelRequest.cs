@@ -1,4 +1,4 @@
-namespace Blip2Compiler.Generator.Parsing;
+namespace Blip2Compiler.Generator.Declaration;
 
 /// <summary>
 /// What one <c>[Blip2Model]</c> class asks for, as values (no symbols or syntax cross the incremental cache).

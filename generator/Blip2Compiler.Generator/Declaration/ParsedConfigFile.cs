@@ -1,4 +1,4 @@
-namespace Blip2Compiler.Generator.Parsing;
+namespace Blip2Compiler.Generator.Declaration;
 
 /// <summary>
 /// One JSON additional file after parsing: its document, or the syntax error that stopped it

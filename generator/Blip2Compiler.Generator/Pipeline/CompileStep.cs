@@ -5,12 +5,12 @@ using System.Collections.Generic;
 using Blip2Compiler.Generator.Graphs;
 using Blip2Compiler.Generator.Graphs.Parse;
 using Blip2Compiler.Generator.Graphs.Syntax;
-using Blip2Compiler.Generator.Parsing;
+using Blip2Compiler.Generator.Declaration;
 
-namespace Blip2Compiler.Generator.Emit;
+namespace Blip2Compiler.Generator.Pipeline;
 
 /// <summary>
-/// Stage 3: runs the graph compiler on a resolved model. A bug in the generator must never take the build down with
+/// Pipeline step CompiledModels: runs the graph compiler on a resolved model. A bug in the generator must never take the build down with
 /// a crash (the compiler would report a bare warning and drop every generated file), so any exception becomes
 /// BLIP2099 on the attribute.
 /// </summary>

@@ -2,9 +2,9 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Text;
 using System.Text;
 
-namespace Blip2Compiler.Generator.Emit;
+namespace Blip2Compiler.Generator.Pipeline;
 
-/// <summary>Stage 4: adds the generated files and reports the diagnostics of one model.</summary>
+/// <summary>Pipeline output: adds the generated files and reports the diagnostics of one model.</summary>
 internal static class SourceEmitter
 {
     public static void Emit(SourceProductionContext context, CompiledModel compiled)

@@ -3,7 +3,7 @@ using System.Linq;
 using System.Text;
 using Microsoft.CodeAnalysis.Text;
 
-namespace Blip2Compiler.Generator.Parsing;
+namespace Blip2Compiler.Generator.Declaration;
 
 /// <summary>Turns a config.json text into a flat <see cref="ConfigDocument"/> whose entries point into the file.</summary>
 internal static class ConfigFileParser

@@ -4,7 +4,7 @@ using Blip2Compiler.Generator.Graphs;
 using Blip2Compiler.Generator.Graphs.Parse;
 using Blip2Compiler.Generator.Graphs.Syntax;
 
-namespace Blip2Compiler.Generator.Parsing;
+namespace Blip2Compiler.Generator.Declaration;
 
 /// <summary>The JSON type a known configuration key must have.</summary>
 internal enum ConfigValueType { Integer, Float, Bool, String, StringArray, IntegerOrIntegerArray }

@@ -1,7 +1,7 @@
 using System.Collections.Generic;
 using System.Linq;
 
-namespace Blip2Compiler.Generator.Parsing;
+namespace Blip2Compiler.Generator.Declaration;
 
 /// <summary>Reports config values whose JSON type does not fit a known key (BLIP2006), located on the value.</summary>
 internal static class ConfigTypeChecker
