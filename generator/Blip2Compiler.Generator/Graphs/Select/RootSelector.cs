@@ -82,7 +82,9 @@ namespace Blip2Compiler.Generator.Graphs.Select
             };
             if (field is null) return new ConjunctTest(holds, null, null, System.Array.Empty<ConstValue>());
             var dot = field.Name.IndexOf('.');
+            if (dot < 0) return new ConjunctTest(holds, null, null, System.Array.Empty<ConstValue>());
             var schema = field.Name.Substring(0, dot) == root.ConfigAlias ? root.ConfigSchema : field.Name.Substring(0, dot);
+            if (!view.HasSchema(schema)) return new ConjunctTest(holds, null, null, System.Array.Empty<ConstValue>());
             return new ConjunctTest(holds, view.JsonPath(schema, field.Name.Substring(dot + 1)), Lookup(field.Name),
                 accepted.Select(a => ConstEvaluator.Evaluate(a, Lookup)).Where(v => !v.IsNone).ToList());
         }
