@@ -37,6 +37,14 @@ namespace Blip2Compiler.Generator.Graphs.Bind
             return text;
         }
 
+        /// <summary>The value as config.json would write it, strings unquoted, for messages ("invalid value x = 0").</summary>
+        public string ToConfigText() => Raw switch
+        {
+            null => "null",
+            string s => s,
+            _ => ToCSharp(),
+        };
+
         public override string ToString() => Raw is null ? "none" : Raw is string s ? "\"" + s + "\"" : ToCSharp();
     }
 }

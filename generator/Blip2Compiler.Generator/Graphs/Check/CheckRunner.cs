@@ -1,5 +1,4 @@
 using System.Collections.Generic;
-using System.Globalization;
 using System.Linq;
 using Blip2Compiler.Generator.Graphs.Bind;
 using Blip2Compiler.Generator.Graphs.Syntax;
@@ -81,7 +80,7 @@ namespace Blip2Compiler.Generator.Graphs.Check
 
         private DiagnosticInfo Failure(Expr condition, CheckSyntax check, BlockScope scope)
         {
-            string Value(Expr e) => Text(scope.Eval(e));
+            string Value(Expr e) => scope.Eval(e).ToConfigText();
             string Name(Expr e) => scope.PathOf(e) ?? ExprText.Of(e);
             LocationInfo At(Expr e) => (scope.PathOf(e) is { } path ? _config.Document.Find(path)?.Location : null) ?? _fallback;
             string Why() => check.Message is null ? "" : " (" + check.Message + ")";
@@ -108,15 +107,6 @@ namespace Blip2Compiler.Generator.Graphs.Check
             BinaryExpr b => FirstConfigName(b.Left, scope) ?? FirstConfigName(b.Right, scope),
             InExpr i => FirstConfigName(i.Value, scope),
             _ => null,
-        };
-
-        private static string Text(ConstValue v) => v.Raw switch
-        {
-            null => "null",
-            bool b => b ? "true" : "false",
-            long l => l.ToString(CultureInfo.InvariantCulture),
-            double d => ConstValue.FormatDouble(d),
-            _ => v.Raw.ToString()!,
         };
 
         private void Report(DiagnosticInfo d) { if (_seen.Add(d)) _found.Add(d); }

@@ -68,30 +68,23 @@ namespace Blip2Compiler.Generator.Graphs.Select
 
         private static ConjunctTest Test(Expr conjunct, BlockSyntax root, ConfigView view)
         {
-            ConstValue? Lookup(string name)
-            {
-                var prefix = root.ConfigAlias + ".";
-                return name.StartsWith(prefix, System.StringComparison.Ordinal) ? view.Get(root.ConfigSchema, name.Substring(prefix.Length)) : view.Lookup(name);
-            }
-            var holds = ConstEvaluator.Evaluate(conjunct, Lookup).AsBool;
+            // The root's own scope resolves `cfg.x` (its schema) and `text.model_type` (another), as in its blocks.
+            var scope = new BlockScope(view, root, new Dictionary<string, ConstValue>());
+            var holds = scope.Eval(conjunct).AsBool;
             var (field, accepted) = conjunct switch
             {
                 BinaryExpr { Op: "==", Left: NameExpr n } b => (n, new[] { b.Right }),
                 InExpr { Value: NameExpr n } i => (n, i.Items.ToArray()),
                 _ => ((NameExpr?)null, System.Array.Empty<Expr>()),
             };
-            if (field is null) return new ConjunctTest(holds, null, null, System.Array.Empty<ConstValue>());
-            var dot = field.Name.IndexOf('.');
-            if (dot < 0) return new ConjunctTest(holds, null, null, System.Array.Empty<ConstValue>());
-            var schema = field.Name.Substring(0, dot) == root.ConfigAlias ? root.ConfigSchema : field.Name.Substring(0, dot);
-            if (!view.HasSchema(schema)) return new ConjunctTest(holds, null, null, System.Array.Empty<ConstValue>());
-            return new ConjunctTest(holds, view.JsonPath(schema, field.Name.Substring(dot + 1)), Lookup(field.Name),
-                accepted.Select(a => ConstEvaluator.Evaluate(a, Lookup)).Where(v => !v.IsNone).ToList());
+            var path = field is null ? null : scope.PathOf(field);
+            if (path is null) return new ConjunctTest(holds, null, null, System.Array.Empty<ConstValue>());
+            return new ConjunctTest(holds, path, scope.Eval(field!), accepted.Select(scope.Eval).Where(v => !v.IsNone).ToList());
         }
 
         private static string Where(GraphSpan span) => System.IO.Path.GetFileName(span.File) + ":" + span.Line;
 
-        private static string Text(ConstValue? v) => v?.Raw?.ToString() ?? "none";
+        private static string Text(ConstValue? v) => v?.ToConfigText() ?? "null";
 
         private static string Alternatives(IEnumerable<ConstValue> values)
         {
