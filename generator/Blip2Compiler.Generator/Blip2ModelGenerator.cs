@@ -1,6 +1,6 @@
 using System.Linq;
-using Blip2Compiler.Generator.Emit;
-using Blip2Compiler.Generator.Parsing;
+using Blip2Compiler.Generator.Pipeline;
+using Blip2Compiler.Generator.Declaration;
 using Microsoft.CodeAnalysis;
 
 namespace Blip2Compiler.Generator;
@@ -11,7 +11,8 @@ namespace Blip2Compiler.Generator;
 /// <code>
 /// [Blip2Model] classes ─► ModelRequests ─┐
 /// AdditionalFiles paths ─► AdditionalFilePaths ─► LocatedRequests ─► WantedConfigFiles
-/// AdditionalFiles (wanted only) ─► ParsedConfigFiles ─► ResolvedModels ─► CompiledModels ─► AddSource + diagnostics
+/// AdditionalFiles (wanted only) ─► ParsedConfigFiles ─► ResolvedModels ─┐
+/// AdditionalFiles *.graph ─► UserGraphs ─────────────────────────────────► CompiledModels ─► AddSource + diagnostics
 /// </code>
 /// Only the config files some model names are read and parsed, each once per change.
 /// </summary>
@@ -52,7 +53,15 @@ public sealed class Blip2ModelGenerator : IIncrementalGenerator
             .Select(ModelResolver.Resolve)
             .WithTrackingName(TrackingNames.ResolvedModels);
 
+        var userGraphs = context.AdditionalTextsProvider
+            .Where(text => text.Path.EndsWith(".graph", System.StringComparison.OrdinalIgnoreCase))
+            .Select((text, cancellationToken) => new GraphSource(text.Path, text.GetText(cancellationToken)?.ToString() ?? ""))
+            .Collect()
+            .Select((graphs, _) => graphs.OrderBy(g => g.Path, System.StringComparer.Ordinal).ToEquatableArray())
+            .WithTrackingName(TrackingNames.UserGraphs);
+
         var compiled = resolved
+            .Combine(userGraphs)
             .Select(CompileStep.Compile)
             .WithTrackingName(TrackingNames.CompiledModels);
 

@@ -9,10 +9,11 @@ internal static class TrackingNames
     public const string WantedConfigFiles = nameof(WantedConfigFiles);
     public const string ParsedConfigFiles = nameof(ParsedConfigFiles);
     public const string ResolvedModels = nameof(ResolvedModels);
+    public const string UserGraphs = nameof(UserGraphs);
     public const string CompiledModels = nameof(CompiledModels);
 
     public static readonly string[] All =
     {
-        ModelRequests, AdditionalFilePaths, LocatedRequests, WantedConfigFiles, ParsedConfigFiles, ResolvedModels, CompiledModels,
+        ModelRequests, AdditionalFilePaths, LocatedRequests, WantedConfigFiles, ParsedConfigFiles, ResolvedModels, UserGraphs, CompiledModels,
     };
 }

@@ -48,7 +48,7 @@ public class CheckDiagnosticTests
     {
         var d = Only(Config(textConfig: "\"model_type\": \"opt\", \"hidden_size\": 30, \"num_attention_heads\": 4"), "BLIP2010");
         AtLine(d, 3);
-        Assert.Contains("hidden size 30 of text_config.hidden_size is not divisible by the number of attention heads 4", d.GetMessage());
+        Assert.Equal("text_config.hidden_size = 30 is not divisible by text_config.num_attention_heads = 4", d.GetMessage());
     }
 
     [Fact]
@@ -88,8 +88,56 @@ public class CheckDiagnosticTests
     {
         var d = Only(Config(top: "\"num_query_tokens\": 0"), "BLIP2015");
         AtLine(d, 2);
-        Assert.Contains("num_query_tokens", d.GetMessage());
-        Assert.Contains("must be positive", d.GetMessage());
+        Assert.Equal("invalid value num_query_tokens = 0: must be positive", d.GetMessage());
+    }
+
+    [Fact]
+    public void BLIP2015_post_norm_opt_is_refused_by_the_opt_graphs_check()
+    {
+        var d = Only(Config(textConfig: "\"model_type\": \"opt\", \"hidden_size\": 32, \"num_attention_heads\": 4, \"do_layer_norm_before\": false"), "BLIP2015");
+        AtLine(d, 3);
+        Assert.Equal("invalid value text_config.do_layer_norm_before = false: post-norm OPT (opt-350m) is not supported by the OPT graph", d.GetMessage());
+    }
+
+    [Fact]
+    public void BLIP2010_an_image_size_that_is_not_a_multiple_of_the_patch_size()
+    {
+        var d = Only(Config(vision: "\"hidden_size\": 32, \"image_size\": 30, \"patch_size\": 4"), "BLIP2010");
+        AtLine(d, 5);
+        Assert.Equal("vision_config.image_size = 30 is not divisible by vision_config.patch_size = 4", d.GetMessage());
+    }
+
+    [Fact]
+    public void BLIP2015_retrieval_without_the_qformers_text_side()
+    {
+        var d = Only(Config(top: "\"num_query_tokens\": 6, \"architectures\": [\"Blip2ForImageTextRetrieval\"]", qformer: "\"encoder_hidden_size\": 32, \"use_qformer_text_input\": false"), "BLIP2015");
+        AtLine(d, 4);
+        Assert.Equal("invalid value qformer_config.use_qformer_text_input = false: image-text retrieval needs the Q-Former's text side", d.GetMessage());
+    }
+
+    [Fact]
+    public void BLIP2011_a_t5_activation_derived_from_feed_forward_proj()
+    {
+        var d = Only(Config(textConfig: "\"model_type\": \"t5\", \"d_model\": 32, \"num_heads\": 4, \"feed_forward_proj\": \"gated-swishy\""), "BLIP2011");
+        Assert.Equal("unknown activation 'swishy' in text_config.dense_act_fn", d.GetMessage());
+    }
+
+    [Fact]
+    public void Every_failing_check_is_reported_once_even_when_many_layers_share_it()
+    {
+        var result = Run(Declaration, File("blip2/config.json", Config(qformer: "\"encoder_hidden_size\": 30", vision: "\"hidden_size\": 30, \"num_attention_heads\": 4, \"num_hidden_layers\": 3, \"intermediate_size\": 0")));
+        Assert.Equal(new[] { "BLIP2010", "BLIP2015" }, result.Diagnostics.Select(d => d.Id).OrderBy(i => i));
+    }
+
+    [Fact]
+    public void BLIP2015_a_value_of_the_wrong_type_names_the_value()
+    {
+        // Attribute-declared and JSON configs are type-checked before the compiler; a document built by hand is not.
+        var config = new ConfigDocument("config.json", EquatableArray.Create(ConfigEntry.Scalar("vision_config.hidden_size", ConfigKind.String, "wide", null)));
+        var model = new ModelDeclaration("", "M", "public", config, new LocationInfo("m.cs", new TextSpan(0, 1), default));
+        var d = Assert.Single(GraphCompiler.Compile(model).Diagnostics).ToDiagnostic();
+        Assert.Equal("BLIP2015", d.Id);
+        Assert.Equal("invalid value vision_config.hidden_size = wide: expected an integer, found string wide", d.GetMessage());
     }
 
     [Fact]

@@ -1,4 +1,4 @@
-using Blip2Compiler.Generator.Parsing;
+using Blip2Compiler.Generator.Declaration;
 using Microsoft.CodeAnalysis.Text;
 
 namespace Blip2Compiler.Generator.Tests;

@@ -1,5 +1,5 @@
-using Blip2Compiler.Generator.Emit;
-using Blip2Compiler.Generator.Parsing;
+using Blip2Compiler.Generator.Pipeline;
+using Blip2Compiler.Generator.Declaration;
 using Blip2Compiler.Generator.Tests.Infrastructure;
 using Microsoft.CodeAnalysis;
 using static Blip2Compiler.Generator.Tests.Infrastructure.GeneratorHarness;

@@ -96,6 +96,25 @@ public class IncrementalTests
     }
 
     [Fact]
+    public void A_project_graph_is_read_by_content_and_an_edit_to_it_recompiles()
+    {
+        var (driver, compilation, _, _) = FirstRun();
+        var graph = File("graphs/extra.graph", "# nothing yet\n");
+        var withGraph = driver.AddAdditionalTexts(System.Collections.Immutable.ImmutableArray.Create(graph));
+        var second = withGraph.RunGenerators(compilation);
+        // A new graph is new input: the compile step runs again (its output is equal: the graph adds nothing used).
+        Assert.All(second.GetRunResult().Results.Single().TrackedSteps[TrackingNames.CompiledModels].SelectMany(s => s.Outputs), o => Assert.Equal(IncrementalStepRunReason.Unchanged, o.Reason));
+
+        // The same text again: the graph compares equal, nothing recompiles.
+        var same = second.ReplaceAdditionalText(graph, File("graphs/extra.graph", "# nothing yet\n")).RunGenerators(compilation).GetRunResult().Results.Single();
+        AssertAllCached(same, TrackingNames.UserGraphs, TrackingNames.CompiledModels);
+
+        // A broken edit is reported at its line, through the same step.
+        var broken = second.ReplaceAdditionalText(graph, File("graphs/extra.graph", "root R(cfg: model)\n  linear a 3 ->\n")).RunGenerators(compilation).GetRunResult().Results.Single();
+        Assert.Equal("BLIP2020", Assert.Single(broken.Diagnostics).Id);
+    }
+
+    [Fact]
     public void No_step_output_holds_a_compilation_symbol_or_syntax()
     {
         var (driver, _, _, _) = FirstRun();

@@ -5,8 +5,8 @@ using Snapshooter.Xunit;
 namespace Blip2Compiler.Generator.Tests;
 
 /// <summary>
-/// Every generated file and diagnostic for each configuration in <see cref="ConfigCases"/>, compared with the
-/// snapshot in __snapshots__/. After an intended change of the generated code, delete the snapshots and run the tests
+/// Every generated file and the diagnostics for each configuration in <see cref="ConfigCases"/>, each compared with
+/// its own snapshot in __snapshots__/ (SnapshotTests.Generated_code_CASE_FILE.snap). After an intended change of the generated code, delete the snapshots and run the tests
 /// once without SNAPSHOOTER_STRICT_MODE to write new ones; review the diff before committing.
 /// </summary>
 public class SnapshotTests
@@ -17,7 +17,8 @@ public class SnapshotTests
     {
         var run = ConfigCases.Run(name);
         Assert.Null(run.Result.Exception);
-        Snapshot.Match(GeneratorHarness.Describe(run.Result), SnapshotNameExtension.Create(name));
+        foreach (var (file, text) in GeneratorHarness.DescribeFiles(run.Result))
+            Snapshot.Match(text, SnapshotNameExtension.Create(name, file));
     }
 
     [Fact]
@@ -25,6 +26,7 @@ public class SnapshotTests
     {
         var result = GeneratorHarness.Run(AttributeConfigTests.Blip2Opt27bDeclaredWithAttributes);
         Assert.Null(result.Exception);
-        Snapshot.Match(GeneratorHarness.Describe(result));
+        foreach (var (file, text) in GeneratorHarness.DescribeFiles(result))
+            Snapshot.Match(text, SnapshotNameExtension.Create(file));
     }
 }

@@ -36,18 +36,18 @@ internal static class DiagnosticDescriptors
         "BLIP2006", "Config value of the wrong type",
         "'{0}' must be {1}, but it is {2}");
 
-    // Reserved for the graph compiler.
-    public static readonly DiagnosticDescriptor HeadsDoNotDivideHidden = Error(
-        "BLIP2010", "Hidden size not divisible by the number of heads",
-        "hidden size {0} of {1} is not divisible by the number of attention heads {2}");
+    // The graph compiler's: Select (BLIP2012, BLIP2014), Check (BLIP2010, BLIP2013, BLIP2015), typed config reads (BLIP2011, BLIP2015), graphs (BLIP2020).
+    public static readonly DiagnosticDescriptor NotDivisible = Error(
+        "BLIP2010", "Size not divisible",
+        "{0} = {1} is not divisible by {2} = {3}");
 
     public static readonly DiagnosticDescriptor UnknownActivation = Error(
         "BLIP2011", "Unknown activation",
         "unknown activation '{0}' in {1}");
 
-    public static readonly DiagnosticDescriptor UnsupportedTextModel = Error(
-        "BLIP2012", "Unsupported text model",
-        "unsupported text model_type '{0}' (expected 'opt' or 't5')");
+    public static readonly DiagnosticDescriptor UnsupportedModelKind = Error(
+        "BLIP2012", "Unsupported model kind",
+        "unsupported {1} '{0}' (expected {2})");
 
     public static readonly DiagnosticDescriptor InconsistentSizes = Error(
         "BLIP2013", "Inconsistent sizes",
@@ -55,7 +55,7 @@ internal static class DiagnosticDescriptors
 
     public static readonly DiagnosticDescriptor UnsupportedArchitecture = Error(
         "BLIP2014", "Unsupported architecture",
-        "unsupported architecture '{0}'");
+        "unsupported architecture '{0}' (the graphs' roots serve {1})");
 
     public static readonly DiagnosticDescriptor InvalidValue = Error(
         "BLIP2015", "Invalid config value",
@@ -79,7 +79,7 @@ internal static class DiagnosticDescriptors
     public static IReadOnlyList<DiagnosticDescriptor> All => new[]
     {
         ConfigFileNotFound, InvalidJson, InvalidModelClass, ConfigSourceConflict, AmbiguousConfigPath, WrongValueType,
-        HeadsDoNotDivideHidden, UnknownActivation, UnsupportedTextModel, InconsistentSizes, UnsupportedArchitecture,
+        NotDivisible, UnknownActivation, UnsupportedModelKind, InconsistentSizes, UnsupportedArchitecture,
         InvalidValue, GraphError, InternalError,
     };
 

@@ -6,12 +6,13 @@ using Blip2Compiler.Generator.Graphs.Check;
 using Blip2Compiler.Generator.Graphs.Emit;
 using Blip2Compiler.Generator.Graphs.Fuse;
 using Blip2Compiler.Generator.Graphs.Parse;
+using Blip2Compiler.Generator.Graphs.Select;
 using Blip2Compiler.Generator.Graphs.Syntax;
 
 namespace Blip2Compiler.Generator.Graphs
 {
     /// <summary>
-    /// The compiler, stage by stage: Parse (graphs) → select the root → Check (config) → Bind (IR) → Fuse → Emit.
+    /// The compiler, stage by stage: Parse (graphs) → Select (the root) → Check (config) → Bind (IR) → Fuse → Emit.
     /// Each stage is a separate type with its own tests; this only wires them.
     /// </summary>
     internal static class GraphCompiler
@@ -21,38 +22,30 @@ namespace Blip2Compiler.Generator.Graphs
         internal static CompileResult Compile(ModelDeclaration model, System.Func<IReadOnlyList<GraphFile>> graphs)
         {
             var diagnostics = new List<DiagnosticInfo>();
-            DiagnosticInfo Diagnostic(string id, LocationInfo? location, params string[] args) =>
-                new DiagnosticInfo(id, new EquatableArray<string>(ImmutableArray.Create(args)), location ?? model.AttributeLocation);
 
             IReadOnlyList<GraphFile> files;
             try { files = graphs(); }
-            catch (GraphException e) { return Fail(Diagnostic("BLIP2020", null, e.File + ":" + e.Line, e.Message)); }
+            catch (GraphException e) { return Fail(DiagnosticInfo.Create(DiagnosticDescriptors.GraphError, model.AttributeLocation, e.File + ":" + e.Line, e.Message)); }
 
-            var root = ArchitectureSelector.Select(model.Config, out var errorId, out var errorArgs, out var errorPath);
-            if (root is null) return Fail(Diagnostic(errorId!, model.Config.Find(errorPath!)?.Location, errorArgs));
+            var root = RootSelector.Select(files, model.Config, model.AttributeLocation, diagnostics);
+            if (root is null) return Fail(diagnostics.ToArray());
 
             var config = new ConfigView(model.Config, files.SelectMany(f => f.Configs));
-            diagnostics.AddRange(ModelChecks.Run(config, root, model.AttributeLocation));
+            diagnostics.AddRange(CheckRunner.Run(files, root, config, model.AttributeLocation));
             if (diagnostics.Count > 0) return Fail(diagnostics.ToArray());
 
             IrModel ir;
-            try { ir = new Binder(files, config).Bind(model, root); }
-            catch (BindException e) { return Fail(Diagnostic("BLIP2015", e.ConfigPath is null ? null : model.Config.Find(e.ConfigPath)?.Location, e.ConfigPath ?? root, "", e.Message)); }
+            try { ir = new Binder(files, config).Bind(model, root.Name); }
+            catch (BindException e) { return Fail(e.ToDiagnostic(model.Config, model.AttributeLocation, root.Name)); }
 
-            foreach (var cls in ir.Classes)
-            {
-                FuseProjections.Apply(cls);
-                FuseHeadSplits.Apply(cls);
-                FoldAttentionScale.Apply(cls);
-                FuseEpilogues.Apply(cls);
-            }
+            foreach (var cls in ir.Classes) FusionPasses.Run(cls);
 
             try
             {
                 var emitted = ModelEmitter.Emit(ir);
                 return new CompileResult(new EquatableArray<GeneratedFile>(emitted.ToImmutableArray()), default);
             }
-            catch (GraphError e) { return Fail(Diagnostic("BLIP2020", null, root, e.Message)); }
+            catch (GraphError e) { return Fail(DiagnosticInfo.Create(DiagnosticDescriptors.GraphError, model.AttributeLocation, root.Name, e.Message)); }
         }
 
         private static CompileResult Fail(params DiagnosticInfo[] diagnostics) =>

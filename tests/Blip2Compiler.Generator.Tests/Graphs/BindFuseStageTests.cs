@@ -3,6 +3,7 @@ using Blip2Compiler.Generator.Graphs;
 using Blip2Compiler.Generator.Graphs.Bind;
 using Blip2Compiler.Generator.Graphs.Emit;
 using Blip2Compiler.Generator.Graphs.Fuse;
+using Blip2Compiler.Generator.Graphs.Select;
 using Blip2Compiler.Generator.Graphs.Syntax;
 using Microsoft.CodeAnalysis.Text;
 
@@ -15,8 +16,8 @@ public class BindFuseStageTests
         var config = GraphCompilerTests.FromJson(Path.Combine(Fixtures.Golden(@case), "model", "config.json"));
         var graphs = GraphLibrary.Load();
         var view = new ConfigView(config, graphs.SelectMany(g => g.Configs));
-        var root = ArchitectureSelector.Select(config, out _, out _, out _)!;
         var declaration = new ModelDeclaration("N", "M", "public", config, new LocationInfo("a.cs", new TextSpan(0, 1), default));
+        var root = RootSelector.Select(graphs, config, declaration.AttributeLocation, new List<DiagnosticInfo>())!.Name;
         return new Binder(graphs, view).Bind(declaration, root);
     }
 
@@ -26,6 +27,17 @@ public class BindFuseStageTests
     [InlineData("blip2-itm", "Blip2ForImageTextRetrieval")]
     [InlineData("blip2-features", "Blip2OptForConditionalGeneration")]
     public void TheConfigPicksTheRoot(string @case, string root) => Assert.Equal(root, Bind(@case).Architecture);
+
+    [Fact]
+    public void TheKvCacheIsTheStackWhoseLayersCallCacheAppend()
+    {
+        // The fixtures: OPT 2 layers × 4 heads of 8; T5 2 decoder blocks × 4 heads, d_kv 8 (its encoder keeps no cache).
+        Assert.Equal(new KvCacheGeometry(2, 4, 8, "language_model.layers"), Bind("blip2-opt").KvCache);
+        Assert.Equal(new KvCacheGeometry(2, 4, 8, "decoder.blocks"), Bind("blip2-flan-t5").KvCache);
+        Assert.Null(Bind("blip2-itm").KvCache);
+        var facts = Bind("blip2-flan-t5").Facts.ToDictionary(f => f.Name, f => f.Value.Raw);
+        Assert.Equal(("t5", 1L, 0L), (facts["TextModelType"], facts["EosTokenId"], facts["DecoderStartTokenId"]));
+    }
 
     [Fact]
     public void IdenticalLayersShareAClassAndCrossAttentionLayersAreAVariant()
@@ -53,8 +65,7 @@ public class BindFuseStageTests
     {
         var model = Bind("blip2-opt");
         var attention = model.Classes.Single(c => c.BlockName == "OptAttention");
-        FuseProjections.Apply(attention);
-        FuseEpilogues.Apply(attention);
+        FusionPasses.Run(attention);
         var fused = attention.FindMember("qkv_proj");
         Assert.NotNull(fused);
         Assert.Equal(new[] { "q_proj", "k_proj", "v_proj" }, fused!.FusedFrom!.Select(m => m.Name));
@@ -63,7 +74,7 @@ public class BindFuseStageTests
 
         var (rows, _) = KeyMapBuilder.Build(model.Root);
         var weight = rows.Single(r => r.Parameter == "language_model.layers.1.self_attn.qkv_proj.weight");
-        Assert.Equal("concat", weight.Alternatives.Single().Kind);
+        Assert.Equal(SourceKind.Concat, weight.Alternatives.Single().Kind);
         Assert.Equal(new[] { "q_proj", "k_proj", "v_proj" }.Select(n => $"language_model.model.decoder.layers.1.self_attn.{n}.weight"), weight.Alternatives.Single().Keys);
     }
 
@@ -72,8 +83,7 @@ public class BindFuseStageTests
     {
         var model = Bind("blip2-opt");
         var attention = model.Classes.Single(c => c.BlockName == "OptAttention");
-        FuseProjections.Apply(attention);
-        FuseHeadSplits.Apply(attention);
+        FusionPasses.Through(attention, nameof(FuseHeadSplits));
         var body = attention.Forwards[0].Body.OfType<AssignStatement>().ToList();
         var split = body.Single(a => a.Value is CallExpr { Callee: "split_heads_fused" });
         Assert.Equal(new[] { "q", "k", "v" }, split.Targets);
@@ -85,8 +95,7 @@ public class BindFuseStageTests
 
         // Q-Former cross-attention: keys and values of the image, fused in pairs; the query's split stays.
         var cross = Bind("blip2-opt").Classes.Single(c => c.BlockName == "QFormerCrossAttention");
-        FuseProjections.Apply(cross);
-        FuseHeadSplits.Apply(cross);
+        FusionPasses.Through(cross, nameof(FuseHeadSplits));
         var crossBody = cross.Forwards[0].Body.OfType<AssignStatement>().ToList();
         Assert.Equal(new[] { "k", "v" }, crossBody.Single(a => a.Value is CallExpr { Callee: "split_heads_fused_pair" }).Targets);
         Assert.Single(crossBody, a => a.Value is CallExpr { Callee: "split_heads" });
@@ -96,8 +105,8 @@ public class BindFuseStageTests
     public void AnUnscaledAttentionFoldsItsScaleIntoTheQueryWeights()
     {
         var model = Bind("blip2-flan-t5");
-        foreach (var c in model.Classes) { FuseProjections.Apply(c); FuseHeadSplits.Apply(c); FoldAttentionScale.Apply(c); }
-        var self = model.Classes.Single(c => c.BlockName == "T5SelfAttention");
+        foreach (var c in model.Classes) FusionPasses.Through(c, nameof(FoldAttentionScale));
+        var self = model.Classes.Single(c => c.Name == "T5SelfAttentionCached");
         var cross = model.Classes.Single(c => c.BlockName == "T5CrossAttention");
         double Scale(IrClass c) => Assert.IsType<ConstExpr>(ExprRewriter.Calls(c.Forwards[0].Body.SelectMany(ExprRewriter.Roots).Single(r => ExprRewriter.Calls(r).Any(x => x.Callee == "attention")))
             .Single(x => x.Callee == "attention").Named.Single().Value).Value.AsDouble;
@@ -116,7 +125,7 @@ public class BindFuseStageTests
 
         // OPT's attention uses the default scale: nothing folds.
         var opt = Bind("blip2-opt");
-        foreach (var c in opt.Classes) { FuseProjections.Apply(c); FuseHeadSplits.Apply(c); FoldAttentionScale.Apply(c); }
+        foreach (var c in opt.Classes) FusionPasses.Through(c, nameof(FoldAttentionScale));
         Assert.All(KeyMapBuilder.Build(opt.Root).Rows, r => Assert.All(r.Alternatives, a => Assert.Null(a.Scales)));
     }
 
@@ -140,7 +149,7 @@ public class BindFuseStageTests
         foreach (var @case in new[] { "blip2-opt", "blip2-flan-t5", "blip2-itm", "blip2-features" })
         {
             var model = Bind(@case);
-            foreach (var c in model.Classes) { FuseProjections.Apply(c); FuseHeadSplits.Apply(c); FuseEpilogues.Apply(c); }
+            foreach (var c in model.Classes) FusionPasses.Run(c);
             var (rows, ignored) = KeyMapBuilder.Build(model.Root);
             var mapped = rows.SelectMany(r => r.Alternatives.First().Keys).ToHashSet();
             var stored = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(Fixtures.Golden(@case), "meta.json")))

@@ -37,7 +37,7 @@ public class ParseStageTests
         Assert.Equal(new[] { MemberKind.Linear, MemberKind.Linear, MemberKind.Param }, block.Members.Select(m => m.Kind));
         Assert.Equal("out", block.Members[1].Key);
         Assert.True(block.Members[2].Float32);
-        Assert.Equal(new[] { "key", "concat" }, block.Members[2].Sources.Select(s => s.Kind));
+        Assert.Equal(new[] { SourceKind.Copy, SourceKind.Concat }, block.Members[2].Sources.Select(s => s.Kind));
         Assert.NotNull(block.Members[2].When);
 
         var forward = Assert.Single(block.Forwards);
@@ -60,7 +60,35 @@ public class ParseStageTests
         Assert.Equal("**", Assert.IsType<BinaryExpr>(mul.Right).Op);
     }
 
+    [Fact]
+    public void ParsesTheModelLevelItems_SelectCheckInfoAndConfigAcceptance()
+    {
+        var file = GraphParser.Parse("m.graph", """
+            config m = ""
+              string kind = "a" if flag else "b" accepts list, null
+              bool flag = false
+            root R(cfg: m) : Some.Base
+              select when cfg.kind in ["a", "b"] and cfg.flag
+              check cfg.width > 0, cfg.width % 2 == 0 "even widths only"
+              info Width = cfg.width
+            """);
+        var field = file.Configs[0].Fields[0];
+        Assert.True(field.AcceptsList && field.AcceptsNull && !field.Nullable);
+        Assert.IsType<ConditionalExpr>(field.Default);
+        var root = Assert.Single(file.Blocks);
+        var and = Assert.IsType<BinaryExpr>(Assert.Single(root.Selects).When);
+        Assert.Equal(2, Assert.IsType<InExpr>(and.Left).Items.Count);
+        var check = Assert.Single(root.Checks);
+        Assert.Equal((2, "even widths only"), (check.Conditions.Count, check.Message));
+        Assert.Equal("Width", Assert.Single(root.Infos).Name);
+    }
+
     [Theory]
+    [InlineData("config m = \"\"\n  int x = 1\nroot R(cfg: m)\n  param p [1]\n", 3, "select when")]
+    [InlineData("block B(cfg: c)\n  select when true\n", 2, "only a root")]
+    [InlineData("block B(cfg: c)\n  info X = 1\n", 2, "only a root")]
+    [InlineData("config m = \"\"\n  int x = 1 accepts lists\n", 2, "accepts 'list' or 'null'")]
+    [InlineData("config m = \"\"\n  long x = 1\n", 2, "int, float, bool, string or act")]
     [InlineData("blok B(cfg: c)\n", 1, "expected 'config', 'block' or 'root'")]
     [InlineData("block B(cfg: c)\n  linear a 3 -> \n", 2, "expected an expression")]
     [InlineData("block B(cfg: c)\n      linear a 3 -> 4\n", 2, "unexpected indentation")]

@@ -63,6 +63,27 @@ internal static class GeneratorHarness
         return sb.ToString().Replace("\r\n", "\n");
     }
 
+    /// <summary>
+    /// The same, one entry per generated file (named by its hint name, namespace and class prefix left off) and one
+    /// for the diagnostics: what the snapshots hold, a file each, so a review diff shows which class changed.
+    /// </summary>
+    public static IEnumerable<(string Name, string Text)> DescribeFiles(GeneratorRunResult result)
+    {
+        foreach (var source in result.GeneratedSources.OrderBy(s => s.HintName, StringComparer.Ordinal))
+        {
+            var name = source.HintName.EndsWith(".g.cs", StringComparison.Ordinal) ? source.HintName[..^".g.cs".Length] : source.HintName;
+            var parts = name.Split('.');
+            // "Blip2Compiler.Models.TinyBlip2Opt.VisionLayer" → "VisionLayer"; the class name is the case's own.
+            yield return (parts[^1], source.SourceText.ToString().TrimEnd().Replace("\r\n", "\n") + "\n");
+        }
+        var sb = new StringBuilder();
+        if (result.Diagnostics.IsEmpty) sb.AppendLine("(none)");
+        foreach (var d in result.Diagnostics.OrderBy(d => d.Id, StringComparer.Ordinal).ThenBy(d => d.Location.SourceSpan.Start))
+            sb.AppendLine(Format(d));
+        if (result.Exception is not null) sb.AppendLine("EXCEPTION: " + result.Exception);
+        yield return ("diagnostics", sb.ToString().Replace("\r\n", "\n"));
+    }
+
     public static string Format(Diagnostic d)
     {
         var span = d.Location.GetLineSpan();

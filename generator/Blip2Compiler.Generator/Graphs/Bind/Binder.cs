@@ -6,7 +6,7 @@ using Blip2Compiler.Generator.Graphs.Syntax;
 namespace Blip2Compiler.Generator.Graphs.Bind
 {
     /// <summary>
-    /// Stage 2, Bind: instantiates the chosen root block with the config's numbers. Every `let`, shape, eps and
+    /// Stage 4, Bind: instantiates the chosen root block with the config's numbers. Every `let`, shape, eps and
     /// `when` becomes a value; forward wiring keeps only the statements that apply; blocks instantiated with
     /// the same structure share one class (the 39 vision layers are one class), different structure (a Q-Former
     /// layer with cross-attention) becomes a variant class.
@@ -30,8 +30,17 @@ namespace Blip2Compiler.Generator.Graphs.Bind
             if (!_blocks.TryGetValue(rootBlock, out var root)) throw new BindException("no root block '" + rootBlock + "' in the graphs");
             var rootClass = Instantiate(root, new Dictionary<string, ConstValue>());
             rootClass.Name = declaration.ClassName;
+            var rootScope = new BlockScope(_config, root, new Dictionary<string, ConstValue>());
+            var facts = new List<(string, ConstValue)>();
+            foreach (var info in root.Infos)
+            {
+                var value = rootScope.Eval(info.Value);
+                if (!value.IsNone) facts.Add((info.Name, value));
+            }
             return new IrModel
             {
+                Facts = facts,
+                KvCache = KvCacheFinder.Find(rootClass),
                 Namespace = declaration.Namespace,
                 ClassName = declaration.ClassName,
                 Accessibility = declaration.Accessibility,
@@ -45,14 +54,13 @@ namespace Blip2Compiler.Generator.Graphs.Bind
 
         private IrClass Instantiate(BlockSyntax block, Dictionary<string, ConstValue> args)
         {
-            var scope = new Scope(this, block, args);
-            foreach (var let in block.Lets) scope.Lets[let.Name] = scope.Eval(let.Value);
+            var scope = new BlockScope(_config, block, args);
 
             var cls = new IrClass { BlockName = block.Name, Span = block.Span, IsRoot = block.IsRoot, BaseType = block.BaseType };
             foreach (var v in block.Variants)
                 if (scope.Eval(v.When).AsBool) { cls.Variant = v.Suffix; break; }
             foreach (var p in block.Params) if (args.TryGetValue(p, out var value) && !(value.Raw is string)) cls.Constants.Add((p, value));
-            foreach (var let in block.Lets) cls.Constants.Add((let.Name, scope.Lets[let.Name]));
+            foreach (var let in block.Lets) cls.Constants.Add((let.Name, scope.Let(let.Name)));
 
             foreach (var m in block.Members)
             {
@@ -86,13 +94,14 @@ namespace Blip2Compiler.Generator.Graphs.Bind
             return n == 0 ? name : name + (n + 1);
         }
 
-        private IrMember BindMember(MemberSyntax m, Scope scope)
+        private IrMember BindMember(MemberSyntax m, BlockScope scope)
         {
             var member = new IrMember { Kind = m.Kind, Name = m.Name, Span = m.Span, Float32 = m.Float32 };
             member.Key = m.Key ?? m.Name; // may hold {name}: filled per instance by the key map
             member.Dims = m.Dims.Select(d => scope.Eval(d).AsInt).ToArray();
-            foreach (var d in member.Dims)
-                if (d <= 0) throw new BindException("'" + m.Name + "' in " + scope.Block.Name + " gets a non-positive size " + d);
+            for (int i = 0; i < member.Dims.Length; i++)
+                if (member.Dims[i] <= 0)
+                    throw new BindException("must be positive (a size of '" + m.Name + "' in " + scope.Block.Name + ")", scope.PathOf(m.Dims[i]), member.Dims[i].ToString(System.Globalization.CultureInfo.InvariantCulture));
             if (m.Options.TryGetValue("eps", out var eps)) member.Eps = scope.Eval(eps).AsDouble;
             if (m.Options.TryGetValue("kernel", out var kernel)) member.Kernel = scope.Eval(kernel).AsInt;
             if (m.Options.TryGetValue("stride", out var stride)) member.Stride = scope.Eval(stride).AsInt;
@@ -113,7 +122,7 @@ namespace Blip2Compiler.Generator.Graphs.Bind
                 else
                 {
                     var count = scope.Eval(m.Options["count"]).AsInt;
-                    if (count <= 0) throw new BindException("stack '" + m.Name + "' has " + count + " layers");
+                    if (count <= 0) throw new BindException("must be positive (the layer count of '" + m.Name + "' in " + scope.Block.Name + ")", scope.PathOf(m.Options["count"]), count.ToString(System.Globalization.CultureInfo.InvariantCulture));
                     for (long i = 0; i < count; i++)
                     {
                         var indexed = new Dictionary<string, ConstValue>(childArgs) { ["index"] = ConstValue.Of(i) };
@@ -126,7 +135,7 @@ namespace Blip2Compiler.Generator.Graphs.Bind
             return member;
         }
 
-        private List<Statement> BindBody(IReadOnlyList<Statement> body, Scope scope, HashSet<string> locals)
+        private List<Statement> BindBody(IReadOnlyList<Statement> body, BlockScope scope, HashSet<string> locals)
         {
             var bound = new List<Statement>();
             foreach (var s in body)
@@ -154,7 +163,7 @@ namespace Blip2Compiler.Generator.Graphs.Bind
         }
 
         /// <summary>Folds config values and lets into literals; names of absent members become none.</summary>
-        private Expr Fold(Expr e, Scope scope, HashSet<string> locals)
+        private Expr Fold(Expr e, BlockScope scope, HashSet<string> locals)
         {
             switch (e)
             {
@@ -167,7 +176,8 @@ namespace Blip2Compiler.Generator.Graphs.Bind
                     if (scope.Block.Members.Any(m => m.Name == root)) return n;
                     if (n.Name == "true" || n.Name == "false" || n.Name == "none") return new ConstExpr(n.Span, ConstEvaluator.Evaluate(n, _ => null));
                     var value = scope.Lookup(n.Name) ?? throw new BindException("unknown name '" + n.Name + "' in " + scope.Block.Name);
-                    return new ConstExpr(n.Span, value);
+                    bool named = scope.Block.Lets.Any(l => l.Name == n.Name) || scope.Block.Params.Contains(n.Name);
+                    return new ConstExpr(n.Span, value, named ? n.Name : null);
                 case UnaryExpr u:
                     var operand = Fold(u.Operand, scope, locals);
                     if (operand is ConstExpr c1) return new ConstExpr(u.Span, ConstEvaluator.Evaluate(new UnaryExpr(u.Span, u.Op, Literal(c1)), _ => null));
@@ -212,36 +222,6 @@ namespace Blip2Compiler.Generator.Graphs.Bind
             // Forward bodies follow from the block, its constants and which members exist: their names suffice.
             foreach (var f in cls.Forwards) sb.Append("|f:").Append(f.Name);
             return sb.ToString();
-        }
-
-        /// <summary>Names visible inside one block instance: its arguments, lets, and config values through its alias.</summary>
-        private sealed class Scope
-        {
-            private readonly Binder _binder;
-            private readonly Dictionary<string, ConstValue> _args;
-            public readonly Dictionary<string, ConstValue> Lets = new Dictionary<string, ConstValue>();
-            public readonly HashSet<string> Absent = new HashSet<string>();
-            public BlockSyntax Block { get; }
-
-            public Scope(Binder binder, BlockSyntax block, Dictionary<string, ConstValue> args)
-            {
-                _binder = binder;
-                Block = block;
-                _args = args;
-            }
-
-            public ConstValue? Lookup(string name)
-            {
-                if (_args.TryGetValue(name, out var a)) return a;
-                if (Lets.TryGetValue(name, out var l)) return l;
-                var prefix = Block.ConfigAlias + ".";
-                if (name.StartsWith(prefix, System.StringComparison.Ordinal))
-                    return _binder._config.Get(Block.ConfigSchema, name.Substring(prefix.Length))
-                        ?? throw new BindException("the config schema '" + Block.ConfigSchema + "' has no field '" + name.Substring(prefix.Length) + "'");
-                return _binder._config.Lookup(name);
-            }
-
-            public ConstValue Eval(Expr e) => ConstEvaluator.Evaluate(e, Lookup);
         }
     }
 }

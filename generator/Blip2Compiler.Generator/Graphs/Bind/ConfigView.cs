@@ -47,6 +47,11 @@ namespace Blip2Compiler.Generator.Graphs.Bind
             try
             {
                 var value = Read(s, declared);
+            if (declared.Type == "act" && !value.IsNone && !(value.Raw is string act && Activations.ByName.ContainsKey(act)))
+            {
+                var path = JsonPath(schema, field);
+                throw new BindException("unknown activation", path, value.ToString(), DiagnosticDescriptors.UnknownActivation, new[] { value.Raw?.ToString() ?? "none", path });
+            }
                 _cache[key] = value;
                 _read.Add((s, declared));
                 return value;
@@ -109,7 +114,9 @@ namespace Blip2Compiler.Generator.Graphs.Bind
         {
             var path = schema.Section.Length == 0 ? field.Name : schema.Section + "." + field.Name;
             var entry = _document.Find(path);
-            if (entry is null || (entry.Kind == ConfigKind.Null && !field.Nullable))
+            // An empty list of names (`"architectures": []`) says nothing: the default applies.
+            bool emptyNames = entry is { Kind: ConfigKind.Array } && field.AcceptsList && field.Type == "string" && entry.Items.AsImmutableArray().Length == 0;
+            if (entry is null || emptyNames || (entry.Kind == ConfigKind.Null && !field.Nullable))
                 return ConstEvaluator.Evaluate(field.Default, name => Get(schema.Name, name) ?? Lookup(name));
             try
             {
@@ -117,7 +124,7 @@ namespace Blip2Compiler.Generator.Graphs.Bind
             }
             catch (System.FormatException)
             {
-                throw new BindException("expected " + Describe(field.Type) + ", found " + entry.Kind.ToString().ToLowerInvariant() + " " + entry.Value, path);
+                throw new BindException("expected " + Describe(field.Type) + ", found " + entry.Kind.ToString().ToLowerInvariant() + " " + entry.Value, path, entry.Value);
             }
         }
 
@@ -127,6 +134,7 @@ namespace Blip2Compiler.Generator.Graphs.Bind
             var text = entry.Value;
             if (entry.Kind == ConfigKind.Array)
             {
+                if (!field.AcceptsList) throw new System.FormatException();
                 // A list where one value is expected (e.g. several eos ids): the graphs need the first.
                 if (entry.Items.AsImmutableArray().Length == 0) throw new System.FormatException();
                 text = entry.Items.AsImmutableArray()[0];
@@ -146,7 +154,7 @@ namespace Blip2Compiler.Generator.Graphs.Bind
                     return ConstValue.Of(text == "true");
                 case "string":
                 case "act":
-                    if (entry.Kind != ConfigKind.String) throw new System.FormatException();
+                    if (entry.Kind != ConfigKind.String && entry.Kind != ConfigKind.Array) throw new System.FormatException();
                     return ConstValue.Of(text);
             }
             throw new BindException("unknown schema type " + field.Type);

@@ -34,6 +34,12 @@ namespace Blip2Compiler.Generator.Graphs.Bind
                     return Binary(b.Op, Evaluate(b.Left, lookup), () => Evaluate(b.Right, lookup));
                 case CallExpr call:
                     return Call(call, lookup);
+                case InExpr i:
+                    var value = Evaluate(i.Value, lookup);
+                    foreach (var item in i.Items) if (Equal(value, Evaluate(item, lookup))) return ConstValue.Of(true);
+                    return ConstValue.Of(false);
+                case ConditionalExpr c:
+                    return Evaluate(c.Condition, lookup).AsBool ? Evaluate(c.Then, lookup) : Evaluate(c.Else, lookup);
                 default:
                     throw new BindException("not a compile-time expression");
             }
@@ -75,7 +81,7 @@ namespace Blip2Compiler.Generator.Graphs.Bind
             throw new BindException("unknown operator " + op);
         }
 
-        private static bool Equal(ConstValue a, ConstValue b)
+        internal static bool Equal(ConstValue a, ConstValue b)
         {
             if (a.IsNumber && b.IsNumber) return a.AsDouble == b.AsDouble;
             return Equals(a.Raw, b.Raw);

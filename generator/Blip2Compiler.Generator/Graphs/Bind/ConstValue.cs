@@ -37,13 +37,14 @@ namespace Blip2Compiler.Generator.Graphs.Bind
             return text;
         }
 
-        public override string ToString() => Raw is null ? "none" : Raw is string s ? "\"" + s + "\"" : ToCSharp();
-    }
+        /// <summary>The value as config.json would write it, strings unquoted, for messages ("invalid value x = 0").</summary>
+        public string ToConfigText() => Raw switch
+        {
+            null => "null",
+            string s => s,
+            _ => ToCSharp(),
+        };
 
-    /// <summary>A config value or graph expression that cannot be bound (wrong type, unknown name).</summary>
-    internal sealed class BindException : System.Exception
-    {
-        public BindException(string message, string? configPath = null) : base(message) { ConfigPath = configPath; }
-        public string? ConfigPath { get; }
+        public override string ToString() => Raw is null ? "none" : Raw is string s ? "\"" + s + "\"" : ToCSharp();
     }
 }

@@ -6,7 +6,7 @@ namespace Blip2Compiler.Generator.Graphs.Bind
     // The intermediate representation between Bind, Check, Fuse and Emit: blocks with every config value resolved.
 
     /// <summary>A checkpoint source for a parameter, keys relative to the owning instance.</summary>
-    internal sealed record IrSource(string Kind, IReadOnlyList<string> Keys, IReadOnlyList<double>? Scales = null); // key | concat | qkv_bias
+    internal sealed record IrSource(SourceKind Kind, IReadOnlyList<string> Keys, IReadOnlyList<double>? Scales = null);
 
     internal sealed class IrMember
     {
@@ -69,5 +69,12 @@ namespace Blip2Compiler.Generator.Graphs.Bind
         public IrClass Root = null!;
         public List<IrClass> Classes = new List<IrClass>();
         public ConfigView Config = null!;
+        /// <summary>The root's `info` lines, bound (in declaration order; none values left out).</summary>
+        public List<(string Name, ConstValue Value)> Facts = new List<(string, ConstValue)>();
+        /// <summary>The decoder's KV cache, found from the stack whose layers call cache_append (null: no cache).</summary>
+        public KvCacheGeometry? KvCache;
     }
+
+    /// <summary>Layers, heads and head size of the KV cache a decoding run allocates.</summary>
+    internal sealed record KvCacheGeometry(long Layers, long Heads, long HeadDim, string Stack);
 }

@@ -37,18 +37,6 @@ namespace Blip2Compiler.Generator.Graphs.Emit
             ["positions_like"] = ("Ops.PositionsLike", false, 1),
         };
 
-        public static readonly IReadOnlyDictionary<string, string> Activations = new Dictionary<string, string>
-        {
-            ["gelu"] = "Gelu",
-            ["relu"] = "Relu",
-            ["gelu_new"] = "GeluTanh",
-            ["gelu_pytorch_tanh"] = "GeluTanh",
-            ["gelu_fast"] = "GeluTanh",
-            ["silu"] = "Silu",
-            ["swish"] = "Silu",
-            ["quick_gelu"] = "QuickGelu",
-        };
-
         public static bool IsKnown(string name) => Table.ContainsKey(name) || name == "activation" || name == "attention" || name == "memo"
             || name == "linear_activation" || name == "linear_residual";
 
@@ -81,7 +69,7 @@ namespace Blip2Compiler.Generator.Graphs.Emit
         private static string Activation(CallExpr c, int index)
         {
             var name = (c.Args[index] as ConstExpr)?.Value.Raw as string ?? throw new GraphError(c.Span, "the activation must be a config string");
-            return Activations.TryGetValue(name, out var method) ? method : throw new GraphError(c.Span, "unknown activation '" + name + "'");
+            return Activations.ByName.TryGetValue(name, out var method) ? method : throw new GraphError(c.Span, "unknown activation '" + name + "'");
         }
     }
 }

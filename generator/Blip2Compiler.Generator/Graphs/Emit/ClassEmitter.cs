@@ -6,7 +6,7 @@ using Blip2Compiler.Generator.Graphs.Syntax;
 namespace Blip2Compiler.Generator.Graphs.Emit
 {
     /// <summary>
-    /// Stage 5, Emit: one nested class per bound block. Fields are the block's members, shapes are constants,
+    /// Stage 6, Emit: one nested class per bound block. Fields are the block's members, shapes are constants,
     /// and each forward is the graph's wiring, statement for statement, with a comment naming its graph line.
     /// </summary>
     internal sealed class ClassEmitter
@@ -171,7 +171,10 @@ namespace Blip2Compiler.Generator.Graphs.Emit
         {
             switch (e)
             {
-                case ConstExpr c: return c.Value.ToCSharp();
+                case ConstExpr c:
+                    // A let or argument the class declares as a constant is written by its name.
+                    if (c.Let is not null && (c.Value.IsNumber || c.Value.Raw is bool) && _cls.Constants.Any(k => k.Name == c.Let)) return Names.Pascal(c.Let);
+                    return c.Value.ToCSharp();
                 case NameExpr n:
                     var parts = n.Name.Split('.');
                     // Locals shadow members (T5's `q = split_heads(q(x))`).

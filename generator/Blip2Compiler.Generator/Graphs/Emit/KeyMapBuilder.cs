@@ -34,7 +34,7 @@ namespace Blip2Compiler.Generator.Graphs.Emit
                     case MemberKind.Param:
                         var sources = m.Sources.Count > 0
                             ? m.Sources.Select(s => new IrSource(s.Kind, s.Keys.Select(k => keyPrefix + Fill(k, keyArgs)).ToList())).ToList()
-                            : new List<IrSource> { new IrSource("key", new[] { keyPrefix + key }) };
+                            : new List<IrSource> { new IrSource(SourceKind.Copy, new[] { keyPrefix + key }) };
                         rows.Add(new KeyRow(paramPrefix + m.Name, m.Dims, sources, f32));
                         break;
                     case MemberKind.Linear:
@@ -75,12 +75,12 @@ namespace Blip2Compiler.Generator.Graphs.Emit
         }
 
         private static KeyRow Row(string parameter, long[] shape, string key, bool f32, double scale = 1.0) =>
-            new KeyRow(parameter, shape, new List<IrSource> { new IrSource("key", new[] { key }, scale == 1.0 ? null : new[] { scale }) }, f32);
+            new KeyRow(parameter, shape, new List<IrSource> { new IrSource(SourceKind.Copy, new[] { key }, scale == 1.0 ? null : new[] { scale }) }, f32);
 
         private static List<IrSource> Concat(List<IrMember> parts, string keyPrefix, Dictionary<string, string> keyArgs, string leaf) =>
             new List<IrSource>
             {
-                new IrSource("concat", parts.Select(m => keyPrefix + Fill(m.Key, keyArgs) + "." + leaf).ToList(),
+                new IrSource(SourceKind.Concat, parts.Select(m => keyPrefix + Fill(m.Key, keyArgs) + "." + leaf).ToList(),
                     parts.All(m => m.OutputScale == 1.0) ? null : parts.Select(m => m.OutputScale).ToList()),
             };
 

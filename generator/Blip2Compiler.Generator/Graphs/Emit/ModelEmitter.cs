@@ -96,53 +96,21 @@ namespace Blip2Compiler.Generator.Graphs.Emit
             return w.ToString();
         }
 
+        /// <summary>ModelInfo: the root's `info` lines, the KV cache found in the graphs, the config it was compiled with.</summary>
         private static string Info(IrModel model)
         {
-            var c = model.Config;
-            var values = new List<(string, string)>();
-            void Add(string name, string schema, string field)
+            var values = new List<(string, string)> { ("Architecture", "\"" + model.Architecture + "\"") };
+            foreach (var (name, value) in model.Facts) values.Add((name, value.ToCSharp()));
+            if (model.KvCache is { } cache)
             {
-                var v = c.Get(schema, field);
-                if (v is not null && !v.IsNone) values.Add((name, v.IsInt ? v.AsInt.ToString(CultureInfo.InvariantCulture) : v.ToCSharp()));
+                values.Add(("TextLayers", cache.Layers.ToString(CultureInfo.InvariantCulture)));
+                values.Add(("TextHeads", cache.Heads.ToString(CultureInfo.InvariantCulture)));
+                values.Add(("TextHeadDim", cache.HeadDim.ToString(CultureInfo.InvariantCulture)));
             }
-            values.Add(("Architecture", "\"" + model.Architecture + "\""));
-            Add("NumQueryTokens", "model", "num_query_tokens");
-            Add("ImageTokenIndex", "model", "image_token_index");
-            Add("ImageSize", "vision", "image_size");
-            Add("PatchSize", "vision", "patch_size");
-            Add("QFormerMaxPositions", "qformer", "max_position_embeddings");
-            switch (model.Architecture)
-            {
-                case "Blip2OptForConditionalGeneration":
-                    values.Add(("TextModelType", "\"opt\""));
-                    Add("VocabSize", "opt", "vocab_size");
-                    Add("TextLayers", "opt", "num_hidden_layers");
-                    Add("TextHeads", "opt", "num_attention_heads");
-                    values.Add(("TextHeadDim", (c.Get("opt", "hidden_size")!.AsInt / c.Get("opt", "num_attention_heads")!.AsInt).ToString(CultureInfo.InvariantCulture)));
-                    Add("MaxPositions", "opt", "max_position_embeddings");
-                    Add("PadTokenId", "opt", "pad_token_id");
-                    Add("BosTokenId", "opt", "bos_token_id");
-                    Add("EosTokenId", "opt", "eos_token_id");
-                    break;
-                case "Blip2T5ForConditionalGeneration":
-                    values.Add(("TextModelType", "\"t5\""));
-                    Add("VocabSize", "t5", "vocab_size");
-                    Add("TextLayers", "t5", "num_decoder_layers");
-                    Add("TextHeads", "t5", "num_heads");
-                    Add("TextHeadDim", "t5", "d_kv");
-                    Add("PadTokenId", "t5", "pad_token_id");
-                    Add("EosTokenId", "t5", "eos_token_id");
-                    Add("DecoderStartTokenId", "t5", "decoder_start_token_id");
-                    break;
-                case "Blip2ForImageTextRetrieval":
-                    Add("ImageTextHiddenSize", "model", "image_text_hidden_size");
-                    break;
-            }
-            var architecture = c.Document.Find("architectures") is { Kind: ConfigKind.Array } list && list.Items.AsImmutableArray().Length > 0
+            var architecture = model.Config.Document.Find("architectures") is { Kind: ConfigKind.Array } list && list.Items.AsImmutableArray().Length > 0
                 ? ConstValue.Of(list.Items.AsImmutableArray()[0]).ToCSharp() : "null";
             values.Add(("ConfigArchitecture", architecture));
-            // Last: Info's own reads above count too.
-            values.Add(("Config", ConfigValues(c)));
+            values.Add(("Config", ConfigValues(model.Config)));
             return "new ModelInfo\n        {\n" + string.Join("\n", values.Select(v => "            " + v.Item1 + " = " + v.Item2 + ",")) + "\n        }";
         }
 
@@ -174,7 +142,7 @@ namespace Blip2Compiler.Generator.Graphs.Emit
             w.Open("public static KeyMap KeyMap { get; } = new KeyMap(new KeyMapEntry[]");
             foreach (var r in rows)
             {
-                var sources = string.Join(", ", r.Alternatives.Select(s => "new ParamSource(SourceKind." + (s.Kind == "key" ? "Copy" : s.Kind == "concat" ? "Concat" : "QkvBias") + ", " + string.Join(", ", s.Keys.Select(k => "\"" + k + "\"")) + ")"
+                var sources = string.Join(", ", r.Alternatives.Select(s => "new ParamSource(SourceKind." + s.Kind + ", " + string.Join(", ", s.Keys.Select(k => "\"" + k + "\"")) + ")"
                     + (s.Scales is null ? "" : " { Scales = new[] { " + string.Join(", ", s.Scales.Select(ConstValue.FormatDouble)) + " } }")));
                 w.Line("new(\"" + r.Parameter + "\", new long[] { " + string.Join(", ", r.Shape) + " }, new[] { " + sources + " }" + (r.KeepFloat32 ? ", KeepFloat32: true" : "") + "),");
             }

@@ -8,8 +8,8 @@ namespace Blip2Compiler.Generator.Graphs.Fuse
     /// Fusion passes on a linear's epilogue:
     /// - `activation(linear(x), act)` → `linear_activation`: the bias rides in the GEMM (addmm) and the activation
     ///   runs in place on its output, so no second activation-sized tensor is allocated;
-    /// - `residual + linear(x)` → `linear_residual`: the residual is the GEMM's accumulator (addmm with beta = 1),
-    ///   one call and one output tensor instead of a GEMM, a bias add and a residual add.
+    /// - `residual + linear(x)` → `linear_residual`: the GEMM with its bias, then the residual added in place on its
+    ///   output (Ops.LinearResidual: linear + add_), two calls and one output tensor instead of a GEMM and a new sum.
     /// </summary>
     internal static class FuseEpilogues
     {

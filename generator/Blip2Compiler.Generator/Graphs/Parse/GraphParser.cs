@@ -78,8 +78,21 @@ namespace Blip2Compiler.Generator.Graphs.Parse
                 var field = c.Name();
                 c.Expect("=");
                 var value = c.Expression();
+                bool list = false, acceptsNull = false;
+                if (c.AcceptName("accepts"))
+                {
+                    do
+                    {
+                        var what = c.Name();
+                        if (what == "list") list = true;
+                        else if (what == "null") acceptsNull = true;
+                        else throw c.Fail("a config field accepts 'list' or 'null', not '" + what + "'");
+                    } while (c.Accept(","));
+                }
                 c.End();
-                fields.Add(new ConfigField(c.Span, type, field, nullable, value));
+                if (type != "int" && type != "float" && type != "bool" && type != "string" && type != "act")
+                    throw c.Fail("a config field is int, float, bool, string or act, not '" + type + "'");
+                fields.Add(new ConfigField(c.Span, type, field, nullable, value, list, acceptsNull));
             }
             return new ConfigSchema(head.Span, name, section, fields);
         }
@@ -103,6 +116,9 @@ namespace Blip2Compiler.Generator.Graphs.Parse
             var members = new List<MemberSyntax>();
             var ignores = new List<IgnoreSyntax>();
             var forwards = new List<ForwardSyntax>();
+            var selects = new List<SelectSyntax>();
+            var checks = new List<CheckSyntax>();
+            var infos = new List<InfoSyntax>();
             Cursor? c;
             while ((c = NextAt(2)) is not null)
             {
@@ -121,12 +137,28 @@ namespace Blip2Compiler.Generator.Graphs.Parse
                     case "forward":
                         forwards.Add(ParseForward(c));
                         break;
+                    case "check":
+                        var conditions = new List<Expr> { c.Expression() };
+                        while (c.Accept(",")) conditions.Add(c.Expression());
+                        string? why = c.Peek.Kind == TokenKind.String ? c.Take().Text : null;
+                        c.End();
+                        checks.Add(new CheckSyntax(c.Span, conditions, why));
+                        break;
+                    case "info":
+                        if (!isRoot) throw c.Fail("only a root declares ModelInfo facts ('info Name = ...')");
+                        var fact = c.Name(); c.Expect("="); infos.Add(new InfoSyntax(c.Span, fact, c.Expression())); c.End();
+                        break;
+                    case "select":
+                        if (!isRoot) throw c.Fail("only a root says which configs it serves ('select when ...')");
+                        c.ExpectName("when"); selects.Add(new SelectSyntax(c.Span, c.Expression())); c.End();
+                        break;
                     default:
                         members.Add(ParseMember(c, keyword));
                         break;
                 }
             }
-            return new BlockSyntax(head.Span, name, isRoot, baseType, alias, schema, parameters, lets, variants, members, ignores, forwards);
+            if (isRoot && selects.Count == 0) throw head.Fail("a root says which configs it serves: add 'select when ...'");
+            return new BlockSyntax(head.Span, name, isRoot, baseType, alias, schema, parameters, lets, variants, members, ignores, forwards, selects, checks, infos);
         }
 
         private MemberSyntax ParseMember(Cursor c, string keyword)
@@ -188,7 +220,7 @@ namespace Blip2Compiler.Generator.Graphs.Parse
                 if (c.Accept("@"))
                 {
                     do sources.Add(ParseSource(c)); while (c.Accept("|"));
-                    if (sources[0].Kind == "key") key = sources[0].Keys[0];
+                    if (sources[0].Kind == SourceKind.Copy) key = sources[0].Keys[0];
                 }
                 else if (c.AcceptName("float32")) float32 = true;
                 else if (c.AcceptName("when")) when = c.Expression();
@@ -205,14 +237,14 @@ namespace Blip2Compiler.Generator.Graphs.Parse
 
         private static SourceSyntax ParseSource(Cursor c)
         {
-            if (c.Peek.Kind == TokenKind.String) return new SourceSyntax("key", new[] { c.Take().Text });
+            if (c.Peek.Kind == TokenKind.String) return new SourceSyntax(SourceKind.Copy, new[] { c.Take().Text });
             var kind = c.Name();
             if (kind != "qkv_bias" && kind != "concat") throw c.Fail("a source is a \"key\", concat(...) or qkv_bias(...)");
             c.Expect("(");
             var keys = new List<string> { c.String() };
             while (c.Accept(",")) keys.Add(c.String());
             c.Expect(")");
-            return new SourceSyntax(kind, keys);
+            return new SourceSyntax(kind == "concat" ? SourceKind.Concat : SourceKind.QkvBias, keys);
         }
 
         private ForwardSyntax ParseForward(Cursor head)
@@ -304,14 +336,30 @@ namespace Blip2Compiler.Generator.Graphs.Parse
             public void End() { if (!AtEnd) throw Fail("unexpected " + Peek); }
             public Expr? When() => AcceptName("when") ? Expression() : null;
 
-            // Precedence climbing: or < and < not < comparison < additive < multiplicative < unary < power < primary.
-            public Expr Expression() => Or();
+            // Precedence climbing: conditional < or < and < not < comparison (and `in`) < additive < multiplicative
+            // < unary < power < primary.
+            public Expr Expression()
+            {
+                var e = Or();
+                if (!AcceptName("if")) return e;
+                var condition = Or();
+                ExpectName("else");
+                return new ConditionalExpr(Span, e, condition, Expression());
+            }
             private Expr Or() { var e = And(); while (AcceptName("or")) e = new BinaryExpr(Span, "or", e, And()); return e; }
             private Expr And() { var e = Not(); while (AcceptName("and")) e = new BinaryExpr(Span, "and", e, Not()); return e; }
             private Expr Not() => AcceptName("not") ? new UnaryExpr(Span, "not", Not()) : Comparison();
             private Expr Comparison()
             {
                 var e = Additive();
+                if (AcceptName("in"))
+                {
+                    Expect("[");
+                    var items = new List<Expr> { Expression() };
+                    while (Accept(",")) items.Add(Expression());
+                    Expect("]");
+                    return new InExpr(Span, e, items);
+                }
                 foreach (var op in new[] { "==", "!=", "<=", ">=", "<", ">" })
                     if (Accept(op)) return new BinaryExpr(Span, op, e, Additive());
                 return e;

@@ -12,6 +12,8 @@ namespace Blip2Compiler.Generator.Graphs.Syntax
             CallExpr c => c.Args.SelectMany(Of).Concat(c.Named.SelectMany(x => Of(x.Value))),
             BinaryExpr b => Of(b.Left).Concat(Of(b.Right)),
             UnaryExpr u => Of(u.Operand),
+            InExpr i => Of(i.Value).Concat(i.Items.SelectMany(Of)),
+            ConditionalExpr c => Of(c.Condition).Concat(Of(c.Then)).Concat(Of(c.Else)),
             _ => System.Array.Empty<string>(),
         };
     }

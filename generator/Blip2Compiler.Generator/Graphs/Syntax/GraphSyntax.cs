@@ -13,16 +13,26 @@ namespace Blip2Compiler.Generator.Graphs.Syntax
     internal sealed record CallExpr(GraphSpan Span, string Callee, IReadOnlyList<Expr> Args, IReadOnlyList<(string Name, Expr Value)> Named) : Expr(Span);
     internal sealed record BinaryExpr(GraphSpan Span, string Op, Expr Left, Expr Right) : Expr(Span);
     internal sealed record UnaryExpr(GraphSpan Span, string Op, Expr Operand) : Expr(Span);
+    internal sealed record InExpr(GraphSpan Span, Expr Value, IReadOnlyList<Expr> Items) : Expr(Span);     // x in [a, b, none]
+    internal sealed record ConditionalExpr(GraphSpan Span, Expr Then, Expr Condition, Expr Else) : Expr(Span); // a if c else b
 
     // ---- Config schemas ----
-    internal sealed record ConfigField(GraphSpan Span, string Type, string Name, bool Nullable, Expr Default);
+    /// <summary>
+    /// One config.json key: its type (int, float, bool, string, act), whether null is a value (`int?`: none), its
+    /// default, and what else JSON may hold there: `accepts list` (a list whose first item is read, e.g. several eos
+    /// ids) and `accepts null` (null reads as the default, as Hugging Face's None does for word_embed_proj_dim).
+    /// </summary>
+    internal sealed record ConfigField(GraphSpan Span, string Type, string Name, bool Nullable, Expr Default, bool AcceptsList = false, bool AcceptsNull = false);
     internal sealed record ConfigSchema(GraphSpan Span, string Name, string Section, IReadOnlyList<ConfigField> Fields);
 
     // ---- Blocks ----
     internal enum MemberKind { Param, Linear, LayerNorm, RmsNorm, Embedding, Conv2d, Module, Stack }
 
+    /// <summary>How a parameter is filled from checkpoint keys; the names are the runtime's <c>Blip2Compiler.Checkpoints.SourceKind</c>.</summary>
+    internal enum SourceKind { Copy, Concat, QkvBias }
+
     /// <summary>One way to fill a parameter from the checkpoint: a key, a concatenation, or q/v biases.</summary>
-    internal sealed record SourceSyntax(string Kind, IReadOnlyList<string> Keys);
+    internal sealed record SourceSyntax(SourceKind Kind, IReadOnlyList<string> Keys);
 
     internal sealed record MemberSyntax(
         GraphSpan Span,
@@ -49,6 +59,12 @@ namespace Blip2Compiler.Generator.Graphs.Syntax
     internal sealed record IgnoreSyntax(GraphSpan Span, string Key, Expr? When);
     internal sealed record LetSyntax(GraphSpan Span, string Name, Expr Value);
     internal sealed record VariantSyntax(GraphSpan Span, string Suffix, Expr When);
+    /// <summary>`select when ...` on a root: the configs it serves (several lines: any of them).</summary>
+    internal sealed record SelectSyntax(GraphSpan Span, Expr When);
+    /// <summary>`check a > 0, b % c == 0 "why"`: what the block needs of the config, reported where the config is wrong.</summary>
+    /// <summary>`info VocabSize = opt.vocab_size` on a root: a fact the runtime reads from the model's ModelInfo.</summary>
+    internal sealed record InfoSyntax(GraphSpan Span, string Name, Expr Value);
+    internal sealed record CheckSyntax(GraphSpan Span, IReadOnlyList<Expr> Conditions, string? Message);
 
     internal sealed record BlockSyntax(
         GraphSpan Span,
@@ -62,13 +78,19 @@ namespace Blip2Compiler.Generator.Graphs.Syntax
         IReadOnlyList<VariantSyntax> Variants,
         IReadOnlyList<MemberSyntax> Members,
         IReadOnlyList<IgnoreSyntax> Ignores,
-        IReadOnlyList<ForwardSyntax> Forwards);
+        IReadOnlyList<ForwardSyntax> Forwards,
+        IReadOnlyList<SelectSyntax> Selects,
+        IReadOnlyList<CheckSyntax> Checks,
+        IReadOnlyList<InfoSyntax> Infos);
 
     internal sealed record GraphFile(string Name, IReadOnlyList<ConfigSchema> Configs, IReadOnlyList<BlockSyntax> Blocks);
 }
 
 namespace Blip2Compiler.Generator.Graphs.Syntax
 {
-    /// <summary>A compile-time value folded into forward wiring by the Bind stage.</summary>
-    internal sealed record ConstExpr(GraphSpan Span, Bind.ConstValue Value) : Expr(Span);
+    /// <summary>
+    /// A compile-time value folded into forward wiring by the Bind stage; <see cref="Let"/> names the block's `let`
+    /// (or argument) it came from, so emitted code reads `Heads`, the class constant, not a bare 4.
+    /// </summary>
+    internal sealed record ConstExpr(GraphSpan Span, Bind.ConstValue Value, string? Let = null) : Expr(Span);
 }

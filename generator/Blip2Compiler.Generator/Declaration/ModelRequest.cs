@@ -1,0 +1,22 @@
+namespace Blip2Compiler.Generator.Declaration;
+
+/// <summary>
+/// What one <c>[Blip2Model]</c> class asks for, as values (no symbols or syntax cross the incremental cache).
+/// Either <see cref="ConfigPath"/> is set (a config.json among the AdditionalFiles) or <see cref="DeclaredConfig"/>
+/// holds the values declared with attributes. <see cref="Diagnostics"/> are the declaration's errors: a request with
+/// any is not compiled.
+/// </summary>
+internal sealed record ModelRequest(
+    string Namespace,
+    string ClassName,
+    string Accessibility,
+    string SourceFilePath,
+    LocationInfo AttributeLocation,
+    string? ConfigPath,
+    LocationInfo? ConfigPathLocation,
+    ConfigDocument? DeclaredConfig,
+    EquatableArray<DiagnosticInfo> Diagnostics)
+{
+    /// <summary>The class name as the user wrote it, with its namespace, for messages.</summary>
+    public string DisplayName => Namespace.Length == 0 ? ClassName : Namespace + "." + ClassName;
+}
