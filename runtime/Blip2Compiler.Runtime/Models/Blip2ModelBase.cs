@@ -144,6 +144,9 @@ public abstract class Blip2ModelBase : IDisposable
                 throw new InvalidGenerationOptionException(option, v, $"is outside the vocabulary (ids 0 to {vocab - 1})");
         }
         foreach (var eos in plan.EosTokenIds ?? []) InVocabulary("eos_token_id", eos);
+        // Beam search keeps (1 + #eos) × num_beams candidates of num_beams × vocab: the list must leave a token to continue.
+        if (plan.EosTokenIds is { } eosIds && vocab > 0 && eosIds.Length >= vocab)
+            throw new InvalidGenerationOptionException("eos_token_id", eosIds, $"lists {eosIds.Length} ids; at most {vocab - 1} (the vocabulary has {vocab})");
         InVocabulary("pad_token_id", plan.PadTokenId);
         InVocabulary("decoder_start_token_id", settings.DecoderStartTokenId);
         return settings;
