@@ -55,6 +55,7 @@ public sealed class Blip2Captioner
     public IReadOnlyList<string> Caption(IReadOnlyList<ImageSource> images, IReadOnlyList<string?>? prompts = null, GenerationOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(images);
+        Model.ThrowIfDisposed();
         if (images.Count == 0) return [];
 
         var merged = GenerationDefaults.Merge(Defaults, options) with { NumReturnSequences = 1 };
@@ -75,6 +76,7 @@ public sealed class Blip2Captioner
     public string CaptionStreaming(ImageSource image, string? prompt, GenerationOptions? options, Action<string> onText)
     {
         ArgumentNullException.ThrowIfNull(onText);
+        Model.ThrowIfDisposed();
         var tokens = new List<int>();
         var sent = "";
         void Emit(string text)

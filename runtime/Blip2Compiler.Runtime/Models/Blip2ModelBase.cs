@@ -28,6 +28,14 @@ public abstract class Blip2ModelBase : IDisposable
     public torch.ScalarType DType => _loaded.DType;
     public string? CheckpointDirectory => _loaded.CheckpointDirectory;
 
+    /// <summary>True once <see cref="Dispose"/> ran: the parameters are freed, and every entry point throws
+    /// <see cref="ObjectDisposedException"/> (libtorch would otherwise fail with "Tensor invalid -- empty handle").</summary>
+    public bool IsDisposed { get; private set; }
+
+    /// <summary>Throws <see cref="ObjectDisposedException"/> when the model was disposed; the public entry points of
+    /// the model and of everything built on it (captioner, retriever, chat client, embedding generators) call it first.</summary>
+    public void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
+
     public abstract (Tensor LastHiddenState, Tensor PoolerOutput) VisionForward(ForwardContext ctx, Tensor pixelValues, bool interpolate);
     public abstract Tensor QFormerForward(ForwardContext ctx, Tensor imageEmbeds);
 
@@ -119,6 +127,7 @@ public abstract class Blip2ModelBase : IDisposable
     /// </summary>
     private protected GenerationOptions PrepareGeneration(GenerationOptions? options, long batch, long contextLength, long promptPositions)
     {
+        ThrowIfDisposed();
         var settings = GenerationDefaults.Merge(GenerationDefaultsWithCompiledIds(), options);
         if (contextLength > int.MaxValue)
             throw new DecodingTooLargeException("the context", contextLength, int.MaxValue);
@@ -156,6 +165,7 @@ public abstract class Blip2ModelBase : IDisposable
     /// size of at least one patch with <paramref name="interpolate"/>). Returns the batch size.</summary>
     protected long CheckPixels(Tensor pixelValues, bool interpolate)
     {
+        ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(pixelValues);
         var shape = pixelValues.shape;
         string Shape() => "[" + string.Join(", ", shape) + "]";
@@ -176,6 +186,7 @@ public abstract class Blip2ModelBase : IDisposable
     /// </summary>
     protected void CheckTokens(Tensor inputIds, Tensor? attentionMask, long vocab, string what = "input_ids")
     {
+        ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(inputIds);
         var shape = inputIds.shape;
         if (shape.Length != 2 || shape[0] < 1 || shape[1] < 1)
@@ -200,6 +211,8 @@ public abstract class Blip2ModelBase : IDisposable
 
     public void Dispose()
     {
+        if (IsDisposed) return;
+        IsDisposed = true;
         foreach (var t in _loaded.Tensors.Values) t.Dispose();
         GC.SuppressFinalize(this);
     }
