@@ -9,6 +9,6 @@ public sealed class DecodingTooLargeException(string quantity, long value, long 
 
     public long Value { get; } = value;
 
-    /// <summary>The bound it exceeds (a <see cref="DecodingLimits"/> constant).</summary>
+    /// <summary>The bound it exceeds: a <see cref="DecodingLimits"/> constant, or the machine's memory in bytes.</summary>
     public long Limit { get; } = limit;
 }

@@ -145,6 +145,8 @@ public abstract class Blip2ModelBase : IDisposable
             throw new DecodingTooLargeException($"decoder positions ({promptPositions} + {plan.MaxNewTokens} new tokens − 1)", needed,
                 DecodingLimits.MaxUnboundedPositions, $"ask for at most {DecodingLimits.MaxUnboundedPositions - promptPositions + 1} new tokens");
 
+        CheckCacheFits(plan.Rows(batch), promptPositions + plan.MaxNewTokens);
+
         // Ids the decoder embeds or indexes the logits with: outside the vocabulary they would fail inside libtorch.
         var vocab = ModelInfo.VocabSize;
         void InVocabulary(string option, long? id)
@@ -159,6 +161,24 @@ public abstract class Blip2ModelBase : IDisposable
         InVocabulary("pad_token_id", plan.PadTokenId);
         InVocabulary("decoder_start_token_id", settings.DecoderStartTokenId);
         return settings;
+    }
+
+    /// <summary>
+    /// The preallocated KV cache (layers × 2 × rows × heads × positions × head_dim elements) must fit in the memory
+    /// the process may use, on CPU: a run within every other bound can still ask for more (128 beams of OPT-2.7b at
+    /// 2,048 positions: 86 GB), and libtorch fills the buffers with zeros, so such a run would take the machine's memory
+    /// page by page before failing. (On a GPU an out-of-memory allocation fails at once, inside libtorch.)
+    /// </summary>
+    private void CheckCacheFits(long rows, long positions)
+    {
+        if (Device.type != DeviceType.CPU) return;
+        var element = DType switch { ScalarType.Float64 => 8L, ScalarType.Float32 => 4L, _ => 2L };
+        var perPosition = ModelInfo.TextLayers * 2 * ModelInfo.TextHeads * ModelInfo.TextHeadDim * element;
+        var bytes = (double)rows * positions * perPosition;
+        var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (available > 0 && bytes > available)
+            throw new DecodingTooLargeException($"the KV cache ({rows} rows × {positions} positions × {perPosition} bytes)",
+                bytes > long.MaxValue ? long.MaxValue : (long)bytes, available, "more bytes than this machine's memory: decode fewer rows or tokens at once");
     }
 
     /// <summary>Pixel values the vision tower can take: floating point [batch ≥ 1, 3, image_size, image_size] (any
