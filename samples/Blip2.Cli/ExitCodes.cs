@@ -15,13 +15,13 @@ internal static class ExitCodes
     public const int Interrupted = 130;
 
     /// <summary>
-    /// Option values the runtime rejects (device, dtype) are usage errors too. Generation options given on the
+    /// Option values the runtime rejects (device, dtype, quantization, decoding bounds, a prompt too long for --max-new-tokens) are usage errors too. Generation options given on the
     /// command line are checked when read (GenerationOptionSet, a UsageException); an InvalidGenerationOptionException
     /// that reaches here came from the checkpoint's generation_config.json, an input.
     /// </summary>
     public static int For(Exception error) => error switch
     {
-        UsageException or InvalidDeviceException or UnsupportedDTypeException or PromptTooLongException
+        UsageException or InvalidDeviceException or UnsupportedDTypeException or PromptTooLongException or DecodingTooLargeException
             or Blip2Compiler.Nn.Quantization.UnsupportedQuantizationException => Usage,
         _ => Failure,
     };

@@ -55,13 +55,17 @@ public sealed class Blip2Captioner
     public IReadOnlyList<string> Caption(IReadOnlyList<ImageSource> images, IReadOnlyList<string?>? prompts = null, GenerationOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(images);
+        Model.ThrowIfDisposed();
         if (images.Count == 0) return [];
 
-        var merged = GenerationDefaults.Merge(Defaults, options);
-        merged.Validate();
+        var merged = GenerationDefaults.Merge(Defaults, options) with { NumReturnSequences = 1 };
+        // The prompts first: a run the model cannot take (too long, too many beams) fails before any image is decoded.
+        var prompt = _processor.BuildPrompts(images.Count, prompts);
+        CheckGeneration(merged, prompt.BatchSize, prompt.SequenceLength);
         using var scope = torch.NewDisposeScope();
-        var inputs = _processor.Process(images, prompts);
-        var result = Generate(inputs.PixelValues, inputs.InputIds, inputs.AttentionMask, merged with { NumReturnSequences = 1 });
+        var pixels = Images.Preprocess(images);
+        var (ids, mask) = prompt.ToTensors();
+        var result = Generate(pixels, ids, mask, merged);
         return [.. result.NewTokens.Select(tokens => Tokenizer.Decode(tokens.Select(id => checked((int)id))).Trim())];
     }
 
@@ -72,6 +76,7 @@ public sealed class Blip2Captioner
     public string CaptionStreaming(ImageSource image, string? prompt, GenerationOptions? options, Action<string> onText)
     {
         ArgumentNullException.ThrowIfNull(onText);
+        Model.ThrowIfDisposed();
         var tokens = new List<int>();
         var sent = "";
         void Emit(string text)
@@ -93,6 +98,16 @@ public sealed class Blip2Captioner
         var text = Caption([image], [prompt], streaming)[0];
         Emit(text);
         return text;
+    }
+
+    // The model's generation prelude, run here before the images are decoded (Generate runs it again: it is cheap).
+    private void CheckGeneration(GenerationOptions options, long batch, long promptIds)
+    {
+        switch (Model)
+        {
+            case OptConditionalGeneration opt: opt.CheckGeneration(options, batch, promptIds); break;
+            case T5ConditionalGeneration t5: t5.CheckGeneration(options, batch, promptIds); break;
+        }
     }
 
     // The one call into the generation engine.

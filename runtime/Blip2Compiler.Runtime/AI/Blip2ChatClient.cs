@@ -31,6 +31,7 @@ public sealed class Blip2ChatClient : IChatClient
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
+        Captioner.Model.ThrowIfDisposed();
         var (image, text) = ChatContentReader.Read(messages);
         var prompt = text.Length == 0 ? null : PromptTemplate is null ? text : string.Format(PromptTemplate, text);
         var generation = ToGenerationOptions(options);
@@ -46,6 +47,7 @@ public sealed class Blip2ChatClient : IChatClient
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        Captioner.Model.ThrowIfDisposed();
         // Decoding runs on a worker; each new piece of text goes through a channel as soon as its token is chosen.
         var (image, text) = ChatContentReader.Read(messages);
         var prompt = text.Length == 0 ? null : PromptTemplate is null ? text : string.Format(PromptTemplate, text);

@@ -27,6 +27,7 @@ public abstract class Blip2EmbeddingGeneratorBase<TInput> : IEmbeddingGenerator<
     public async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<TInput> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(values);
+        Retriever.Model.ThrowIfDisposed();
         var inputs = values.ToList();
         var vectors = await Task.Run(() => Embed(inputs), cancellationToken).ConfigureAwait(false);
         return ModelIds.Wrap(vectors, ModelId);

@@ -43,6 +43,7 @@ public sealed class Blip2Retriever
     public IReadOnlyList<ImageTextScore> Match(ImageSource image, IReadOnlyList<string> texts)
     {
         ArgumentNullException.ThrowIfNull(texts);
+        Model.ThrowIfDisposed();
         if (texts.Count == 0) return [];
         using var scope = NewDisposeScope();
         using var inference = inference_mode();   // only host arrays leave
@@ -58,6 +59,7 @@ public sealed class Blip2Retriever
     public float[][] EmbedTexts(IReadOnlyList<string> texts)
     {
         ArgumentNullException.ThrowIfNull(texts);
+        Model.ThrowIfDisposed();
         if (texts.Count == 0) return [];
         using var scope = NewDisposeScope();
         using var inference = inference_mode();
@@ -72,6 +74,7 @@ public sealed class Blip2Retriever
     public float[][] EmbedImages(IReadOnlyList<ImageSource> images)
     {
         ArgumentNullException.ThrowIfNull(images);
+        Model.ThrowIfDisposed();
         if (images.Count == 0) return [];
         using var scope = NewDisposeScope();
         using var inference = inference_mode();

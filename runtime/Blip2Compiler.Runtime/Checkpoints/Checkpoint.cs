@@ -49,18 +49,44 @@ public sealed class Checkpoint : IDisposable
     internal (int File, long Offset) Position(string key) => (_files.IndexOf(File(key)), Info(key).DataOffset);
 
     /// <summary>Opens a checkpoint folder (single file preferred over an index, as the reference does), a
-    /// <c>.safetensors</c> file, or an index file.</summary>
+    /// <c>.safetensors</c> file, or an index file. A folder with only PyTorch, TensorFlow or Flax weights is an
+    /// <see cref="UnsupportedCheckpointFormatException"/> naming the file.</summary>
     public static Checkpoint Open(string path)
     {
         if (System.IO.File.Exists(path))
+        {
+            if (IsPickle(path) || path.EndsWith(".bin.index.json", StringComparison.OrdinalIgnoreCase))
+                throw new UnsupportedCheckpointFormatException(path, $"PyTorch pickle ({Path.GetFileName(path)})");
             return path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? OpenIndex(path) : OpenSingle(path);
+        }
         if (!Directory.Exists(path))
             throw new CheckpointFormatException(path, "no such checkpoint folder or file");
         var single = Path.Combine(path, SingleFileName);
         if (System.IO.File.Exists(single)) return OpenSingle(single);
         var index = Path.Combine(path, IndexFileName);
         if (System.IO.File.Exists(index)) return OpenIndex(index);
+        if (OtherFormat(path) is { } other) throw new UnsupportedCheckpointFormatException(other.File, other.Format);
         throw new CheckpointFormatException(path, $"holds neither {SingleFileName} nor {IndexFileName}");
+    }
+
+    private static bool IsPickle(string file) =>
+        file.EndsWith(".bin", StringComparison.OrdinalIgnoreCase) || file.EndsWith(".pt", StringComparison.OrdinalIgnoreCase)
+        || file.EndsWith(".pth", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Weights in a format that is not read, as Hugging Face names them, the index before a single file.</summary>
+    private static (string File, string Format)? OtherFormat(string folder)
+    {
+        (string Name, string Format)[] known =
+        [
+            ("pytorch_model.bin.index.json", "sharded PyTorch pickle (pytorch_model.bin.index.json and *.bin shards)"),
+            ("pytorch_model.bin", "PyTorch pickle (pytorch_model.bin)"),
+            ("tf_model.h5", "TensorFlow (tf_model.h5)"),
+            ("flax_model.msgpack", "Flax (flax_model.msgpack)"),
+        ];
+        foreach (var (name, format) in known)
+            if (System.IO.File.Exists(Path.Combine(folder, name))) return (Path.Combine(folder, name), format);
+        var pickled = Directory.EnumerateFiles(folder).Where(IsPickle).Order(StringComparer.Ordinal).FirstOrDefault();
+        return pickled is null ? null : (pickled, $"PyTorch pickle ({Path.GetFileName(pickled)})");
     }
 
     public void Dispose()

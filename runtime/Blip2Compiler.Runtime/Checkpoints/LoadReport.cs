@@ -58,23 +58,31 @@ public sealed class LoadReport
     public bool IsLoadable(bool strict) =>
         Missing.Count == 0 && MisShaped.Count == 0 && UnsupportedDTypes.Count == 0 && (!strict || Unexpected.Count == 0);
 
-    /// <summary>One line per kind of problem, naming the first few keys and the count.</summary>
+    /// <summary>
+    /// One clause per kind of problem: its count, and at most <see cref="NamedPerKind"/> of its keys — in full detail
+    /// (what was tried, the shapes) when that is all of them, by name alone otherwise, then "and N more". A wrong
+    /// checkpoint has hundreds of missing and unexpected keys; naming five of each in full made a ~2,500-character
+    /// line. The full lists stay on the report (<see cref="Missing"/>, <see cref="Unexpected"/>, …).
+    /// </summary>
     public string Describe(bool strict)
     {
         var parts = new List<string>();
-        Add(parts, Missing, "missing parameter");
-        if (strict) Add(parts, Unexpected, "unexpected checkpoint key");
-        Add(parts, MisShaped, "mis-shaped parameter");
-        Add(parts, UnsupportedDTypes, "unsupported dtype");
+        Add(parts, Missing, "missing parameter", m => m.Parameter);
+        if (strict) Add(parts, Unexpected, "unexpected checkpoint key", k => k);
+        Add(parts, MisShaped, "mis-shaped parameter", m => m.Parameter);
+        Add(parts, UnsupportedDTypes, "unsupported dtype", u => u.Key);
         return string.Join("; ", parts);
     }
 
-    private static void Add<T>(List<string> parts, IReadOnlyList<T> items, string what)
+    /// <summary>Keys named per kind of problem in <see cref="Describe"/>.</summary>
+    public const int NamedPerKind = 3;
+
+    private static void Add<T>(List<string> parts, IReadOnlyList<T> items, string what, Func<T, string> name)
     {
-        const int shown = 5;
         if (items.Count == 0) return;
-        var list = string.Join(", ", items.Take(shown));
-        var more = items.Count > shown ? $", and {items.Count - shown} more" : "";
-        parts.Add($"{items.Count} {what}{(items.Count == 1 ? "" : "s")}: {list}{more}");
+        var named = items.Count <= NamedPerKind
+            ? string.Join(", ", items)
+            : string.Join(", ", items.Take(NamedPerKind).Select(name)) + $" and {items.Count - NamedPerKind} more";
+        parts.Add($"{items.Count} {what}{(items.Count == 1 ? "" : "s")}: {named}");
     }
 }

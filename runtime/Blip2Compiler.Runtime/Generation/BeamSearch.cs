@@ -68,7 +68,7 @@ internal static class BeamSearch
                 Tensor topScores, topIndices;
                 if (plan.DoSample)
                 {
-                    topIndices = multinomial(accumulated.softmax(-1), beamsToKeep, generator: generator);
+                    topIndices = Sampling.Draw(accumulated.softmax(-1), beamsToKeep, generator);
                     topScores = accumulated.gather(1, topIndices);
                 }
                 else (topScores, topIndices) = accumulated.topk(beamsToKeep);

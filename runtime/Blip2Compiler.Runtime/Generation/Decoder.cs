@@ -24,6 +24,7 @@ public static class Decoder
                 $"Generation context ids must be a non-empty [batch, length] int64 tensor, got {contextIds.dtype} [{string.Join(", ", contextIds.shape)}].");
 
         var plan = GenerationPlan.Resolve(options, (int)contextIds.shape[1]);
+        plan.CheckRows(contextIds.shape[0]);
         var processors = LogitsProcessorList.For(plan);
         using var scope = NewDisposeScope();
         // Inference mode, not just no-grad: libtorch skips the autograd dispatch and version counters, about 0.7 µs

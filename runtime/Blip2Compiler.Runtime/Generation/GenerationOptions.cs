@@ -72,7 +72,8 @@ public sealed record GenerationOptions
     public Action<long[]>? OnTokens { get; init; }
 
     /// <summary>
-    /// Throws <see cref="InvalidGenerationOptionException"/> naming the first option whose value cannot be used.
+    /// Throws <see cref="InvalidGenerationOptionException"/> naming the first option whose value cannot be used, or
+    /// <see cref="DecodingTooLargeException"/> for more beams or sequences than <see cref="DecodingLimits.MaxBeams"/>.
     /// Checks only the options themselves; lengths against the context are checked by <see cref="Decoder.Generate"/>.
     /// </summary>
     public void Validate()
@@ -85,6 +86,8 @@ public sealed record GenerationOptions
         Positive("num_return_sequences", NumReturnSequences);
         NonNegative("top_k", TopK);
         NonNegative("no_repeat_ngram_size", NoRepeatNgramSize);
+        AtMost("num_beams", NumBeams, DecodingLimits.MaxBeams);
+        AtMost("num_return_sequences", NumReturnSequences, DecodingLimits.MaxBeams);
 
         if (MinNewTokens is { } minNew && MaxNewTokens is { } maxNew && minNew > maxNew)
             throw new InvalidGenerationOptionException("min_new_tokens", minNew, $"is larger than `max_new_tokens` ({maxNew})");
@@ -123,6 +126,11 @@ public sealed record GenerationOptions
     private static void Positive(string name, int? value)
     {
         if (value is { } v && v <= 0) throw new InvalidGenerationOptionException(name, v, "must be a positive integer");
+    }
+
+    private static void AtMost(string name, int? value, int limit)
+    {
+        if (value is { } v && v > limit) throw new DecodingTooLargeException(name, v, limit, "see DecodingLimits for why");
     }
 
     private static void NonNegative(string name, int? value)

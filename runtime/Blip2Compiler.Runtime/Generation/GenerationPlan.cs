@@ -29,6 +29,19 @@ internal sealed record GenerationPlan
 
     public int MaxNewTokens => MaxLength - ContextLength;
 
+    /// <summary>Rows decoded together for <paramref name="batch"/> inputs: one per beam, or per returned sequence.</summary>
+    public long Rows(long batch) => batch * (NumBeams > 1 ? NumBeams : NumReturnSequences);
+
+    /// <summary>Throws <see cref="DecodingTooLargeException"/> when <paramref name="batch"/> inputs decode more rows
+    /// than <see cref="DecodingLimits.MaxRows"/>.</summary>
+    public void CheckRows(long batch)
+    {
+        if (Rows(batch) > DecodingLimits.MaxRows)
+            throw new DecodingTooLargeException(
+                $"decoding rows ({batch} inputs × {(NumBeams > 1 ? NumBeams + " beams" : NumReturnSequences + " sequences")})",
+                Rows(batch), DecodingLimits.MaxRows, "decode fewer inputs at once");
+    }
+
     public static GenerationPlan Resolve(GenerationOptions options, int contextLength)
     {
         options.Validate();
@@ -36,17 +49,20 @@ internal sealed record GenerationPlan
 
         // max_new_tokens wins; an unset max_length means 20 new tokens (Hugging Face's default max_length of 20,
         // which it counts from the end of the context).
-        var maxLength = options.MaxNewTokens is { } maxNew ? maxNew + contextLength : options.MaxLength ?? 20 + contextLength;
+        // Counted in 64 bits: max_new_tokens = int.MaxValue plus the context must not wrap around.
+        var maxLength = options.MaxNewTokens is { } maxNew ? (long)maxNew + contextLength : options.MaxLength ?? 20L + contextLength;
         if (contextLength >= maxLength)
             throw new InvalidGenerationOptionException("max_length", maxLength,
                 $"the context is already {contextLength} tokens long; raise `max_length` or set `max_new_tokens`");
-        var minLength = options.MinNewTokens is { } minNew ? minNew + contextLength : options.MinLength ?? 0;
+        if (maxLength > int.MaxValue)
+            throw new DecodingTooLargeException("max_length (context + max_new_tokens)", maxLength, int.MaxValue);
+        var minLength = options.MinNewTokens is { } minNew ? Math.Min((long)minNew + contextLength, int.MaxValue) : options.MinLength ?? 0;
 
         return new GenerationPlan
         {
             ContextLength = contextLength,
-            MaxLength = maxLength,
-            MinLength = minLength,
+            MaxLength = (int)maxLength,
+            MinLength = (int)minLength,
             MinNewTokens = options.MinNewTokens,
             NumBeams = options.NumBeams ?? 1,
             NumReturnSequences = options.NumReturnSequences ?? 1,

@@ -33,7 +33,7 @@ internal static class SampleSearch
             {
                 var scores = processors.Process(sequences.narrow(1, 0, length), Decoder.Logits(logits, rows, device));
                 var next = plan.DoSample
-                    ? multinomial(scores.softmax(-1), 1, generator: generator).squeeze(1)
+                    ? Sampling.Draw(scores.softmax(-1), 1, generator).squeeze(1)
                     : scores.argmax(-1);
                 if (eos is not null) next = where(unfinished, next, plan.PadTokenId!.Value);
                 sequences.select(1, length).copy_(next);

@@ -23,6 +23,10 @@ public abstract class ImageTextRetrieval : Blip2ModelBase
     /// <summary>Image–text matching logits [pairs, 2] (no match, match) for pair i = (image i, text i).</summary>
     public Tensor ImageTextMatching(Tensor pixelValues, Tensor inputIds, Tensor? attentionMask = null)
     {
+        var images = CheckPixels(pixelValues, false);
+        CheckTexts(inputIds, attentionMask);
+        if (inputIds.shape[0] != images)
+            throw new InvalidModelInputException("input_ids", $"{images} images but {inputIds.shape[0]} texts: matching pairs image i with text i");
         using var scope = NewDisposeScope();
         var ctx = new ForwardContext();
         var (image, _) = VisionForward(ctx, Input(pixelValues), false);
@@ -33,6 +37,8 @@ public abstract class ImageTextRetrieval : Blip2ModelBase
     /// <summary>Image–text contrastive similarities, both ways, with the normalized embeddings.</summary>
     public ContrastiveOutput ImageTextContrastive(Tensor pixelValues, Tensor inputIds, Tensor? attentionMask = null)
     {
+        CheckPixels(pixelValues, false);
+        CheckTexts(inputIds, attentionMask);
         using var scope = NewDisposeScope();
         var imageEmbeds = GetImageEmbeds(pixelValues);
         var textEmbeds = GetTextEmbeds(inputIds, attentionMask).select(1, 0);
@@ -49,8 +55,9 @@ public abstract class ImageTextRetrieval : Blip2ModelBase
     /// </summary>
     public (Tensor ItmLogits, Tensor Similarity) ScoreTexts(Tensor pixelValues, Tensor inputIds, Tensor? attentionMask = null)
     {
-        if (pixelValues.dim() != 4 || pixelValues.shape[0] != 1)
-            throw new Blip2Exception($"ScoreTexts takes one image, pixel values [1, 3, H, W]; got [{string.Join(", ", pixelValues.shape)}].");
+        if (CheckPixels(pixelValues, false) != 1)
+            throw new InvalidModelInputException("pixel_values", $"ScoreTexts takes one image, pixel values [1, 3, H, W]; got [{string.Join(", ", pixelValues.shape)}]");
+        CheckTexts(inputIds, attentionMask);
         using var scope = NewDisposeScope();
         var ctx = new ForwardContext();
         var (image, _) = VisionForward(ctx, Input(pixelValues), false);
@@ -63,12 +70,27 @@ public abstract class ImageTextRetrieval : Blip2ModelBase
         return (itm.MoveToOuterDisposeScope(), similarity.MoveToOuterDisposeScope());
     }
 
+    /// <summary>
+    /// Texts the Q-Former's text side can read: ids in its vocabulary (<c>qformer_config.vocab_size</c>) and at most
+    /// <c>qformer_config.max_position_embeddings</c> long (its learned position table; the query tokens take none).
+    /// </summary>
+    private void CheckTexts(Tensor inputIds, Tensor? attentionMask)
+    {
+        CheckTokens(inputIds, attentionMask, QFormerVocabSize);
+        if (inputIds.shape[1] > ModelInfo.QFormerMaxPositions)
+            throw new InputTooLongException("the Q-Former's text side", inputIds.shape[1], ModelInfo.QFormerMaxPositions);
+    }
+
+    private long QFormerVocabSize =>
+        ModelInfo.Config.FirstOrDefault(c => c.Path == "qformer_config.vocab_size")?.Value is long size ? size : 0;
+
     /// <summary>ITC: each image's best query against each text, [images, queries, dim] × [texts, dim] → [images, texts].</summary>
     private static Tensor Similarity(Tensor imageEmbeds, Tensor textEmbeds) =>
         torch.matmul(imageEmbeds, textEmbeds.t()).max(1).values;
 
     public Tensor GetImageEmbeds(Tensor pixelValues)
     {
+        CheckPixels(pixelValues, false);
         using var scope = NewDisposeScope();
         var ctx = new ForwardContext();
         var (image, _) = VisionForward(ctx, Input(pixelValues), false);
@@ -78,6 +100,7 @@ public abstract class ImageTextRetrieval : Blip2ModelBase
     /// <summary>Blip2TextModelWithProjection: normalized token embeddings [texts, tokens, dim].</summary>
     public Tensor GetTextEmbeds(Tensor inputIds, Tensor? attentionMask = null)
     {
+        CheckTexts(inputIds, attentionMask);
         using var scope = NewDisposeScope();
         var ids = Input(inputIds);
         return TextEmbeds(new ForwardContext(), ids, attentionMask is null ? torch.ones_like(ids) : Input(attentionMask)).MoveToOuterDisposeScope();

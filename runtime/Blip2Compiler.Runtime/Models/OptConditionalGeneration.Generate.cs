@@ -15,28 +15,39 @@ public abstract partial class OptConditionalGeneration
     public GenerationResult Generate(Tensor pixelValues, Tensor? inputIds = null, Tensor? attentionMask = null,
         GenerationOptions? options = null, bool interpolatePosEncoding = false)
     {
-        var settings = GenerationDefaults.Merge(GenerationDefaultsWithCompiledIds(), options);
-        settings.Validate();
+        // Everything is checked before the vision tower runs: the inputs, then the run (PrepareGeneration).
+        var batch = CheckPixels(pixelValues, interpolatePosEncoding);
+        if (inputIds is not null) CheckTokens(inputIds, attentionMask, ModelInfo.VocabSize);
+        else if (attentionMask is not null) throw new InvalidModelInputException("attention_mask", "given without input_ids");
+        if (inputIds is not null && inputIds.shape[0] != batch)
+            throw new InvalidModelInputException("input_ids", $"{batch} images but {inputIds.shape[0]} prompts: give one prompt row per image");
+        var settings = CheckGeneration(options, batch, inputIds?.shape[1] ?? DefaultPromptLength);
+
         using var scope = NewDisposeScope();
         // Everything below stays inside (the result is host arrays): inference mode for the encoding too.
         using var inference = torch.inference_mode();
-        var batch = pixelValues.shape[0];
         var ids = inputIds is null ? DefaultPrompt(batch) : Input(inputIds);
         var mask = attentionMask is null ? torch.ones_like(ids) : Input(attentionMask);
-        if (ids.shape[0] != batch) throw new Blip2Exception($"{batch} images but {ids.shape[0]} prompts: give one prompt row per image.");
 
         // Image → queries → prompt embeddings, once for all decoding rows.
         var ctx = new ForwardContext();
         var (image, _) = VisionForward(ctx, Input(pixelValues), interpolatePosEncoding);
         var projected = ProjectQueries(ctx, QFormerForward(ctx, image));
         var (embeds, promptMask) = BuildInputs(ctx, projected, ids, mask, null);
-        var maxPositions = ModelInfo.MaxPositions;
-        if (maxPositions > 0 && embeds.shape[1] > maxPositions)
-            throw new InvalidGenerationOptionException("prompt", embeds.shape[1], $"has {embeds.shape[1]} positions but the model has {maxPositions}");
 
         var result = Decoder.Generate((rows, maxNew) => new OptDecoderSession(this, embeds, promptMask, rows, maxNew), ids, settings);
         return result;
     }
+
+    /// <summary>
+    /// The generation prelude for <paramref name="batch"/> prompts of <paramref name="promptIds"/> ids each (after the
+    /// processor): the merged, checked options. The decoder's first step takes the prompt's positions, plus the query
+    /// embeddings in front of it in the legacy layout (no image_token_index).
+    /// </summary>
+    internal GenerationOptions CheckGeneration(GenerationOptions? options, long batch, long promptIds) =>
+        PrepareGeneration(options, batch, promptIds, promptIds + (ModelInfo.ImageTokenIndex is null ? ModelInfo.NumQueryTokens : 0));
+
+    private long DefaultPromptLength => (ModelInfo.ImageTokenIndex is null ? 0 : ModelInfo.NumQueryTokens) + (ModelInfo.BosTokenId is null ? 0 : 1);
 
     /// <summary>The reference's prompt when none is given: num_query_tokens image tokens, then BOS.</summary>
     private Tensor DefaultPrompt(long batch)

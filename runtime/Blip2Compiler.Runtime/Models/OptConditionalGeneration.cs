@@ -35,6 +35,13 @@ public abstract partial class OptConditionalGeneration : Blip2ModelBase
     public Blip2ForwardOutput Forward(Tensor pixelValues, Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null,
         bool interpolatePosEncoding = false, bool outputHiddenStates = false, bool outputAttentions = false, bool? useImageTokens = null)
     {
+        var batch = CheckPixels(pixelValues, interpolatePosEncoding);
+        CheckTokens(inputIds, attentionMask, ModelInfo.VocabSize);
+        if (inputIds.shape[0] != batch)
+            throw new InvalidModelInputException("input_ids", $"{batch} images but {inputIds.shape[0]} prompts: give one prompt row per image");
+        // The queries take image-token positions, or come in front (the legacy layout, as InsertQueries decides).
+        var prepended = (useImageTokens ?? true) && ModelInfo.ImageTokenIndex is not null ? 0 : ModelInfo.NumQueryTokens;
+        CheckPositions(inputIds.shape[1] + prepended);
         using var scope = NewDisposeScope();
         var visionCtx = new ForwardContext { OutputHiddenStates = outputHiddenStates };
         var (image, pooled) = VisionForward(visionCtx, Input(pixelValues), interpolatePosEncoding);
@@ -63,12 +70,21 @@ public abstract partial class OptConditionalGeneration : Blip2ModelBase
     /// <summary>Blip2Model.get_text_features: the decoder's last hidden state for text alone.</summary>
     public Tensor GetTextFeatures(Tensor inputIds, Tensor? attentionMask = null)
     {
+        CheckTokens(inputIds, attentionMask, ModelInfo.VocabSize);
+        CheckPositions(inputIds.shape[1]);
         using var scope = NewDisposeScope();
         var ctx = new ForwardContext();
         var ids = Input(inputIds);
         var mask = attentionMask is null ? torch.ones_like(ids) : Input(attentionMask);
         var embeds = EmbedTokens(ctx, ids);
         return DecoderForward(ctx, embeds, Positions(mask, 0), Ops.CausalMask(mask, ids.shape[1], 0)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>A forward pass over this many positions fits OPT's position table.</summary>
+    private void CheckPositions(long positions)
+    {
+        if (ModelInfo.MaxPositions > 0 && positions > ModelInfo.MaxPositions)
+            throw new InputTooLongException("the language model", positions, ModelInfo.MaxPositions);
     }
 
     /// <summary>Puts the projected queries into the prompt: at the image tokens, or in front (legacy).</summary>

@@ -15,15 +15,18 @@ public abstract partial class T5ConditionalGeneration
     public GenerationResult Generate(Tensor pixelValues, Tensor inputIds, Tensor? attentionMask = null,
         GenerationOptions? options = null, bool interpolatePosEncoding = false)
     {
-        var settings = GenerationDefaults.Merge(GenerationDefaultsWithCompiledIds(), options);
-        settings.Validate();
+        // Everything is checked before the vision tower runs: the inputs, then the run (PrepareGeneration).
+        var batch = CheckPixels(pixelValues, interpolatePosEncoding);
+        CheckTokens(inputIds, attentionMask, ModelInfo.VocabSize);
+        if (inputIds.shape[0] != batch)
+            throw new InvalidModelInputException("input_ids", $"{batch} images but {inputIds.shape[0]} prompts: give one prompt row per image");
+        var settings = CheckGeneration(options, batch, inputIds.shape[1]);
+
         using var scope = NewDisposeScope();
         // Everything below stays inside (the result is host arrays): inference mode for the encoding too.
         using var inference = torch.inference_mode();
         var ids = Input(inputIds);
         var mask = attentionMask is null ? torch.ones_like(ids) : Input(attentionMask);
-        var batch = pixelValues.shape[0];
-        if (ids.shape[0] != batch) throw new Blip2Exception($"{batch} images but {ids.shape[0]} prompts: give one prompt row per image.");
 
         var ctx = new ForwardContext();
         var (image, _) = VisionForward(ctx, Input(pixelValues), interpolatePosEncoding);
@@ -34,6 +37,14 @@ public abstract partial class T5ConditionalGeneration
         var context = torch.full(batch, 1, start, dtype: ScalarType.Int64, device: Device);
         return Decoder.Generate((rows, maxNew) => new T5DecoderSession(this, encoder, encoderMask, start, rows, maxNew), context, settings);
     }
+
+    /// <summary>
+    /// The generation prelude for <paramref name="batch"/> prompts of <paramref name="promptIds"/> ids each: the
+    /// merged, checked options. The encoder's relative positions have no limit; the decoder starts from one
+    /// decoder_start_token_id (the context <see cref="Decoder.Generate"/> sees).
+    /// </summary>
+    internal GenerationOptions CheckGeneration(GenerationOptions? options, long batch, long promptIds) =>
+        PrepareGeneration(options, batch, contextLength: 1, promptPositions: 1);
 
     /// <summary>Decoder state of one run: self-attention cache, cross-attention K/V memoized in the context.</summary>
     private sealed class T5DecoderSession : IDecoderSession

@@ -20,6 +20,11 @@ public abstract partial class T5ConditionalGeneration : Blip2ModelBase
     public Blip2ForwardOutput Forward(Tensor pixelValues, Tensor inputIds, Tensor? attentionMask, Tensor decoderInputIds,
         Tensor? decoderAttentionMask = null, Tensor? labels = null, bool interpolatePosEncoding = false, bool outputHiddenStates = false)
     {
+        var batch = CheckPixels(pixelValues, interpolatePosEncoding);
+        CheckTokens(inputIds, attentionMask, ModelInfo.VocabSize);
+        CheckTokens(decoderInputIds, decoderAttentionMask, ModelInfo.VocabSize, "decoder_input_ids");
+        if (inputIds.shape[0] != batch || decoderInputIds.shape[0] != batch)
+            throw new InvalidModelInputException("input_ids", $"{batch} images, {inputIds.shape[0]} prompts and {decoderInputIds.shape[0]} decoder rows: give one row of each per image");
         using var scope = NewDisposeScope();
         var visionCtx = new ForwardContext();
         var (image, pooled) = VisionForward(visionCtx, Input(pixelValues), interpolatePosEncoding);

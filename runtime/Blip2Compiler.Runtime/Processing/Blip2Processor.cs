@@ -35,11 +35,20 @@ public sealed class Blip2Processor
     /// <summary>Pixel values and prompt ids for a batch; prompts may be null (caption) or one per image.</summary>
     public Blip2Inputs Process(IReadOnlyList<ImageSource> images, IReadOnlyList<string?>? prompts = null)
     {
-        if (prompts is not null && prompts.Count != images.Count)
-            throw new Blip2Exception($"{images.Count} images but {prompts.Count} prompts: give one prompt per image (or none).");
+        ArgumentNullException.ThrowIfNull(images);
+        var batch = BuildPrompts(images.Count, prompts);
         var pixels = Images.Preprocess(images);
-        var (ids, mask) = Prompts.Build(prompts ?? Enumerable.Repeat<string?>(null, images.Count).ToList()).ToTensors();
+        var (ids, mask) = batch.ToTensors();
         return new Blip2Inputs(pixels, ids, mask);
+    }
+
+    /// <summary>The text half of <see cref="Process"/> alone (cheap: no image is decoded), for
+    /// <paramref name="imageCount"/> images; prompts may be null (caption) or one per image.</summary>
+    public PromptBatch BuildPrompts(int imageCount, IReadOnlyList<string?>? prompts = null)
+    {
+        if (prompts is not null && prompts.Count != imageCount)
+            throw new Blip2Exception($"{imageCount} images but {prompts.Count} prompts: give one prompt per image (or none).");
+        return Prompts.Build(prompts ?? Enumerable.Repeat<string?>(null, imageCount).ToList());
     }
 
     /// <summary>Text of new tokens, special tokens dropped, trimmed as the reference's batch_decode + strip.</summary>

@@ -10,7 +10,7 @@ namespace Blip2Compiler.Serving;
 /// </summary>
 /// <remarks>
 /// Errors are typed and belong to one request: its task faults with a <see cref="Blip2Exception"/> (bad options, an
-/// undecodable image, <see cref="PromptTooLongException"/>, <see cref="EngineQueueFullException"/>,
+/// undecodable image, <see cref="Generation.PromptTooLongException"/>, <see cref="EngineQueueFullException"/>,
 /// <see cref="EngineStoppedException"/>) or is cancelled; the engine and the other requests go on.
 /// </remarks>
 public interface IGenerationEngine : IAsyncDisposable

@@ -35,7 +35,6 @@ internal static class AskCommand
         using var session = ModelSession.Open(settings, ModelKind.Generation, "ask");
         var captioner = Blip2Captioner.FromCheckpoint(session.Model, session.Directory);
         var prompt = Blip2Captioner.QuestionPrompt(question);
-        PromptBudget.Check(captioner, prompt, options);
         var answer = captioner.Caption([input.Source], [prompt], options)[0];
 
         var summary = RunSummary.Since(clock, 1);

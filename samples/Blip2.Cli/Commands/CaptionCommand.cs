@@ -41,7 +41,6 @@ internal static class CaptionCommand
         var (inputs, _) = ImageInputs.Expand(arguments, settings);
         using var session = ModelSession.Open(settings, ModelKind.Generation, "caption");
         var captioner = Blip2Captioner.FromCheckpoint(session.Model, session.Directory);
-        PromptBudget.Check(captioner, prompt, options);
 
         var progress = new ProgressBar(settings.Error, inputs.Count, settings.Interactive && !settings.Quiet && inputs.Count > 1);
         var results = new ResultWriter<Caption>(settings, progress);
