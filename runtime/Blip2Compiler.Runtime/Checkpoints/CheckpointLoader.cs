@@ -140,7 +140,6 @@ public static class CheckpointLoader
         using var scope = torch.NewDisposeScope();
         var host = torch.empty(entry.Shape, dtype, torch.CPU);
         onAllocated?.Invoke(host);
-        HugePages.Advise(host);
 
         void Fill(int i, Tensor part)
         {
