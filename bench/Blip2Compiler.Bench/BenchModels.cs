@@ -13,10 +13,11 @@ namespace Blip2Compiler.Bench;
 [Blip2Model("mid-itm/config.json")] public partial class MidItm;
 [Blip2Model("mid-t5/config.json")] public partial class MidT5;
 
-/// <summary>A benchmarked config: its compiled class's key map and facts, a random-weight constructor, and the
+/// <summary>A benchmarked config: its compiled class's key map and facts, a random-weight constructor, its checkpoint
+/// loader, and the
 /// retrieval config its ITM/ITC benchmarks run on.</summary>
 public sealed record BenchConfig(string Name, KeyMap KeyMap, ModelInfo Info,
-    Func<Blip2LoadOptions, int, Blip2ModelBase> CreateRandom, string Retrieval, Func<string, Blip2LoadOptions, Blip2ModelBase>? Load = null)
+    Func<Blip2LoadOptions, int, Blip2ModelBase> CreateRandom, Func<string, Blip2LoadOptions, Blip2ModelBase> Load, string Retrieval)
 {
     public bool IsRetrieval => Retrieval == Name;
 }
@@ -31,12 +32,12 @@ public static class BenchModels
     /// tower and Q-Former); the others are the published ones the GPU runs.</summary>
     private static readonly BenchConfig[] Configs =
     [
-        new("mid", Mid.KeyMap, Mid.Info, (o, s) => Mid.CreateRandom(o, s), "mid-itm", (d, o) => Mid.Load(d, o)),
-        new("mid-t5", MidT5.KeyMap, MidT5.Info, (o, s) => MidT5.CreateRandom(o, s), "mid-itm"),
-        new("mid-itm", MidItm.KeyMap, MidItm.Info, (o, s) => MidItm.CreateRandom(o, s), "mid-itm"),
-        new("opt-2.7b", Opt27b.KeyMap, Opt27b.Info, (o, s) => Opt27b.CreateRandom(o, s), "itm-vit-g"),
-        new("flan-t5-xl", FlanT5Xl.KeyMap, FlanT5Xl.Info, (o, s) => FlanT5Xl.CreateRandom(o, s), "itm-vit-g"),
-        new("itm-vit-g", ItmVitG.KeyMap, ItmVitG.Info, (o, s) => ItmVitG.CreateRandom(o, s), "itm-vit-g"),
+        new("mid", Mid.KeyMap, Mid.Info, (o, s) => Mid.CreateRandom(o, s), (d, o) => Mid.Load(d, o), "mid-itm"),
+        new("mid-t5", MidT5.KeyMap, MidT5.Info, (o, s) => MidT5.CreateRandom(o, s), (d, o) => MidT5.Load(d, o), "mid-itm"),
+        new("mid-itm", MidItm.KeyMap, MidItm.Info, (o, s) => MidItm.CreateRandom(o, s), (d, o) => MidItm.Load(d, o), "mid-itm"),
+        new("opt-2.7b", Opt27b.KeyMap, Opt27b.Info, (o, s) => Opt27b.CreateRandom(o, s), (d, o) => Opt27b.Load(d, o), "itm-vit-g"),
+        new("flan-t5-xl", FlanT5Xl.KeyMap, FlanT5Xl.Info, (o, s) => FlanT5Xl.CreateRandom(o, s), (d, o) => FlanT5Xl.Load(d, o), "itm-vit-g"),
+        new("itm-vit-g", ItmVitG.KeyMap, ItmVitG.Info, (o, s) => ItmVitG.CreateRandom(o, s), (d, o) => ItmVitG.Load(d, o), "itm-vit-g"),
     ];
 
     public static IEnumerable<string> Names => Configs.Select(c => c.Name);

@@ -6,12 +6,14 @@ namespace Blip2Compiler.Bench;
 /// Options shared by all benchmarks. Time-budgeted ones (preprocess) use <c>--seconds</c>; model benchmarks run
 /// <c>--warmup</c> untimed and <c>--iterations</c> timed calls on <c>--config</c> (a folder under Configs/),
 /// created with random weights on <c>--device</c> in <c>--dtype</c>. <c>--threads</c> sets torch's intra-op threads.
+/// Benchmarks that write files (load: its checkpoint) write them under <c>--dir</c> (default: the temp folder) and
+/// delete them when done.
 /// </summary>
 public sealed record BenchmarkOptions(double SecondsPerCase, int Threads, string Config, string Device, torch.ScalarType DType,
-    int Warmup, int Iterations)
+    int Warmup, int Iterations, string Directory)
 {
     public const string Usage = "options: --config NAME (mid, mid-t5, mid-itm, opt-2.7b, flan-t5-xl, itm-vit-g), --device cpu|cuda[:N], " +
-                                "--dtype float32|float16|bfloat16, --warmup N, --iterations N, --threads N, --seconds S";
+                                "--dtype float32|float16|bfloat16, --warmup N, --iterations N, --threads N, --seconds S, --dir FOLDER";
 
     /// <summary>The dtype as the JSON lines and reference.py spell it.</summary>
     public string DTypeName => DType switch
@@ -30,6 +32,7 @@ public sealed record BenchmarkOptions(double SecondsPerCase, int Threads, string
         var dtype = torch.ScalarType.Float32;
         var warmup = 1;
         var iterations = 3;
+        var directory = Path.GetTempPath();
         for (var i = 0; i < args.Count; i++)
         {
             var value = i + 1 < args.Count ? args[i + 1] : null;
@@ -49,11 +52,13 @@ public sealed record BenchmarkOptions(double SecondsPerCase, int Threads, string
                     warmup = w; i++; break;
                 case "--iterations" when int.TryParse(value, out var n) && n > 0:
                     iterations = n; i++; break;
+                case "--dir" when value is not null && System.IO.Directory.Exists(value):
+                    directory = value; i++; break;
                 default:
                     throw new ArgumentException($"unknown or invalid option '{args[i]}'{(value is null ? "" : $" '{value}'")} ({Usage})");
             }
         }
-        return new BenchmarkOptions(seconds, threads, config, device, dtype, warmup, iterations);
+        return new BenchmarkOptions(seconds, threads, config, device, dtype, warmup, iterations, directory);
     }
 
     private static torch.ScalarType? ParseDType(string name) => name switch

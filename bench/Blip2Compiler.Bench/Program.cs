@@ -3,6 +3,10 @@ using Blip2Compiler.Bench;
 // Usage: dotnet run -c Release --project bench/Blip2Compiler.Bench -- <benchmark|all|list> [options]
 // (--config mid|mid-t5|mid-itm|opt-2.7b|flan-t5-xl|itm-vit-g --device cpu|cuda --dtype float32|float16|bfloat16
 //  --warmup N --iterations N --threads N --seconds S); one JSON line per result on stdout.
+// The load benchmark measures each load in a fresh process (its peak RSS is then that load's), started as this.
+if (args.Length > 0 && args[0] == Blip2Compiler.Bench.Benchmarks.LoadBenchmark.ChildCommand)
+    return Blip2Compiler.Bench.Benchmarks.LoadBenchmark.RunChild(args[1..]);
+
 var benchmarks = typeof(IBenchmark).Assembly.GetTypes()
     .Where(t => typeof(IBenchmark).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false })
     .Select(t => (IBenchmark)Activator.CreateInstance(t)!)

@@ -48,7 +48,7 @@ public class CheckpointLoaderTests : IDisposable
         using var loaded = CheckpointLoader.Load(checkpoint, map, new LoadOptions());
         TensorAssert.Identical(torch.cat([q * 8.0, k], 0), loaded["qk.weight"]);
         TensorAssert.Identical(o * 0.5, loaded["o.weight"]);
-        TensorAssert.Identical(q, checkpoint.Load("q.weight", null, torch.CPU));   // the memory-mapped data is untouched
+        TensorAssert.Identical(q, checkpoint.Load("q.weight", null, torch.CPU));   // the file is untouched
 
         Assert.Throws<ArgumentException>(() => new KeyMap([new("x", [2, 4], [new ParamSource(SourceKind.Copy, "q.weight") { Scales = [1.0, 2.0] }])], []));
         Assert.Throws<ArgumentException>(() => new KeyMap([new("x", [2, 4], [new ParamSource(SourceKind.Copy, "q.weight") { Scales = [double.NaN] }])], []));

@@ -12,11 +12,12 @@ namespace Blip2Compiler.Tests.Checkpoints;
 /// </summary>
 public class FloatConversionTests
 {
-    /// <summary>All 65536 upper halves × 9 lower halves around the bfloat16 rounding point, and the float16 one
-    /// (bit 12: float16 keeps 10 of the 23 mantissa bits) — 589 824 patterns — then 400 000 random ones.</summary>
+    /// <summary>All 65536 upper halves × 14 lower halves: around the bfloat16 rounding point (bit 15), and the
+    /// float16 one (bit 12: float16 keeps 10 of the 23 mantissa bits) with the kept bit even and odd — 917 504
+    /// patterns — then 400 000 random ones.</summary>
     private static uint[] Patterns()
     {
-        ushort[] lows = [0x0000, 0x0001, 0x7FFF, 0x8000, 0x8001, 0xFFFF, 0x1000, 0x0FFF, 0x1001];
+        ushort[] lows = [0x0000, 0x0001, 0x7FFF, 0x8000, 0x8001, 0xFFFF, 0x1000, 0x0FFF, 0x1001, 0x3000, 0x2FFF, 0x3001, 0xB000, 0xF000];
         var random = new Random(18);
         var patterns = new List<uint>(65536 * lows.Length + 400_000);
         for (uint high = 0; high < 65536; high++)
@@ -40,10 +41,22 @@ public class FloatConversionTests
         var bits = Patterns();
         using var source = FromBits(bits);
         using var expected = source.to(target);
-        var ours = new ushort[bits.Length];
-        FloatConversion.Convert(MemoryMarshal.AsBytes(bits.AsSpan()), ScalarType.Float32, MemoryMarshal.AsBytes(ours.AsSpan()), target);
-
         var theirs = MemoryMarshal.Cast<byte, ushort>(expected.bytes).ToArray();
+        // Whole (the vector path, 16 at a time) and in 7-element pieces (7 elements: the scalar path).
+        var whole = new ushort[bits.Length];
+        FloatConversion.Convert(MemoryMarshal.AsBytes(bits.AsSpan()), ScalarType.Float32, MemoryMarshal.AsBytes(whole.AsSpan()), target);
+        var pieces = new ushort[bits.Length];
+        for (var start = 0; start < bits.Length; start += 7)
+        {
+            var n = Math.Min(7, bits.Length - start);
+            FloatConversion.Convert(MemoryMarshal.AsBytes(bits.AsSpan(start, n)), ScalarType.Float32, MemoryMarshal.AsBytes(pieces.AsSpan(start, n)), target);
+        }
+        Compare(bits, whole, theirs, target, "vector");
+        Compare(bits, pieces, theirs, target, "scalar");
+    }
+
+    private static void Compare(uint[] bits, ushort[] ours, ushort[] theirs, ScalarType target, string path)
+    {
         var mismatches = 0;
         var firstMismatch = "";
         for (var i = 0; i < bits.Length; i++)
@@ -53,7 +66,7 @@ public class FloatConversionTests
             if (same) continue;
             if (mismatches++ == 0) firstMismatch = $"0x{bits[i]:X8}: ours 0x{ours[i]:X4}, libtorch 0x{theirs[i]:X4}";
         }
-        Assert.True(mismatches == 0, $"{mismatches} of {bits.Length} differ from libtorch, first {firstMismatch}");
+        Assert.True(mismatches == 0, $"{path} path: {mismatches} of {bits.Length} differ from libtorch, first {firstMismatch}");
     }
 
     [Theory]

@@ -1,0 +1,203 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Blip2Compiler.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Blip2Compiler.Bench.Benchmarks;
+
+/// <summary>
+/// Checkpoint loading against reading the file: <c>--config</c>'s published key layout written as a float32 checkpoint
+/// (<see cref="SyntheticCheckpoint"/>, under <c>--dir</c>), once as one <c>model.safetensors</c> and once sharded
+/// (at most 5 GB per shard, as <c>save_pretrained</c> did, and at least 3 shards), then per dtype (float32, bfloat16,
+/// float16) and iteration: <c>cat</c> of the same files to /dev/null (the floor, page cache warm), timed right
+/// before the model's <c>Load</c> on <c>--device</c>, which runs in a fresh process of this program so that process's
+/// peak resident memory (VmHWM) is that load's, as <c>/usr/bin/time -v</c> would report it for an application that
+/// loads the model. A second floor, in a fresh process too: the same files read (positioned reads, as many threads as
+/// the loader's) into newly allocated memory of the file's size — what any loader that ends with its parameters in new
+/// memory pays for the page faults and the kernel's zeroing, which <c>cat</c>, reusing one small buffer, does not.
+/// Besides wall time, the CPU time (user + system, all threads) of the load and of <c>cat</c> (through
+/// <c>/usr/bin/time</c> where it exists): on a shared machine the CPU time is the steadier measure of the work done.
+/// Targets on the CPU: load ≤ 3× cat; peak RSS ≤ 1.15× the loaded parameter bytes + 1 GB. The checkpoint is deleted
+/// at the end.
+/// </summary>
+public sealed class LoadBenchmark : IBenchmark
+{
+    public const string ChildCommand = "load-child";
+    private const long MaxShardBytes = 5_000_000_000;
+
+    public string Name => "load";
+    public string Description => "Load time vs cat of the same files, and peak RSS, per dtype (writes a float32 checkpoint under --dir)";
+
+    public void Run(BenchmarkOptions options, JsonReport report)
+    {
+        var config = BenchModels.Config(options.Config);
+        var configJson = Path.Combine(AppContext.BaseDirectory, "Configs", options.Config, "config.json");
+        var fileBytes = SyntheticCheckpoint.Bytes(config.KeyMap);
+        var shardBytes = Math.Min(MaxShardBytes, fileBytes / 3 + 1);
+        foreach (var (layout, maxShard) in new[] { ("single", (long?)null), ("sharded", shardBytes) })
+        {
+            var directory = Path.Combine(options.Directory, $"blip2-load-{options.Config}-{layout}-{Environment.ProcessId}");
+            try
+            {
+                var write = Stopwatch.StartNew();
+                SyntheticCheckpoint.Write(directory, config.KeyMap, configJson, maxShard);
+                var files = SyntheticCheckpoint.DataFiles(directory);
+                Console.Error.WriteLine($"{Name}: wrote {fileBytes / 1e9:F2} GB in {files.Count} file(s) in {write.Elapsed.TotalSeconds:F1} s ({directory})");
+                Cat(files);   // warms the page cache
+                foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16, ScalarType.Float16 })
+                    Measure(options, report, config, directory, files, layout, dtype, fileBytes);
+            }
+            finally
+            {
+                if (System.IO.Directory.Exists(directory)) System.IO.Directory.Delete(directory, recursive: true);
+            }
+        }
+    }
+
+    private void Measure(BenchmarkOptions options, JsonReport report, BenchConfig config, string directory, List<string> files,
+        string layout, ScalarType dtype, long fileBytes)
+    {
+        var dtypeOptions = options with { DType = dtype };
+        var parameterBytes = config.KeyMap.Entries.Sum(e =>
+            e.Shape.Aggregate(1L, (n, d) => n * d) * (e.KeepFloat32 || dtype == ScalarType.Float32 ? 4 : 2));
+        var budget = 1.15 * parameterBytes + 1e9;
+        var samples = new List<(CatResult Cat, ChildResult Floor, ChildResult Load)>();
+        for (var i = 0; i < options.Warmup + options.Iterations; i++)
+        {
+            var cat = Cat(files);
+            var floor = Child(directory, dtypeOptions, readFloor: true);
+            var load = Child(directory, dtypeOptions);
+            if (i >= options.Warmup) samples.Add((cat, floor, load));
+        }
+        var catMs = Median(samples.Select(s => s.Cat.WallMs));
+        var loadMs = Median(samples.Select(s => s.Load.LoadMs));
+        var catCpuMs = samples.All(s => s.Cat.CpuMs is not null) ? Median(samples.Select(s => s.Cat.CpuMs!.Value)) : (double?)null;
+        var loadCpuMs = Median(samples.Select(s => s.Load.CpuMs));
+        var floorMs = Median(samples.Select(s => s.Floor.LoadMs));
+        var floorCpuMs = Median(samples.Select(s => s.Floor.CpuMs));
+        var peak = samples.Max(s => s.Load.PeakRss);
+        void Line(string metric, double value, string unit, params (string, object?)[] extra) =>
+            report.Metric(Name, options.Config, dtypeOptions, 1, metric, value, unit, [("layout", layout), ("files", files.Count), .. extra]);
+        Line("load", loadMs, "ms", ("best", samples.Min(s => s.Load.LoadMs)), ("cat_ms", catMs), ("file_gb", fileBytes / 1e9),
+            ("read_gb_per_s", fileBytes / 1e6 / loadMs), ("cpu_ms", loadCpuMs), ("cat_cpu_ms", catCpuMs));
+        Line("load_over_cat", loadMs / catMs, "x", ("target", 3.0), ("cpu_ratio", catCpuMs is { } c ? loadCpuMs / c : null));
+        Line("read_into_new_memory", floorMs, "ms", ("cpu_ms", floorCpuMs), ("peak_rss_gb", samples.Max(s => s.Floor.PeakRss) / 1e9));
+        Line("load_over_read_into_new_memory", loadMs / floorMs, "x", ("cpu_ratio", loadCpuMs / floorCpuMs));
+        Line("peak_rss", peak / 1e9, "GB", ("parameter_gb", parameterBytes / 1e9),
+            ("baseline_rss_gb", samples.Max(s => s.Load.BaselineRss) / 1e9), ("budget_gb", budget / 1e9),
+            ("over_parameters", peak / (double)parameterBytes), ("within_budget", peak <= budget));
+    }
+
+    private sealed record ChildResult(double LoadMs, double CpuMs, long PeakRss, long BaselineRss);
+
+    private sealed record CatResult(double WallMs, double? CpuMs);
+
+    /// <summary>Loads the checkpoint in a fresh process of this program and reads back its timing and memory.</summary>
+    private static ChildResult Child(string directory, BenchmarkOptions options, bool readFloor = false)
+    {
+        var start = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false, RedirectStandardOutput = true };
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
+            start.ArgumentList.Add(typeof(LoadBenchmark).Assembly.Location);
+        foreach (var arg in new[] { ChildCommand, directory, options.Config, options.Device, options.DTypeName, options.Threads.ToString(), readFloor ? "floor" : "load" })
+            start.ArgumentList.Add(arg);
+        using var child = Process.Start(start)!;
+        var output = child.StandardOutput.ReadToEnd();
+        child.WaitForExit();
+        if (child.ExitCode != 0) throw new InvalidOperationException($"the load process failed with exit code {child.ExitCode}");
+        return JsonSerializer.Deserialize<ChildResult>(output.Trim())!;
+    }
+
+    /// <summary>The child: <c>load-child DIR CONFIG DEVICE DTYPE THREADS load|floor</c>; prints one JSON object.</summary>
+    public static int RunChild(string[] args)
+    {
+        var (directory, config, device, threads) = (args[0], BenchModels.Config(args[1]), args[2], int.Parse(args[4]));
+        var dtype = BenchmarkOptions.Parse(["--dtype", args[3]]).DType;
+        var options = new Blip2LoadOptions { Device = device, DType = dtype };
+        TorchBackend.Initialize();
+        torch.set_num_threads(threads);
+        using (torch.zeros(1, device: torch.device(device))) { }
+        var baseline = ProcessMemory.Current();
+        var process = Process.GetCurrentProcess();
+        var cpu = process.TotalProcessorTime;
+        var clock = Stopwatch.StartNew();
+        if (args[5] == "floor")
+        {
+            ReadIntoNewMemory(SyntheticCheckpoint.DataFiles(directory), threads);
+            var floorMs = clock.Elapsed.TotalMilliseconds;
+            process.Refresh();
+            Console.WriteLine(JsonSerializer.Serialize(new ChildResult(floorMs, (process.TotalProcessorTime - cpu).TotalMilliseconds, ProcessMemory.Peak(), baseline)));
+            return 0;
+        }
+        using (config.Load(directory, options))
+        {
+            Bench.Measure.Synchronize(device);
+            var loadMs = clock.Elapsed.TotalMilliseconds;
+            process.Refresh();
+            var cpuMs = (process.TotalProcessorTime - cpu).TotalMilliseconds;
+            Console.WriteLine(JsonSerializer.Serialize(new ChildResult(loadMs, cpuMs, ProcessMemory.Peak(), baseline)));
+        }
+        return 0;
+    }
+
+    /// <summary>Reads every file whole into new native memory, the files' bytes split between
+    /// <paramref name="threads"/> threads in 64 MiB reads, and frees it.</summary>
+    private static unsafe void ReadIntoNewMemory(List<string> files, int threads)
+    {
+        const int step = 64 << 20;
+        foreach (var path in files)
+        {
+            using var handle = File.OpenHandle(path);
+            var length = RandomAccess.GetLength(handle);
+            var memory = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)length);
+            try
+            {
+                Parallel.For(0, (int)((length + step - 1) / step), new ParallelOptions { MaxDegreeOfParallelism = threads }, i =>
+                {
+                    var offset = (long)i * step;
+                    var span = new Span<byte>(memory + offset, (int)Math.Min(step, length - offset));
+                    while (!span.IsEmpty)
+                    {
+                        var read = RandomAccess.Read(handle, span, offset);
+                        if (read == 0) throw new EndOfStreamException(path);
+                        span = span[read..];
+                        offset += read;
+                    }
+                });
+            }
+            finally
+            {
+                System.Runtime.InteropServices.NativeMemory.Free(memory);
+            }
+        }
+    }
+
+    /// <summary>Times <c>cat</c> of the files to /dev/null: wall milliseconds, and its CPU time where /usr/bin/time
+    /// can report it.</summary>
+    private static CatResult Cat(List<string> files)
+    {
+        const string time = "/usr/bin/time";
+        var withTime = File.Exists(time);
+        var start = new ProcessStartInfo(withTime ? time : "/bin/sh") { UseShellExecute = false, RedirectStandardError = withTime };
+        var args = withTime ? new[] { "-f", "%U %S", "/bin/sh" } : [];
+        foreach (var arg in args.Concat(["-c", "exec cat \"$@\" > /dev/null", "sh"]).Concat(files)) start.ArgumentList.Add(arg);
+        var clock = Stopwatch.StartNew();
+        using var cat = Process.Start(start)!;
+        var stderr = withTime ? cat.StandardError.ReadToEnd() : "";
+        cat.WaitForExit();
+        var wallMs = clock.Elapsed.TotalMilliseconds;
+        if (cat.ExitCode != 0) throw new InvalidOperationException($"cat failed with exit code {cat.ExitCode}: {stderr}");
+        var cpu = stderr.Trim().Split('\n')[^1].Split(' ');
+        double? cpuMs = withTime && cpu.Length == 2
+            && double.TryParse(cpu[0], System.Globalization.CultureInfo.InvariantCulture, out var user)
+            && double.TryParse(cpu[1], System.Globalization.CultureInfo.InvariantCulture, out var system)
+            ? (user + system) * 1000 : null;
+        return new CatResult(wallMs, cpuMs);
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+}
