@@ -9,6 +9,10 @@ internal sealed record CliRun(int ExitCode, string Out, string Error)
     public static string RepoRoot { get; } = typeof(CliRun).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
         .First(a => a.Key == "RepoRoot").Value!;
 
+    /// <summary>The CLI's own build output (its apphost, and its libtorch kept aside in libtorch/, as the tool ships it).</summary>
+    public static string CliOutput { get; } = typeof(CliRun).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+        .First(a => a.Key == "CliOutput").Value!;
+
     public static string Photo => Path.Combine(RepoRoot, "samples", "assets", "astronaut.png");
 
     /// <summary>The bundled checkpoints as the CLI finds them: copied next to it.</summary>

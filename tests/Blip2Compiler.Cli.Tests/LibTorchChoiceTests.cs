@@ -12,8 +12,7 @@ namespace Blip2Compiler.Tests.CommandLine;
 /// </summary>
 public class LibTorchChoiceTests
 {
-    private static readonly string CliOutput = typeof(LibTorchChoiceTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-        .First(a => a.Key == "CliOutput").Value!;
+    private static readonly string CliOutput = CliRun.CliOutput;
 
     private static readonly string[] Libraries = ["libc10.so", "libtorch_cpu.so", "libtorch.so"];
 

@@ -49,7 +49,8 @@ public class ProgressTests
     public async Task CtrlCStopsARealProcessWithExitCode130AndKeepsItsLines()
     {
         // The CLI as a child process, SIGINT sent as a terminal's Ctrl-C would: exit 130, every line written is whole.
-        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "Blip2.Cli"))
+        // Run from the CLI's own output: its runtimeconfig names the libtorch folder kept aside there.
+        var start = new ProcessStartInfo(Path.Combine(CliRun.CliOutput, "Blip2.Cli"))
         {
             RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true,
         };
