@@ -123,6 +123,8 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
         }
         // Registered after queuing: a token already cancelled runs this at once, and the loop drops the request.
         job.Registration = cancellationToken.Register(() => Wake(lane));
+        // It may have ended (and been disposed) before the registration existed: then nothing else disposes that.
+        if (job.Completion.Task.IsCompleted) job.Registration.Dispose();
         Wake(lane);
         return job.Completion.Task;
     }

@@ -37,9 +37,17 @@ public class ContinuousBatchingEngineTests(ServingModels models) : IClassFixture
     {
         await using var engine = new ContinuousBatchingEngine(models.Captioner, new EngineOptions { MaxBatch = 4, MaxQueue = 32 });
         var requests = Enumerable.Range(0, 12).Select(Greedy).ToList();
-        var tasks = requests.Take(3).Select(r => engine.GenerateAsync(r)).ToList();
-        // The rest arrive while the first ones decode: they wait for free rows and join at a later step.
-        while (engine.Statistics.DecodingSteps < 2) await Task.Delay(1);
+        // The first request holds the loop at its first streamed text until two more wait, so they join it mid-run
+        // however fast the machine is; the rest arrive while those decode and join when rows free up.
+        using var streaming = new ManualResetEventSlim();
+        using var gate = new ManualResetEventSlim();
+        requests[0] = requests[0] with { Options = new() { MaxNewTokens = 19 }, OnText = (_, _) => { streaming.Set(); gate.Wait(); } };
+        var tasks = new List<Task<EngineCompletion>> { engine.GenerateAsync(requests[0]) };
+        streaming.Wait(TimeSpan.FromSeconds(30));
+        tasks.AddRange(requests.Skip(1).Take(2).Select(r => engine.GenerateAsync(r)));
+        gate.Set();
+        var steps = engine.Statistics.DecodingSteps;
+        while (engine.Statistics.DecodingSteps < steps + 2) await Task.Delay(1);
         tasks.AddRange(requests.Skip(3).Select(r => engine.GenerateAsync(r)));
         await AssertLikeLoneCalls(engine, requests, tasks);
 
@@ -96,10 +104,13 @@ public class ContinuousBatchingEngineTests(ServingModels models) : IClassFixture
         await using var engine = new ContinuousBatchingEngine(models.Captioner, new EngineOptions { MaxBatch = 2 });
         using var leave = new CancellationTokenSource();
         var longA = Greedy(0) with { Options = new() { MaxNewTokens = 55, EosTokenIds = [999_999] } };
-        var longB = Greedy(1) with { Options = new() { MaxNewTokens = 40, EosTokenIds = [999_999] } };
+        // B is a slow reader (its streaming callback sleeps), so it is still running when A joins; A joins late, so
+        // it has most of its tokens to go when B leaves.
+        var longB = Greedy(1) with { Options = new() { MaxNewTokens = 55, EosTokenIds = [999_999] }, OnText = (_, _) => Thread.Sleep(5) };
         var shortC = Greedy(2) with { Options = new() { MaxNewTokens = 3 } };
-        var a = engine.GenerateAsync(longA);
         var b = engine.GenerateAsync(longB, leave.Token);
+        while (engine.Statistics.RunningRows < 1) await Task.Delay(1);
+        var a = engine.GenerateAsync(longA);
         while (engine.Statistics.RunningRows < 2) await Task.Delay(1);
         var c = engine.GenerateAsync(shortC);   // waits: both rows are taken
         Assert.Equal(1, engine.Statistics.QueueDepth);
@@ -174,7 +185,12 @@ public class ContinuousBatchingEngineTests(ServingModels models) : IClassFixture
     public async Task DrainOutOfTimeCancelsWhatIsLeft()
     {
         await using var engine = new ContinuousBatchingEngine(models.Captioner, new EngineOptions { MaxBatch = 1 });
-        var tasks = Enumerable.Range(0, 4).Select(i => engine.GenerateAsync(Greedy(i) with { Options = new() { MaxNewTokens = 50, EosTokenIds = [999_999] } })).ToList();
+        // Slow readers (their streaming callbacks sleep): four of them take far longer than the drain may wait.
+        var tasks = Enumerable.Range(0, 4).Select(i => engine.GenerateAsync(Greedy(i) with
+        {
+            Options = new() { MaxNewTokens = 50, EosTokenIds = [999_999] },
+            OnText = (_, _) => Thread.Sleep(5),
+        })).ToList();
         using var noTime = new CancellationTokenSource(TimeSpan.FromMilliseconds(20));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => engine.DrainAsync(noTime.Token));
         await Task.WhenAll(tasks.Select(t => t.ContinueWith(_ => { })));
