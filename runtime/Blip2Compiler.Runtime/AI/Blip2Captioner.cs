@@ -61,8 +61,55 @@ public sealed class Blip2Captioner
         merged.Validate();
         using var scope = torch.NewDisposeScope();
         var inputs = _processor.Process(images, prompts);
-        var result = Generate(inputs.PixelValues, inputs.InputIds, inputs.AttentionMask, merged with { NumReturnSequences = 1 });
+        CheckFits(inputs.InputIds, merged);
+        var result = RunModel(inputs.PixelValues, inputs.InputIds, inputs.AttentionMask, merged with { NumReturnSequences = 1 });
         return [.. result.NewTokens.Select(tokens => Tokenizer.Decode(tokens.Select(id => checked((int)id))).Trim())];
+    }
+
+    /// <summary>
+    /// One image and prompt, every returned sequence (<c>num_return_sequences</c> of them, best first), as token ids:
+    /// what a server needs to report each choice and its token counts. Throws <see cref="PromptTooLongException"/>
+    /// before any model work when the prompt plus the new tokens do not fit the language model's positions.
+    /// </summary>
+    public GenerationResult Generate(ImageSource image, string? prompt, GenerationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var merged = GenerationDefaults.Merge(Defaults, options);
+        merged.Validate();
+        using var scope = torch.NewDisposeScope();
+        var inputs = _processor.Process([image], [prompt]);
+        CheckFits(inputs.InputIds, merged);
+        return RunModel(inputs.PixelValues, inputs.InputIds, inputs.AttentionMask, merged);
+    }
+
+    /// <summary>
+    /// The language-model positions a prompt takes: the image's query tokens, BOS and the text (OpenAI's
+    /// <c>prompt_tokens</c>). Null or empty: a plain caption's prompt.
+    /// </summary>
+    public int PromptPositions(string? prompt)
+    {
+        return PositionsOf(_processor.Prompts.BuildIds(prompt).Count);
+    }
+
+    /// <summary>The new tokens a request may ask for at most with this prompt (0: the prompt alone fills the model).</summary>
+    public int? MaxNewTokensFor(string? prompt)
+    {
+        var positions = Model.ModelInfo.MaxPositions;
+        return Model is OptConditionalGeneration && positions > 0 ? Math.Max(0, (int)positions - PromptPositions(prompt)) : null;
+    }
+
+    // Image tokens are part of the ids when the checkpoint has an image token; otherwise the queries come first.
+    private int PositionsOf(int idsLength) =>
+        idsLength + (Model.ModelInfo.ImageTokenIndex is null && Model is OptConditionalGeneration ? checked((int)Model.ModelInfo.NumQueryTokens) : 0);
+
+    // OPT's learned positions end at max_position_embeddings; T5's relative positions have no end.
+    private void CheckFits(Tensor inputIds, GenerationOptions merged)
+    {
+        var positions = Model.ModelInfo.MaxPositions;
+        if (Model is not OptConditionalGeneration || positions <= 0) return;
+        var prompt = PositionsOf((int)inputIds.shape[1]);
+        var maxNew = merged.MaxNewTokens ?? (merged.MaxLength is { } total ? total - (int)inputIds.shape[1] : 20);
+        if (prompt + maxNew > positions) throw new PromptTooLongException(prompt, maxNew, (int)positions);
     }
 
     /// <summary>
@@ -96,7 +143,7 @@ public sealed class Blip2Captioner
     }
 
     // The one call into the generation engine.
-    private GenerationResult Generate(Tensor pixels, Tensor ids, Tensor mask, GenerationOptions options) => Model switch
+    private GenerationResult RunModel(Tensor pixels, Tensor ids, Tensor mask, GenerationOptions options) => Model switch
     {
         OptConditionalGeneration opt => opt.Generate(pixels, ids, mask, options),
         T5ConditionalGeneration t5 => t5.Generate(pixels, ids, mask, options),
