@@ -1,0 +1,55 @@
+using Blip2.Cli;
+using Blip2.Cli.Serving;
+using Blip2Compiler.AI;
+using Blip2Compiler.Models;
+using Blip2Compiler.Serving;
+
+namespace Blip2Compiler.Server.Tests.Http;
+
+/// <summary>The tiny captioning model served in-process with an API key, and the captioner answers are checked against.</summary>
+public sealed class CaptioningServer : IAsyncLifetime
+{
+    public const string Key = "test-key";
+    private readonly OptConditionalGeneration _model = BundledTinyOpt.Load(TinyModels.TinyOpt);
+
+    public CaptioningServer()
+    {
+        Captioner = Blip2Captioner.FromCheckpoint(_model);
+        Server = new InProcessServer(ServedModel.ForGeneration("blip2-tiny-opt", new SequentialEngine(Captioner)),
+            new ServerOptions { ApiKey = Key, MaxBodyBytes = 4 * 1024 * 1024 });
+    }
+
+    public Blip2Captioner Captioner { get; }
+    public InProcessServer Server { get; }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        _model.Dispose();
+    }
+}
+
+/// <summary>The tiny retrieval model served in-process (no key), and its retriever.</summary>
+public sealed class RetrievalServer : IAsyncLifetime
+{
+    private readonly ImageTextRetrieval _model = BundledTinyItm.Load(TinyModels.TinyItm);
+
+    public RetrievalServer()
+    {
+        Retriever = Blip2Retriever.FromCheckpoint(_model);
+        Server = new InProcessServer(ServedModel.ForRetrieval("blip2-tiny-itm", Retriever), new ServerOptions());
+    }
+
+    public Blip2Retriever Retriever { get; }
+    public InProcessServer Server { get; }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        _model.Dispose();
+    }
+}
