@@ -76,6 +76,10 @@ public abstract class Blip2ModelBase : IDisposable
 
     private Generation.GenerationOptions? _generationDefaults;
 
+    /// <summary>What <c>Generate</c> runs with for <paramref name="options"/>: the checkpoint's defaults and compiled token ids under them.</summary>
+    internal Generation.GenerationOptions GenerationSettings(Generation.GenerationOptions? options) =>
+        Generation.GenerationDefaults.Merge(GenerationDefaultsWithCompiledIds(), options);
+
     private Generation.GenerationOptions ReadGenerationDefaults()
     {
         var defaults = CheckpointDirectory is null ? new Generation.GenerationOptions() : Generation.GenerationDefaults.Load(CheckpointDirectory);

@@ -60,7 +60,8 @@ public sealed class ForwardContext
     private bool _ownsAdditive;
     private torch.ScalarType _preparedDType;   // kept here: reading it off the tensor is a native call per layer
 
-    private void ReleasePrepared()
+    /// <summary>Frees the prepared mask now (a context that outlives many forwards, or one about to be dropped).</summary>
+    internal void ReleasePrepared()
     {
         if (_maskSource is null) return;
         if (_ownsAdditive) _prepared.Additive.Dispose();

@@ -72,4 +72,11 @@ public sealed record EngineOptions
 
     /// <summary>Requests that may wait for a slot; one more is refused with <see cref="EngineQueueFullException"/>.</summary>
     public int MaxQueue { get; init; } = 64;
+
+    /// <summary>
+    /// Positions per row (prompt + new tokens for OPT; new tokens + 1 for T5's decoder), allocated once for every
+    /// slot. Null: the language model's max_position_embeddings, at most 512 (T5: 512). A request needing more is
+    /// refused with <see cref="EngineSequenceTooLongException"/>.
+    /// </summary>
+    public int? MaxSequenceLength { get; init; }
 }

@@ -1,0 +1,175 @@
+using Blip2Compiler.Generation;
+using Blip2Compiler.Nn;
+using Blip2Compiler.Serving;
+using TorchSharp;
+using static TorchSharp.torch;
+using Tensor = TorchSharp.torch.Tensor;
+
+namespace Blip2Compiler.Models;
+
+public abstract partial class OptConditionalGeneration
+{
+    /// <summary>The continuous-batching engine's rows on this model: <paramref name="slots"/> rows of
+    /// <paramref name="capacity"/> positions, allocated now.</summary>
+    internal IRowBatch NewRowBatch(int slots, int capacity) => new OptRowBatch(this, slots, capacity);
+
+    /// <summary>
+    /// OPT rows with per-row positions: each slot has its own mask row [capacity] (1 for real tokens) and write
+    /// position. A step's token positions follow the OPT rule per row (count of real tokens so far − 1 + 2, as
+    /// <see cref="Positions"/>), its attention mask is each row's own padding mask, and its keys/values are written
+    /// at each row's own position (<see cref="SlotKvCache"/>).
+    /// </summary>
+    private sealed class OptRowBatch : IRowBatch
+    {
+        private readonly OptConditionalGeneration _model;
+        private readonly SlotKvCache _cache;
+        private readonly ForwardContext _stepContext;
+        private readonly Tensor _mask;       // [slots, capacity] int64
+        private readonly Tensor _one;        // [slots, 1] int64 ones, the value a step writes into the mask
+        private readonly long[] _written;    // positions written per slot (host)
+        private static readonly long[] LengthDim = [1];
+
+        // Attention reads the first `window` positions of every row: the longest row's, rounded up so the views and
+        // masks are the same shape for many steps. Masked positions weigh exactly zero, so the rounding is free of
+        // effect on the result.
+        private const int WindowQuantum = 32;
+
+        public OptRowBatch(OptConditionalGeneration model, int slots, int capacity)
+        {
+            _model = model;
+            _cache = new SlotKvCache((int)model.ModelInfo.TextLayers, slots, (int)model.ModelInfo.TextHeads, capacity,
+                (int)model.ModelInfo.TextHeadDim, model.DType, model.Device);
+            _stepContext = new ForwardContext { Cache = _cache };
+            _mask = torch.zeros(slots, capacity, dtype: ScalarType.Int64, device: model.Device).DetachFromDisposeScope();
+            _one = torch.ones(slots, 1, dtype: ScalarType.Int64, device: model.Device).DetachFromDisposeScope();
+            _written = new long[slots];
+        }
+
+        public int Slots => _cache.Slots;
+        public int Capacity => _cache.Capacity;
+        public int Rows { get; private set; }
+
+        // Legacy checkpoints (no image_token_index) prepend the queries to the prompt.
+        public int PromptPositions(long[] promptIds) =>
+            promptIds.Length + (_model.ModelInfo.ImageTokenIndex is null ? (int)_model.ModelInfo.NumQueryTokens : 0);
+
+        public long[] ContextIds(long[] promptIds, GenerationOptions settings) => promptIds;
+
+        public Tensor Admit(IReadOnlyList<RowPrompt> prompts)
+        {
+            var added = prompts.Sum(p => p.Copies);
+            if (prompts.Count == 0 || Rows + added > Slots)
+                throw new InvalidOperationException($"{added} new rows do not fit beside {Rows} running ones in {Slots} slots");
+            using var scope = NewDisposeScope();
+            var ctx = new ForwardContext();
+            var pixels = torch.cat(prompts.Select(p => _model.Input(p.Pixels)).ToArray(), 0);
+            var (image, _) = _model.VisionForward(ctx, pixels, false);
+            var projected = _model.ProjectQueries(ctx, _model.QFormerForward(ctx, image));
+            var logits = new List<Tensor>();
+            var slot = Rows;
+            // Prompts of one length prefill together, without padding: each row computes what a lone run computes.
+            for (var first = 0; first < prompts.Count;)
+            {
+                var end = first + 1;
+                while (end < prompts.Count && prompts[end].Ids.Length == prompts[first].Ids.Length) end++;
+                logits.Add(Prefill(prompts, first, end, projected, ref slot));
+                first = end;
+            }
+            Rows = slot;
+            return torch.cat(logits, 0).MoveToOuterDisposeScope();
+        }
+
+        private Tensor Prefill(IReadOnlyList<RowPrompt> prompts, int first, int end, Tensor projected, ref int slot)
+        {
+            var count = end - first;
+            var length = prompts[first].Ids.Length;
+            var flat = new long[count * length];
+            for (var i = 0; i < count; i++) prompts[first + i].Ids.CopyTo(flat, i * length);
+            var ids = torch.tensor(flat, new long[] { count, length }, ScalarType.Int64, _model.Device);
+            var ctx = new ForwardContext();
+            var (embeds, mask) = _model.BuildInputs(ctx, projected.narrow(0, first, count), ids, torch.ones_like(ids), null);
+            if (Enumerable.Range(first, count).Any(i => prompts[i].Copies != 1))
+            {
+                // num_return_sequences: each prompt's rows adjacent, as Hugging Face's repeat_interleave.
+                var repeat = Enumerable.Range(0, count).SelectMany(i => Enumerable.Repeat((long)i, prompts[first + i].Copies)).ToArray();
+                var index = torch.tensor(repeat, ScalarType.Int64, _model.Device);
+                embeds = embeds.index_select(0, index);
+                mask = mask.index_select(0, index);
+            }
+            var rows = embeds.shape[0];
+            var positions = embeds.shape[1];
+            if (positions > Capacity) throw new KvCacheFullException(Capacity, 0, positions);
+            _cache.BeginPrefill(slot, rows);
+            var prefill = new ForwardContext { Cache = _cache };
+            var hidden = _model.DecoderForward(prefill, embeds, Positions(mask, 0), Ops.CausalMask(mask, positions, 0));
+            var logits = _model.Logits(prefill, hidden.select(1, -1)).to_type(ScalarType.Float32);
+            prefill.ReleasePrepared();
+            var rowsMask = _mask.narrow(0, slot, rows);
+            rowsMask.zero_();
+            rowsMask.narrow(1, 0, positions).copy_(mask);
+            for (var r = 0; r < rows; r++) _written[slot + r] = positions;
+            slot += (int)rows;
+            return logits;
+        }
+
+        public Tensor Step(ReadOnlySpan<long> tokens)
+        {
+            var rows = Rows;
+            if (tokens.Length != rows) throw new ArgumentException($"{tokens.Length} tokens for {rows} running rows", nameof(tokens));
+            long longest = 0;
+            for (var r = 0; r < rows; r++)
+            {
+                if (_written[r] >= Capacity) throw new KvCacheFullException(Capacity, (int)_written[r], 1);
+                longest = Math.Max(longest, _written[r]);
+            }
+            var window = Math.Min(Capacity, (longest + WindowQuantum) / WindowQuantum * WindowQuantum);
+            using var scope = NewDisposeScope();
+            var device = _model.Device;
+            var input = torch.tensor(tokens.ToArray(), new long[] { rows, 1 }, ScalarType.Int64, device);
+            var at = torch.tensor(_written.AsSpan(0, rows).ToArray(), ScalarType.Int64, device);
+            var mask = _mask.narrow(0, 0, rows);
+            mask.scatter_(1, at.unsqueeze(1), _one.narrow(0, 0, rows));
+            var seen = mask.narrow(1, 0, window);
+            // The new token's position: the count of real tokens so far, the new one included (HF: cumsum − 1, + 2).
+            var positions = seen.sum(LengthDim, keepdim: true) + 1;
+            _cache.BeginStep(rows, at, window);
+            var hidden = _model.DecoderForward(_stepContext, _model.EmbedTokens(_stepContext, input), positions, Ops.PaddingMask(seen));
+            for (var r = 0; r < rows; r++) _written[r]++;
+            return _model.Logits(_stepContext, hidden.select(1, -1)).to_type(ScalarType.Float32).MoveToOuterDisposeScope();
+        }
+
+        public void Keep(IReadOnlyList<int> rows)
+        {
+            var from = new List<long>();
+            var to = new List<long>();
+            long positions = 0;
+            for (var i = 0; i < rows.Count; i++)
+            {
+                if (rows[i] < i || rows[i] >= Rows || (i > 0 && rows[i] <= rows[i - 1]))
+                    throw new ArgumentException("rows to keep must be ascending running rows", nameof(rows));
+                if (rows[i] == i) continue;
+                from.Add(rows[i]);
+                to.Add(i);
+                positions = Math.Max(positions, _written[rows[i]]);
+            }
+            if (from.Count > 0)
+            {
+                using var scope = NewDisposeScope();
+                var source = torch.tensor(from.ToArray(), ScalarType.Int64, _model.Device);
+                var target = torch.tensor(to.ToArray(), ScalarType.Int64, _model.Device);
+                _cache.Move(source, target, positions);
+                _mask.index_copy_(0, target, _mask.index_select(0, source));
+                for (var i = 0; i < from.Count; i++) _written[to[i]] = _written[from[i]];
+            }
+            Rows = rows.Count;
+        }
+
+        public void Dispose()
+        {
+            _stepContext.ReleasePrepared();
+            _cache.Dispose();
+            _mask.Dispose();
+            _one.Dispose();
+        }
+    }
+}

@@ -1,0 +1,523 @@
+using Blip2Compiler.AI;
+using Blip2Compiler.Generation;
+using Blip2Compiler.Models;
+using Blip2Compiler.Processing;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Blip2Compiler.Serving;
+
+/// <summary>
+/// Iteration-level (continuous) batching on one conditional-generation model, as vLLM's scheduler: requests wait in
+/// a bounded queue; one background loop runs one decoding step at a time for every running row; waiting requests are
+/// encoded (vision tower, Q-Former, projection, prompt prefill — together when several wait) and join at the next
+/// step; a request whose rows finish (EOS, length, stop sequence) or that is cancelled leaves at once and frees its
+/// rows. The KV cache has <see cref="EngineOptions.MaxBatch"/> row slots with per-row positions, allocated once.
+/// </summary>
+/// <remarks>
+/// Each row is decoded exactly as a lone <c>Generate</c> decodes it: the same prompt forward (prompts of one length
+/// prefill together, never padded), the OPT position rule and padding mask per row, the request's own logits
+/// processors, and for seeded sampling the request's own generator, so a seeded request gives the same tokens
+/// whatever runs beside it. Beam search requests run as their own group on a side lane (a lone <c>Generate</c>, one
+/// at a time, beside the batch); so do Flan-T5 requests, whose encoder–decoder rows are not batched yet.
+/// </remarks>
+public sealed class ContinuousBatchingEngine : IGenerationEngine
+{
+    private readonly EngineOptions _options;
+    private readonly Blip2Processor _processor;
+    private readonly IRowBatch? _batch;
+    private readonly int _maxSequenceLength;
+
+    private readonly object _lock = new();
+    private readonly Queue<EngineJob> _waiting = new();     // for the batch
+    private readonly Queue<EngineJob> _laneWaiting = new(); // beam search / sequential requests
+    private readonly SemaphoreSlim _signal = new(0);
+    private readonly SemaphoreSlim _laneSignal = new(0);
+    private readonly Thread _loop;
+    private readonly Thread _lane;
+    private readonly TaskCompletionSource _loopExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _laneExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource? _drained;
+    private volatile bool _stopping, _aborting, _exiting;
+    private int _disposed;
+
+    // The loop's own state: running requests in slot order.
+    private readonly List<EngineJob> _running = [];
+    private volatile int _runningRows, _laneRows;
+    private int _laneBusy, _loopBusy;   // under _lock: a thread holds requests that are in no queue
+
+    private long _completed, _failed, _cancelled, _rejected, _generatedTokens, _steps;
+
+    public ContinuousBatchingEngine(Blip2Captioner captioner, EngineOptions? options = null)
+    {
+        Captioner = captioner ?? throw new ArgumentNullException(nameof(captioner));
+        _options = options ?? new EngineOptions();
+        if (_options.MaxBatch <= 0) throw new Blip2Exception($"EngineOptions.MaxBatch must be positive (got {_options.MaxBatch})");
+        if (_options.MaxQueue < 0) throw new Blip2Exception($"EngineOptions.MaxQueue must not be negative (got {_options.MaxQueue})");
+        if (_options.MaxSequenceLength is <= 0) throw new Blip2Exception($"EngineOptions.MaxSequenceLength must be positive (got {_options.MaxSequenceLength})");
+        var model = captioner.Model;
+        _processor = new Blip2Processor(captioner.Images, captioner.Tokenizer, checked((int)model.ModelInfo.NumQueryTokens), (int?)model.ModelInfo.ImageTokenIndex);
+        var modelPositions = model.ModelInfo.MaxPositions > 0 ? (int)Math.Min(model.ModelInfo.MaxPositions, int.MaxValue) : int.MaxValue;
+        _maxSequenceLength = _options.MaxSequenceLength ?? Math.Min(modelPositions, DefaultMaxSequenceLength);
+        _batch = model is OptConditionalGeneration opt ? opt.NewRowBatch(_options.MaxBatch, Math.Min(_maxSequenceLength, modelPositions)) : null;
+        _loop = new Thread(RunLoop) { IsBackground = true, Name = "blip2-engine" };
+        _lane = new Thread(RunLane) { IsBackground = true, Name = "blip2-engine-lane" };
+        _loop.Start();
+        _lane.Start();
+    }
+
+    // Rows hold this many positions unless told otherwise: a caption or a short answer needs under a hundred, and a
+    // slot of mid's 8 OPT layers at 2048 positions would take 134 MB (float32), 1 GB for 8 slots.
+    private const int DefaultMaxSequenceLength = 512;
+
+    public Blip2Captioner Captioner { get; }
+
+    /// <summary>The engine's settings.</summary>
+    public EngineOptions Options => _options;
+
+    /// <summary>Positions per row (see <see cref="EngineOptions.MaxSequenceLength"/>).</summary>
+    public int MaxSequenceLength => _maxSequenceLength;
+
+    public EngineStatistics Statistics
+    {
+        get
+        {
+            int depth;
+            lock (_lock) depth = _waiting.Count + _laneWaiting.Count;
+            return new EngineStatistics(depth, _options.MaxQueue, _runningRows + _laneRows, _options.MaxBatch,
+                Interlocked.Read(ref _completed), Interlocked.Read(ref _failed), Interlocked.Read(ref _cancelled),
+                Interlocked.Read(ref _rejected), Interlocked.Read(ref _generatedTokens), Interlocked.Read(ref _steps));
+        }
+    }
+
+    public Task<EngineCompletion> GenerateAsync(EngineRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (_stopping) return Reject(new EngineStoppedException());
+        if (cancellationToken.IsCancellationRequested) return Task.FromCanceled<EngineCompletion>(cancellationToken);
+        lock (_lock)
+            if (_waiting.Count + _laneWaiting.Count >= _options.MaxQueue) return Reject(new EngineQueueFullException(_options.MaxQueue));
+
+        EngineJob job;
+        try
+        {
+            job = Prepare(request, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            Interlocked.Increment(ref _failed);
+            return Task.FromException<EngineCompletion>(e as Blip2Exception ?? new Blip2Exception($"the request could not be prepared: {e.Message}", e));
+        }
+
+        var lane = job.IsBeamSearch || _batch is null;
+        lock (_lock)
+        {
+            Exception? refused = _stopping ? new EngineStoppedException()
+                : _waiting.Count + _laneWaiting.Count >= _options.MaxQueue ? new EngineQueueFullException(_options.MaxQueue) : null;
+            if (refused is not null)
+            {
+                job.Dispose();
+                return Reject(refused);
+            }
+            (lane ? _laneWaiting : _waiting).Enqueue(job);
+        }
+        // Registered after queuing: a token already cancelled runs this at once, and the loop drops the request.
+        job.Registration = cancellationToken.Register(() => Wake(lane));
+        Wake(lane);
+        return job.Completion.Task;
+    }
+
+    public async Task DrainAsync(CancellationToken cancellationToken = default)
+    {
+        TaskCompletionSource drained;
+        lock (_lock)
+        {
+            _stopping = true;
+            drained = _drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        Wake(lane: false);
+        Wake(lane: true);
+        try
+        {
+            await drained.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Out of time: what is left is cancelled at the next step.
+            _aborting = true;
+            Wake(lane: false);
+            Wake(lane: true);
+            await drained.Task.ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _stopping = true;
+        _aborting = true;
+        _exiting = true;
+        Wake(lane: false);
+        Wake(lane: true);
+        await Task.WhenAll(_loopExited.Task, _laneExited.Task).ConfigureAwait(false);
+        _batch?.Dispose();
+        _signal.Dispose();
+        _laneSignal.Dispose();
+    }
+
+    private Task<EngineCompletion> Reject(Exception error)
+    {
+        Interlocked.Increment(ref _rejected);
+        return Task.FromException<EngineCompletion>(error);
+    }
+
+    private void Wake(bool lane)
+    {
+        try
+        {
+            (lane ? _laneSignal : _signal).Release();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed: nothing waits any more.
+        }
+    }
+
+    /// <summary>Everything that can be checked before the request waits: options, prompt, lengths, the image.</summary>
+    private EngineJob Prepare(EngineRequest request, CancellationToken cancellation)
+    {
+        if (request.Image is null) throw new Blip2Exception("the request has no image: BLIP-2 conditions every prompt on one image");
+        var model = Captioner.Model;
+        var settings = model.GenerationSettings(GenerationDefaults.Merge(Captioner.Defaults, request.Options));
+        settings.Validate();
+        var ids = _processor.Prompts.BuildIds(request.Prompt).Select(id => (long)id).ToArray();
+        long[] context = model is T5ConditionalGeneration ? [settings.DecoderStartTokenId ?? 0] : ids;
+        var plan = GenerationPlan.Resolve(settings, context.Length);
+        var positions = _batch?.PromptPositions(ids) ?? 0;
+        if (model is OptConditionalGeneration)
+        {
+            var modelPositions = (int)model.ModelInfo.MaxPositions;
+            if (modelPositions > 0 && positions + plan.MaxNewTokens > modelPositions)
+                throw new PromptTooLongException(positions, plan.MaxNewTokens, modelPositions);
+            if (positions + plan.MaxNewTokens > _maxSequenceLength)
+                throw new EngineSequenceTooLongException(positions, plan.MaxNewTokens, _maxSequenceLength);
+        }
+        if (plan.NumBeams == 1 && plan.NumReturnSequences > _options.MaxBatch)
+            throw new InvalidGenerationOptionException("num_return_sequences", plan.NumReturnSequences,
+                $"must not exceed the engine's max batch ({_options.MaxBatch} rows)");
+        // Detached: the caller may run inside a dispose scope of its own; the request's pixels live until it ends.
+        var pixels = _processor.Images.Preprocess(request.Image).DetachFromDisposeScope();
+        return new EngineJob(request, settings, plan, ids, context, positions, pixels, cancellation);
+    }
+
+    // ---- the batch loop -------------------------------------------------------------------------------------------
+
+    private void RunLoop()
+    {
+        Tensor? pending = null;   // next-token logits of the running rows [rows, vocab]
+        try
+        {
+            while (true)
+            {
+                bool idle;
+                lock (_lock)
+                {
+                    idle = _running.Count == 0 && _waiting.Count == 0;
+                    _loopBusy = idle ? 0 : 1;
+                }
+                if (idle)
+                {
+                    CheckDrained();
+                    if (_exiting) break;
+                    _signal.Wait();
+                    continue;
+                }
+                using var scope = NewDisposeScope();
+                using var inference = torch.inference_mode();
+                try
+                {
+                    if (pending is not null)
+                    {
+                        ChooseTokens(pending);
+                        pending.Dispose();
+                        pending = null;
+                    }
+                    Leave();
+                    var stepped = _batch!.Rows > 0 ? Step() : null;
+                    var admitted = Admit();
+                    pending = (stepped, admitted) switch
+                    {
+                        (null, null) => null,
+                        ({ } s, null) => s.DetachFromDisposeScope(),
+                        (null, { } a) => a.DetachFromDisposeScope(),
+                        ({ } s, { } a) => torch.cat(new[] { s, a }, 0).DetachFromDisposeScope(),
+                    };
+                }
+                catch (Exception e)
+                {
+                    // A failing step takes its rows with it; the engine goes on with the next requests.
+                    pending?.Dispose();
+                    pending = null;
+                    foreach (var job in _running) Fail(job, e);
+                    _running.Clear();
+                    _batch!.Keep([]);
+                    _runningRows = 0;
+                }
+            }
+        }
+        finally
+        {
+            pending?.Dispose();
+            foreach (var job in _running) Cancel(job);
+            _running.Clear();
+            _runningRows = 0;
+            DropQueued(_waiting);
+            _loopExited.TrySetResult();
+        }
+    }
+
+    /// <summary>Each running request picks its rows' tokens from the logits; one host read for all of them.</summary>
+    private void ChooseTokens(Tensor logits)
+    {
+        var choice = logits.argmax(-1);
+        foreach (var job in _running)
+        {
+            if (!job.ChoosesOwnTokens) continue;
+            var scores = logits.narrow(0, job.Slot, job.Copies);
+            if (job.Sequences is { } ids) scores = job.Processors.Process(ids.narrow(1, 0, job.Length), scores);
+            var next = job.Plan.DoSample ? Sample(scores, job.Generator) : scores.argmax(-1);
+            choice.narrow(0, job.Slot, job.Copies).copy_(next);
+        }
+        using var host = choice.cpu();
+        var tokens = host.data<long>().ToArray();
+        long added = 0;
+        foreach (var job in _running) added += job.Accept(tokens.AsSpan(job.Slot, job.Copies), Captioner.Tokenizer);
+        Interlocked.Add(ref _generatedTokens, added);
+    }
+
+    // Hugging Face's draw: multinomial over the softmax. A seeded request has its own CPU generator (TorchSharp's
+    // generators are CPU ones), so on a GPU its probabilities are drawn from on the CPU.
+    private static Tensor Sample(Tensor scores, Generator? generator)
+    {
+        var probabilities = scores.softmax(-1);
+        if (generator is null || probabilities.device.type == DeviceType.CPU)
+            return multinomial(probabilities, 1, generator: generator).squeeze(1);
+        return multinomial(probabilities.cpu(), 1, generator: generator).squeeze(1).to(probabilities.device);
+    }
+
+    /// <summary>Finished and cancelled requests leave; the rest move up to the front slots.</summary>
+    private void Leave()
+    {
+        var kept = new List<int>();
+        var staying = new List<EngineJob>();
+        foreach (var job in _running)
+        {
+            if (job.CallbackError is { } error) Fail(job, error);
+            else if (job.IsDone) Complete(job, job.Result(Captioner.Tokenizer));
+            else if (job.IsCancelled || _aborting) Cancel(job);
+            else
+            {
+                for (var r = 0; r < job.Copies; r++) kept.Add(job.Slot + r);
+                staying.Add(job);
+            }
+        }
+        if (staying.Count == _running.Count) return;
+        _batch!.Keep(kept);
+        _running.Clear();
+        var slot = 0;
+        foreach (var job in staying)
+        {
+            job.Slot = slot;
+            slot += job.Copies;
+            _running.Add(job);
+        }
+        _runningRows = slot;
+    }
+
+    private Tensor Step()
+    {
+        var tokens = new long[_batch!.Rows];
+        foreach (var job in _running) job.NextInputs.CopyTo(tokens.AsSpan(job.Slot));
+        var logits = _batch.Step(tokens);
+        Interlocked.Increment(ref _steps);
+        return logits;
+    }
+
+    /// <summary>Waiting requests that fit the free rows, in arrival order, encoded and prefilled together.</summary>
+    private Tensor? Admit()
+    {
+        var joining = new List<EngineJob>();
+        var free = _batch!.Slots - _batch.Rows;
+        lock (_lock)
+        {
+            while (_waiting.Count > 0)
+            {
+                var next = _waiting.Peek();
+                if (next.IsCancelled || _aborting)
+                {
+                    Cancel(_waiting.Dequeue());
+                    continue;
+                }
+                if (next.Copies > free) break;
+                free -= next.Copies;
+                joining.Add(_waiting.Dequeue());
+            }
+        }
+        if (joining.Count == 0) return null;
+        Tensor logits;
+        try
+        {
+            logits = _batch.Admit([.. joining.Select(j => new RowPrompt(j.Pixels, j.PromptIds, j.Copies))]);
+        }
+        catch (Exception e)
+        {
+            foreach (var job in joining) Fail(job, e);
+            return null;
+        }
+        var slot = _batch.Rows - joining.Sum(j => j.Copies);
+        foreach (var job in joining)
+        {
+            job.Slot = slot;
+            slot += job.Copies;
+            job.Start(Captioner.Model.Device);
+            _running.Add(job);
+        }
+        _runningRows = _batch.Rows;
+        return logits;
+    }
+
+    // ---- the side lane: beam search, and models without row batching -------------------------------------------
+
+    private void RunLane()
+    {
+        try
+        {
+            while (true)
+            {
+                EngineJob? job = null;
+                lock (_lock)
+                {
+                    if (_laneWaiting.Count > 0)
+                    {
+                        job = _laneWaiting.Dequeue();
+                        _laneBusy = 1;
+                    }
+                }
+                if (job is null)
+                {
+                    CheckDrained();
+                    if (_exiting) break;
+                    _laneSignal.Wait();
+                    continue;
+                }
+                try
+                {
+                    if (job.IsCancelled || _aborting) Cancel(job);
+                    else RunAlone(job);
+                }
+                finally
+                {
+                    _laneRows = 0;
+                    lock (_lock) _laneBusy = 0;
+                }
+            }
+        }
+        finally
+        {
+            DropQueued(_laneWaiting);
+            _laneExited.TrySetResult();
+        }
+    }
+
+    /// <summary>One request through the model's own <c>Generate</c>; greedy and sampled ones stream and stop early.</summary>
+    private void RunAlone(EngineJob job)
+    {
+        var model = Captioner.Model;
+        _laneRows = job.Copies;
+        job.Start(model.Device, trackIds: false);
+        var streaming = !job.IsBeamSearch;
+        var settings = streaming
+            ? job.Settings with
+            {
+                OnTokens = step =>
+                {
+                    Interlocked.Add(ref _generatedTokens, job.Accept(step, Captioner.Tokenizer));
+                    Interlocked.Increment(ref _steps);
+                    if (job.IsDone || job.CallbackError is not null || job.IsCancelled || _aborting) throw new StopDecoding();
+                },
+            }
+            : job.Settings;
+        try
+        {
+            using var scope = NewDisposeScope();
+            var ids = torch.tensor(job.PromptIds, new long[] { 1, job.PromptIds.Length }, ScalarType.Int64);
+            var mask = torch.ones_like(ids);
+            var result = model switch
+            {
+                OptConditionalGeneration opt => opt.Generate(job.Pixels, ids, mask, settings),
+                T5ConditionalGeneration t5 => t5.Generate(job.Pixels, ids, mask, settings),
+                _ => throw new Blip2Exception($"the engine needs a conditional-generation model; this one is {model.ModelInfo.Architecture}"),
+            };
+            if (job.CallbackError is { } error) Fail(job, error);
+            else if (job.IsCancelled || _aborting) Cancel(job);
+            else if (streaming) Complete(job, job.Result(Captioner.Tokenizer));
+            else
+            {
+                Interlocked.Add(ref _generatedTokens, result.NewTokens.Sum(t => t.Length));
+                var rows = result.NewTokens.Take(job.Plan.NumReturnSequences).ToArray();
+                Complete(job, job.Result(rows, Captioner.Tokenizer));
+            }
+        }
+        catch (StopDecoding)
+        {
+            if (job.CallbackError is { } error) Fail(job, error);
+            else if (job.IsDone) Complete(job, job.Result(Captioner.Tokenizer));
+            else Cancel(job);
+        }
+        catch (Exception e)
+        {
+            Fail(job, e);
+        }
+    }
+
+    /// <summary>Thrown from a lone run's token callback to end it early (stop sequence, cancellation).</summary>
+    private sealed class StopDecoding : Exception;
+
+    // ---- endings ----------------------------------------------------------------------------------------------------
+
+    private void Complete(EngineJob job, EngineCompletion completion)
+    {
+        job.Dispose();
+        if (job.Completion.TrySetResult(completion)) Interlocked.Increment(ref _completed);
+    }
+
+    private void Cancel(EngineJob job)
+    {
+        job.Dispose();
+        var token = job.Cancellation.IsCancellationRequested ? job.Cancellation : new CancellationToken(true);
+        if (job.Completion.TrySetCanceled(token)) Interlocked.Increment(ref _cancelled);
+    }
+
+    private void Fail(EngineJob job, Exception error)
+    {
+        job.Dispose();
+        var typed = error as Blip2Exception ?? new Blip2Exception($"generation failed: {error.Message}", error);
+        if (job.Completion.TrySetException(typed)) Interlocked.Increment(ref _failed);
+    }
+
+    private void DropQueued(Queue<EngineJob> queue)
+    {
+        lock (_lock)
+            while (queue.Count > 0) Cancel(queue.Dequeue());
+    }
+
+    private void CheckDrained()
+    {
+        lock (_lock)
+        {
+            if (_drained is null || _waiting.Count + _laneWaiting.Count > 0 || _laneBusy != 0 || _loopBusy != 0) return;
+            _drained.TrySetResult();
+        }
+    }
+}
