@@ -12,7 +12,7 @@ namespace Blip2Compiler.Serving;
 /// </summary>
 /// <remarks>
 /// Cancellation, deadlines and stop sequences act between decoding steps: the step callback
-/// (<see cref="GenerationOptions.OnTokens"/>) sees every new token, feeds each row's <see cref="StreamingText"/>,
+/// (<see cref="GenerationOptions.OnTokens"/>) sees every new token, feeds each row's <see cref="SequenceText"/>,
 /// and ends the decoding loop early (by throwing, the loop's only exit besides finishing) once the request is
 /// cancelled or every row has stopped. Beam search reports no steps: its stop sequences are applied to the final
 /// text, and it is cancelled only before it starts.
@@ -160,12 +160,12 @@ public sealed class SequentialEngine : IGenerationEngine
         var eos = new HashSet<long>(merged.EosTokenIds ?? (Captioner.Model.ModelInfo.EosTokenId is long id ? [id] : []));
         var rows = merged.NumReturnSequences ?? 1;
         var beams = (merged.NumBeams ?? 1) > 1;
-        var texts = new StreamingText[rows];
+        var texts = new RowText[rows];
         var ended = new bool[rows];
         for (var r = 0; r < rows; r++)
         {
             var row = r;
-            texts[r] = new StreamingText(Captioner.Tokenizer, request.Stop,
+            texts[r] = new RowText(Captioner.Tokenizer, request.Stop,
                 request.OnText is { } onText && !beams ? piece => onText(row, piece) : null);
         }
 
@@ -219,6 +219,36 @@ public sealed class SequentialEngine : IGenerationEngine
         }
         var completionTokens = sequences.Sum(s => s.Tokens.Count);
         return new EngineCompletion(sequences, promptTokens, completionTokens, queueTime, Stopwatch.GetElapsedTime(enqueued));
+    }
+
+    /// <summary>One row's tokens and its <see cref="SequenceText"/> (stop sequences, final text for streaming).</summary>
+    private sealed class RowText(Processing.ITextTokenizer tokenizer, IReadOnlyList<string>? stops, Action<string>? onText)
+    {
+        private readonly SequenceText _text = new(stops);
+        private readonly List<int> _tokens = [];
+
+        public IReadOnlyList<int> Tokens => _tokens;
+        public bool Stopped => _text.Stopped;
+
+        /// <summary>Takes one new (non-EOS) token; true when it completed a stop sequence.</summary>
+        public bool Add(int token)
+        {
+            if (_text.Stopped) return false;
+            _tokens.Add(token);
+            Send(_text.Update(tokenizer.Decode(_tokens)));
+            return _text.Stopped;
+        }
+
+        public string Finish()
+        {
+            Send(_text.Finish());
+            return _text.Text;
+        }
+
+        private void Send(string piece)
+        {
+            if (piece.Length > 0) onText?.Invoke(piece);
+        }
     }
 
     private static TimeSpan Clamp(TimeSpan left) => left < TimeSpan.Zero ? TimeSpan.Zero : left;

@@ -25,7 +25,11 @@ internal static class ServeCommand
         var maxQueue = new Option<int>("--max-queue") { Description = "Requests that may wait; more are refused with 429.", DefaultValueFactory = _ => 64 };
         var maxBodyMb = new Option<int>("--max-body-mb") { Description = "Largest request body in MiB; larger ones are refused with 413.", DefaultValueFactory = _ => 20 };
         var remote = new Option<bool>("--allow-remote-images") { Description = "Fetch http(s) image URLs (off: only data: URLs, no server-side requests)." };
-        var engine = new Option<string>("--engine") { Description = "How requests share the model: sequential (one at a time).", DefaultValueFactory = _ => "sequential" };
+        var engine = new Option<string>("--engine")
+        {
+            Description = "How requests share the model: continuous (rows of one batched decoding loop, joining and leaving at every step) or sequential (one request at a time).",
+            DefaultValueFactory = _ => "continuous",
+        };
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API (chat completions, embeddings, match), with a playground page at /.")
         {
             host, port, apiKey, maxBatch, maxQueue, maxBodyMb, remote, engine,
@@ -44,7 +48,7 @@ internal static class ServeCommand
         if (settings.MaxBatch < 1) throw new UsageException($"--max-batch must be at least 1, got {settings.MaxBatch}");
         if (settings.MaxQueue < 0) throw new UsageException($"--max-queue must not be negative, got {settings.MaxQueue}");
         if (settings.MaxBodyMb < 1) throw new UsageException($"--max-body-mb must be at least 1, got {settings.MaxBodyMb}");
-        if (settings.Engine is not "sequential") throw new UsageException($"--engine must be sequential, got '{settings.Engine}'");
+        if (settings.Engine is not ("continuous" or "sequential")) throw new UsageException($"--engine must be continuous or sequential, got '{settings.Engine}'");
         if (settings.ApiKey is { Length: 0 }) throw new UsageException("--api-key is empty");
         var options = new ServerOptions
         {
@@ -81,7 +85,10 @@ internal static class ServeCommand
                 return ServedModel.ForRetrieval(compiled.Name, Blip2Retriever.FromCheckpoint((ImageTextRetrieval)model, directory), model);
             var captioner = Blip2Captioner.FromCheckpoint(model, directory);
             var engineOptions = new EngineOptions { MaxBatch = settings.MaxBatch, MaxQueue = settings.MaxQueue };
-            return ServedModel.ForGeneration(compiled.Name, new SequentialEngine(captioner, engineOptions), model);
+            IGenerationEngine engine = settings.Engine == "sequential"
+                ? new SequentialEngine(captioner, engineOptions)
+                : new ContinuousBatchingEngine(captioner, engineOptions);
+            return ServedModel.ForGeneration(compiled.Name, engine, model);
         }
         catch
         {

@@ -29,7 +29,10 @@ public static class ChatCompletions
         catch (Blip2Exception e) { throw ApiException.BadRequest(e.Message, "messages", "invalid_value"); }
         var captioner = engine.Captioner;
         var maxNew = GenerationDefaults.Merge(captioner.Defaults, request.Options).MaxNewTokens ?? 20;
-        var prompt = conversation.Fit(captioner, maxNew);
+        // The oldest turns go until the prompt and the new tokens fit the model, and the engine's rows.
+        var rowPositions = (engine as ContinuousBatchingEngine)?.MaxSequenceLength;
+        var prompt = conversation.Fit(p => captioner.MaxNewTokensFor(p) is not { } room || room >= maxNew
+            && (rowPositions is not { } row || captioner.PromptPositions(p) + maxNew <= row));
 
         var id = "chatcmpl-" + Guid.NewGuid().ToString("N");
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();

@@ -28,6 +28,7 @@ public static class OpenAiErrors
         EngineStoppedException stopped => new ApiException(HttpStatusCode.ServiceUnavailable, stopped.Message, code: "shutting_down")
         { RetryAfterSeconds = retryAfterSeconds },
         PromptTooLongException tooLong => ApiException.BadRequest(tooLong.Message, "messages", "context_length_exceeded"),
+        EngineSequenceTooLongException tooLong => ApiException.BadRequest(tooLong.Message, "messages", "context_length_exceeded"),
         InvalidGenerationOptionException option => ApiException.BadRequest(option.Message, Params.GetValueOrDefault(option.Option, option.Option), "invalid_value"),
         ImageTooLargeException large => ApiException.BadRequest(large.Message, "messages", "image_too_large"),
         ImageDecodeException image => ApiException.BadRequest(image.Message, "messages", "invalid_image"),

@@ -13,7 +13,7 @@ namespace Blip2Compiler.Server.Tests.Http;
 /// /v1/chat/completions through the official OpenAI .NET client and Microsoft.Extensions.AI's OpenAI IChatClient,
 /// each answer compared with a lone Blip2Captioner call (the reference).
 /// </summary>
-public class ChatCompletionsTests(CaptioningServer fixture) : IClassFixture<CaptioningServer>
+public abstract class ChatCompletionsTests<TServer>(TServer fixture) : IClassFixture<TServer> where TServer : CaptioningServer
 {
     private static ImageSource Photo => ImageSource.FromBytes(TinyModels.Photo, "astronaut.png");
     private static ChatMessageContentPart ImagePart => ChatMessageContentPart.CreateImagePart(BinaryData.FromBytes(TinyModels.Photo), "image/png");
@@ -152,3 +152,9 @@ public class ChatCompletionsTests(CaptioningServer fixture) : IClassFixture<Capt
         Assert.Equal(404, missing.Status);
     }
 }
+
+/// <summary>On the continuous-batching engine (the default of blip2 serve).</summary>
+public class ChatCompletionsTestsOnContinuousEngine(CaptioningServer fixture) : ChatCompletionsTests<CaptioningServer>(fixture);
+
+/// <summary>On the sequential engine (blip2 serve --engine sequential).</summary>
+public class ChatCompletionsTestsOnSequentialEngine(SequentialCaptioningServer fixture) : ChatCompletionsTests<SequentialCaptioningServer>(fixture);

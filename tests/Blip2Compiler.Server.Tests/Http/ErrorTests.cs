@@ -11,7 +11,7 @@ namespace Blip2Compiler.Server.Tests.Http;
 /// The error matrix: every bad request gets OpenAI's error JSON with the right status (never a 500) and the server
 /// goes on answering.
 /// </summary>
-public class ErrorTests(CaptioningServer fixture) : IClassFixture<CaptioningServer>
+public abstract class ErrorTests<TServer>(TServer fixture) : IClassFixture<TServer> where TServer : CaptioningServer
 {
     private async Task<(int Status, JsonElement Error)> Post(string path, HttpContent body, string? key = CaptioningServer.Key)
     {
@@ -142,12 +142,15 @@ public class ErrorTests(CaptioningServer fixture) : IClassFixture<CaptioningServ
 /// <summary>A full queue is a 429 with Retry-After, a draining engine a 503 with Retry-After; /ready follows.</summary>
 public class BackPressureTests(CaptioningServer fixture) : IClassFixture<CaptioningServer>
 {
-    [Fact]
-    public async Task AFullQueueIs429AndADrainingEngine503()
+    [Theory]
+    [InlineData("continuous")]
+    [InlineData("sequential")]
+    public async Task AFullQueueIs429AndADrainingEngine503(string kind)
     {
         // A queue of no places refuses every request; a drained engine takes none.
-        await using var server = new InProcessServer(
-            ServedModel.ForGeneration("blip2-tiny-opt", new SequentialEngine(fixture.Captioner, new EngineOptions { MaxQueue = 0 })), new ServerOptions { RetryAfterSeconds = 2 });
+        var options = new EngineOptions { MaxQueue = 0 };
+        IGenerationEngine engine = kind == "continuous" ? new ContinuousBatchingEngine(fixture.Captioner, options) : new SequentialEngine(fixture.Captioner, options);
+        await using var server = new InProcessServer(ServedModel.ForGeneration("blip2-tiny-opt", engine), new ServerOptions { RetryAfterSeconds = 2 });
         using var http = server.CreateClient();
         using var full = await http.PostAsync("/v1/chat/completions", Requests.Json(Requests.Chat()));
         var (status, error) = await Requests.ErrorOf(full);
@@ -161,3 +164,9 @@ public class BackPressureTests(CaptioningServer fixture) : IClassFixture<Caption
         Assert.Equal("2", stopped.Headers.GetValues("Retry-After").Single());
     }
 }
+
+/// <summary>On the continuous-batching engine (the default of blip2 serve).</summary>
+public class ErrorTestsOnContinuousEngine(CaptioningServer fixture) : ErrorTests<CaptioningServer>(fixture);
+
+/// <summary>On the sequential engine (blip2 serve --engine sequential).</summary>
+public class ErrorTestsOnSequentialEngine(SequentialCaptioningServer fixture) : ErrorTests<SequentialCaptioningServer>(fixture);

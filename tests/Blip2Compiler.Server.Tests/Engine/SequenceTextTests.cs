@@ -2,18 +2,25 @@ using Blip2Compiler.Serving;
 
 namespace Blip2Compiler.Server.Tests.Engine;
 
-/// <summary>Stop sequences across token boundaries and the pieces streamed, on the tiny checkpoint's GPT-2 BPE tokenizer.</summary>
-public class StreamingTextTests(TinyModels models) : IClassFixture<TinyModels>
+/// <summary>
+/// SequenceText (both engines' stop sequences and streamed text) fed token by token from the tiny checkpoint's GPT-2
+/// BPE tokenizer: stops across token boundaries, held-back text, whole characters.
+/// </summary>
+public class SequenceTextTests(TinyModels models) : IClassFixture<TinyModels>
 {
-    private (StreamingText Text, List<string> Pieces, bool Stopped) Feed(string text, params string[] stops)
+    private (SequenceText Text, List<string> Pieces, bool Stopped) Feed(string text, params string[] stops)
     {
         var pieces = new List<string>();
-        var stream = new StreamingText(models.Captioner.Tokenizer, stops, pieces.Add);
-        var stopped = false;
+        var sequence = new SequenceText(stops);
+        var tokens = new List<int>();
         foreach (var token in models.Captioner.Tokenizer.Encode(text, addSpecialTokens: false))
-            if (stream.Add(token)) { stopped = true; break; }
-        stream.Finish();
-        return (stream, pieces, stopped);
+        {
+            tokens.Add(token);
+            pieces.Add(sequence.Update(models.Captioner.Tokenizer.Decode(tokens)));
+            if (sequence.Stopped) break;
+        }
+        pieces.Add(sequence.Finish());
+        return (sequence, pieces.Where(p => p.Length > 0).ToList(), sequence.Stopped);
     }
 
     [Fact]
