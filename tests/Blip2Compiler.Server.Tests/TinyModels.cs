@@ -2,6 +2,7 @@ using System.Reflection;
 using Blip2.Cli;
 using Blip2Compiler.AI;
 using Blip2Compiler.Models;
+using SixLabors.ImageSharp.Processing;
 
 namespace Blip2Compiler.Server.Tests;
 
@@ -12,7 +13,20 @@ public sealed class TinyModels : IDisposable
         .First(a => a.Key == "RepoRoot").Value!;
 
     public static string PhotoPath => Path.Combine(RepoRoot, "samples", "assets", "astronaut.png");
-    public static byte[] Photo { get; } = File.ReadAllBytes(PhotoPath);
+    /// <summary>
+    /// The bundled photo at 224×224 (the processor's input size), as PNG: a request body of ~100 KB instead of the
+    /// original's 1 MB of base64, and a faster decode on every request.
+    /// </summary>
+    public static byte[] Photo { get; } = Shrink(PhotoPath);
+
+    private static byte[] Shrink(string path)
+    {
+        using var image = SixLabors.ImageSharp.Image.Load(path);
+        image.Mutate(x => x.Resize(224, 224));
+        using var png = new MemoryStream();
+        image.Save(png, new SixLabors.ImageSharp.Formats.Png.PngEncoder());
+        return png.ToArray();
+    }
 
     /// <summary>The bundled checkpoints as the CLI finds them: copied next to it.</summary>
     public static string TinyOpt => Path.Combine(AppContext.BaseDirectory, "checkpoints", "blip2-tiny-opt");

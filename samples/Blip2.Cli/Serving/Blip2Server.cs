@@ -78,9 +78,10 @@ public static class Blip2Server
     private static void Map(IEndpointRouteBuilder e)
     {
         e.MapGet("/health", () => Results.Json(new { status = "ok" }));
+        // kind: what the model serves (generation: chat completions; retrieval: embeddings and match).
         e.MapGet("/ready", (ServedModel served, EngineLifetime lifetime) => lifetime.Draining
-            ? Results.Json(new { status = "draining", model = served.Id }, statusCode: 503)
-            : Results.Json(new { status = "ready", model = served.Id }));
+            ? Results.Json(new { status = "draining", model = served.Id, kind = served.Kind }, statusCode: 503)
+            : Results.Json(new { status = "ready", model = served.Id, kind = served.Kind }));
         e.MapGet("/v1/models", (ServedModel served) => Results.Json(Models.List(served)));
         e.MapGet("/v1/models/{id}", (string id, ServedModel served) => Results.Json(Models.Get(id, served)));
         e.MapPost("/v1/chat/completions", (HttpContext http, ServedModel served, ServerOptions options, ImageUrls images, ServerMetrics metrics) =>

@@ -36,6 +36,9 @@ public static class OpenAiErrors
         BadHttpRequestException { StatusCode: 413 } => new ApiException(HttpStatusCode.RequestEntityTooLarge, "the request body is too large", code: "request_too_large"),
         BadHttpRequestException bad => new ApiException((HttpStatusCode)bad.StatusCode, bad.Message),
         Blip2Exception blip2 => ApiException.BadRequest(blip2.Message),
+        // Cancelled by the engine, not by the client (that case never gets here): shutdown ran out of time.
+        OperationCanceledException => new ApiException(HttpStatusCode.ServiceUnavailable, "the request was cancelled: the server is shutting down", code: "shutting_down")
+        { RetryAfterSeconds = retryAfterSeconds },
         _ => new ApiException(HttpStatusCode.InternalServerError, "internal error: " + error.GetType().Name + ": " + error.Message),
     };
 

@@ -27,6 +27,9 @@ public sealed class ServedModel : IAsyncDisposable
     /// <summary>Unix time the server loaded it (OpenAI's <c>created</c>).</summary>
     public long Created { get; }
 
+    /// <summary>"generation" (chat completions) or "retrieval" (embeddings, match).</summary>
+    public string Kind => Engine is null ? "retrieval" : "generation";
+
     public IGenerationEngine? Engine { get; }
     public Blip2Retriever? Retriever { get; }
 
