@@ -106,8 +106,8 @@ public static class Blip2Server
         }
         catch (Exception e) when (http.RequestAborted.IsCancellationRequested)
         {
-            _ = e;   // the client left: nothing to answer
-            http.Response.StatusCode = 499;
+            _ = e;   // the client left: nothing to answer (499 in the metrics, as nginx logs it)
+            if (!http.Response.HasStarted) http.Response.StatusCode = 499;
         }
         catch (Exception e) when (OpenAiErrors.From(e, options.RetryAfterSeconds) is { } error)
         {

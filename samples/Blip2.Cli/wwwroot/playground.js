@@ -41,6 +41,7 @@ function updateButtons() {
 async function chat(question) {
   showError("");
   $("output").textContent = "";
+  $("output").dataset.pieces = "0";
   $("scores").hidden = true;
   const content = [{ type: "image_url", image_url: { url: imageUrl } }];
   if (question) content.push({ type: "text", text: question });
@@ -67,7 +68,11 @@ async function chat(question) {
       if (data === "[DONE]") { $("output").dataset.done = "true"; return; }
       const chunk = JSON.parse(data);
       if (chunk.error) { showError(chunk.error.message); continue; }
-      for (const choice of chunk.choices) if (choice.delta && choice.delta.content) $("output").textContent += choice.delta.content;
+      for (const choice of chunk.choices) {
+        if (!choice.delta || !choice.delta.content) continue;
+        $("output").textContent += choice.delta.content;
+        $("output").dataset.pieces = String(Number($("output").dataset.pieces || 0) + 1);   // text pieces received
+      }
     }
   }
 }

@@ -18,16 +18,11 @@ try {
   await page.fill("#max-tokens", "8");
   await page.waitForSelector("#caption:not([disabled])");
 
-  // Streaming: the box fills piece by piece; count the distinct texts it shows on the way.
-  await page.evaluate(() => {
-    window.__seen = new Set();
-    new MutationObserver(() => window.__seen.add(document.getElementById("output").textContent))
-      .observe(document.getElementById("output"), { childList: true, characterData: true, subtree: true });
-  });
   await page.click("#caption");
   await page.waitForSelector("#output[data-done=true]", { timeout: 120000 });
   const caption = await page.textContent("#output");
-  const pieces = await page.evaluate(() => window.__seen.size);
+  // Streaming: how many text pieces (SSE deltas) the page appended as they came.
+  const pieces = Number(await page.getAttribute("#output", "data-pieces"));
 
   await page.evaluate(() => delete document.getElementById("output").dataset.done);
   await page.fill("#question", question);
