@@ -61,6 +61,7 @@ public static class Cli
         root.Subcommands.Add(AskCommand.Create(common, context));
         root.Subcommands.Add(MatchCommand.Create(common, context));
         root.Subcommands.Add(EmbedCommand.Create(common, context));
+        root.Subcommands.Add(ServeCommand.Create(common, context));
         root.Subcommands.Add(HelpCommand(root, context));
         return root;
     }

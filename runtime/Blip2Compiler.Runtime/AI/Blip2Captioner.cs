@@ -65,9 +65,48 @@ public sealed class Blip2Captioner
         using var scope = torch.NewDisposeScope();
         var pixels = Images.Preprocess(images);
         var (ids, mask) = prompt.ToTensors();
-        var result = Generate(pixels, ids, mask, merged);
+        var result = RunModel(pixels, ids, mask, merged);
         return [.. result.NewTokens.Select(tokens => Tokenizer.Decode(tokens.Select(id => checked((int)id))).Trim())];
     }
+
+    /// <summary>
+    /// One image and prompt, every returned sequence (<c>num_return_sequences</c> of them, best first), as token ids:
+    /// what a server needs to report each choice and its token counts. Throws <see cref="PromptTooLongException"/>
+    /// before any model work when the prompt plus the new tokens do not fit the language model's positions.
+    /// </summary>
+    public GenerationResult Generate(ImageSource image, string? prompt, GenerationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        Model.ThrowIfDisposed();
+        var merged = GenerationDefaults.Merge(Defaults, options);
+        var built = _processor.BuildPrompts(1, [prompt]);
+        CheckGeneration(merged, built.BatchSize, built.SequenceLength);
+        using var scope = torch.NewDisposeScope();
+        var pixels = Images.Preprocess([image]);
+        var (ids, mask) = built.ToTensors();
+        return RunModel(pixels, ids, mask, merged);
+    }
+
+    /// <summary>
+    /// The language-model positions a prompt takes: the image's query tokens, BOS and the text (OpenAI's
+    /// <c>prompt_tokens</c>). Null or empty: a plain caption's prompt.
+    /// </summary>
+    public int PromptPositions(string? prompt)
+    {
+        return PositionsOf(_processor.Prompts.BuildIds(prompt).Count);
+    }
+
+    /// <summary>The new tokens a request may ask for at most with this prompt (0: the prompt alone fills the model).</summary>
+    public int? MaxNewTokensFor(string? prompt)
+    {
+        var positions = Model.ModelInfo.MaxPositions;
+        // Every new token but the last is fed back and takes a position (the generation prelude's rule).
+        return Model is OptConditionalGeneration && positions > 0 ? Math.Max(0, (int)positions - PromptPositions(prompt) + 1) : null;
+    }
+
+    // Image tokens are part of the ids when the checkpoint has an image token; otherwise the queries come first.
+    private int PositionsOf(int idsLength) =>
+        idsLength + (Model.ModelInfo.ImageTokenIndex is null && Model is OptConditionalGeneration ? checked((int)Model.ModelInfo.NumQueryTokens) : 0);
 
     /// <summary>
     /// One caption, streamed: <paramref name="onText"/> receives each new piece of text as tokens are decoded
@@ -101,7 +140,7 @@ public sealed class Blip2Captioner
     }
 
     // The model's generation prelude, run here before the images are decoded (Generate runs it again: it is cheap).
-    private void CheckGeneration(GenerationOptions options, long batch, long promptIds)
+    internal void CheckGeneration(GenerationOptions options, long batch, long promptIds)
     {
         switch (Model)
         {
@@ -111,7 +150,7 @@ public sealed class Blip2Captioner
     }
 
     // The one call into the generation engine.
-    private GenerationResult Generate(Tensor pixels, Tensor ids, Tensor mask, GenerationOptions options) => Model switch
+    private GenerationResult RunModel(Tensor pixels, Tensor ids, Tensor mask, GenerationOptions options) => Model switch
     {
         OptConditionalGeneration opt => opt.Generate(pixels, ids, mask, options),
         T5ConditionalGeneration t5 => t5.Generate(pixels, ids, mask, options),

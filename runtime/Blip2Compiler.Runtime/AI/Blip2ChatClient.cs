@@ -6,7 +6,9 @@ namespace Blip2Compiler.AI;
 
 /// <summary>
 /// <see cref="IChatClient"/> over a BLIP-2 conditional-generation model: the last image of the conversation plus
-/// the last user text gives a caption (no text) or an answer (text, put into <see cref="PromptTemplate"/>).
+/// the conversation's questions and answers give a caption (no text in the last user message) or an answer
+/// (<see cref="ConversationPrompt"/>: "Question: q1 Answer: a1. Question: q2 Answer:"; with another
+/// <see cref="PromptTemplate"/>, the last user text put into it).
 /// <see cref="ChatOptions"/> map to generation options: MaxOutputTokens → max_new_tokens; Temperature, TopP, TopK →
 /// sampling (Temperature 0 → greedy); Seed; and from AdditionalProperties "num_beams", "min_new_tokens",
 /// "repetition_penalty".
@@ -27,14 +29,13 @@ public sealed class Blip2ChatClient : IChatClient
     public string ModelId { get; }
 
     /// <summary>How a question becomes a prompt ({0} = the user's text); null sends the text as is.</summary>
-    public string? PromptTemplate { get; init; } = "Question: {0} Answer:";
+    public string? PromptTemplate { get; init; } = VqaTemplate;
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         Captioner.Model.ThrowIfDisposed();
-        var (image, text) = ChatContentReader.Read(messages);
-        var prompt = text.Length == 0 ? null : PromptTemplate is null ? text : string.Format(PromptTemplate, text);
         var generation = ToGenerationOptions(options);
+        var (image, prompt) = PromptOf(messages, generation);
         var answer = await Task.Run(() => Captioner.Caption([image], [prompt], generation)[0], cancellationToken).ConfigureAwait(false);
         return new ChatResponse(new ChatMessage(ChatRole.Assistant, answer))
         {
@@ -49,10 +50,9 @@ public sealed class Blip2ChatClient : IChatClient
     {
         Captioner.Model.ThrowIfDisposed();
         // Decoding runs on a worker; each new piece of text goes through a channel as soon as its token is chosen.
-        var (image, text) = ChatContentReader.Read(messages);
-        var prompt = text.Length == 0 ? null : PromptTemplate is null ? text : string.Format(PromptTemplate, text);
-        var pieces = System.Threading.Channels.Channel.CreateUnbounded<string>();
         var generation = ToGenerationOptions(options);
+        var (image, prompt) = PromptOf(messages, generation);
+        var pieces = System.Threading.Channels.Channel.CreateUnbounded<string>();
         var worker = Task.Run(() =>
         {
             try { Captioner.CaptionStreaming(image, prompt, generation, piece => pieces.Writer.TryWrite(piece)); }
@@ -62,6 +62,22 @@ public sealed class Blip2ChatClient : IChatClient
             yield return new ChatResponseUpdate(ChatRole.Assistant, piece) { ModelId = ModelId, CreatedAt = DateTimeOffset.UtcNow };
         await worker.ConfigureAwait(false);   // surfaces a decoding error
         yield return new ChatResponseUpdate { Role = ChatRole.Assistant, ModelId = ModelId, FinishReason = ChatFinishReason.Stop, CreatedAt = DateTimeOffset.UtcNow };
+    }
+
+    private const string VqaTemplate = "Question: {0} Answer:";
+
+    // With the VQA template the whole conversation counts (ConversationPrompt: LAVIS's multi-turn prompt, the oldest
+    // turns dropped to fit, as blip2 serve builds it); another template sees the last user text alone.
+    private (Processing.ImageSource Image, string? Prompt) PromptOf(IEnumerable<ChatMessage> messages, GenerationOptions generation)
+    {
+        if (PromptTemplate == VqaTemplate)
+        {
+            var conversation = ConversationPrompt.FromMessages(messages);
+            var maxNew = GenerationDefaults.Merge(Captioner.Defaults, generation).MaxNewTokens ?? 20;
+            return (conversation.Image, conversation.Fit(Captioner, maxNew));
+        }
+        var (image, text) = ChatContentReader.Read(messages);
+        return (image, text.Length == 0 ? null : PromptTemplate is null ? text : string.Format(PromptTemplate, text));
     }
 
     public object? GetService(Type serviceType, object? serviceKey = null)

@@ -199,13 +199,16 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
         var settings = model.GenerationSettings(GenerationDefaults.Merge(Captioner.Defaults, request.Options));
         settings.Validate();
         var ids = _processor.Prompts.BuildIds(request.Prompt).Select(id => (long)id).ToArray();
+        // The model's own generation prelude (decoding bounds, ids inside the vocabulary, the position budget), so a
+        // request the engine takes is one a lone Generate takes, and one it refuses fails with the same typed error.
+        Captioner.CheckGeneration(GenerationDefaults.Merge(Captioner.Defaults, request.Options), 1, ids.Length);
         long[] context = model is T5ConditionalGeneration ? [settings.DecoderStartTokenId ?? 0] : ids;
         var plan = GenerationPlan.Resolve(settings, context.Length);
         var positions = _batch?.PromptPositions(ids) ?? 0;
         if (model is OptConditionalGeneration)
         {
             var modelPositions = (int)model.ModelInfo.MaxPositions;
-            if (modelPositions > 0 && positions + plan.MaxNewTokens > modelPositions)
+            if (modelPositions > 0 && positions + plan.MaxNewTokens - 1 > modelPositions)
                 throw new PromptTooLongException(positions, plan.MaxNewTokens, modelPositions);
             if (positions + plan.MaxNewTokens > _maxSequenceLength)
                 throw new EngineSequenceTooLongException(positions, plan.MaxNewTokens, _maxSequenceLength);

@@ -1,4 +1,5 @@
 using Blip2Compiler.AI;
+using Blip2Compiler.Generation;
 
 namespace Blip2Compiler.Serving;
 

@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Blip2.Cli.Serving;
+using Blip2Compiler.AI;
+using Blip2Compiler.Generation;
+using Blip2Compiler.Models;
+using Blip2Compiler.Processing;
+using Blip2Compiler.Serving;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace Blip2Compiler.Bench.Benchmarks;
+
+/// <summary>
+/// `blip2 serve` under load: closed-loop clients (1, 2, 4, 8, 16; each sends its next request when the last is
+/// answered) against the real server on a loopback port, greedy captions of exactly 30 new tokens, on both engines;
+/// and lone `Caption` calls in the same run (the single-request baseline). Reports captions/s, p50 and p99 latency,
+/// failed requests and the process's working set after each case.
+/// </summary>
+public sealed class ServeLoadBenchmark : IBenchmark
+{
+    public string Name => "serve-load";
+    public string Description => "blip2 serve, closed-loop clients 1-16, greedy 30 tokens: captions/s, p50/p99 (both engines, lone Caption baseline)";
+
+    private static readonly int[] Clients = [1, 2, 4, 8, 16];
+
+    public void Run(BenchmarkOptions options, JsonReport report)
+    {
+        if (BenchModels.Get(options.Config, options) is not OptConditionalGeneration model)
+        {
+            Console.Error.WriteLine($"serve-load runs on an OPT config (mid, opt-2.7b), not {options.Config}");
+            return;
+        }
+        var files = Path.Combine(AppContext.BaseDirectory, "Configs", "mid-serving");
+        var captioner = new Blip2Captioner(model, Blip2ImageProcessor.Load(files), TokenizerLoader.Load(files));
+        // Exactly 30 tokens whatever the random weights pick: EOS is suppressed until then.
+        var generation = new GenerationOptions { MaxNewTokens = BenchInputs.CaptionTokens, MinNewTokens = BenchInputs.CaptionTokens };
+        var png = Photo();
+
+        var lone = new List<double>();
+        var image = ImageSource.FromBytes(png, "bench.png");
+        captioner.Caption([image], [null], generation);   // warm-up
+        var loneClock = Stopwatch.StartNew();
+        while (loneClock.Elapsed.TotalSeconds < options.SecondsPerCase || lone.Count < 3)
+        {
+            var t = Stopwatch.GetTimestamp();
+            captioner.Caption([image], [null], generation);
+            lone.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+        }
+        report.Result(Name, "lone Caption", ("captions_per_s", lone.Count / loneClock.Elapsed.TotalSeconds), ("p50_ms", Percentile(lone, 50)),
+            ("p99_ms", Percentile(lone, 99)), ("requests", lone.Count), ("config", options.Config), ("threads", options.Threads));
+
+        foreach (var kind in new[] { "continuous", "sequential" })
+        {
+            var engineOptions = new EngineOptions { MaxBatch = 8, MaxQueue = 64 };
+            IGenerationEngine engine = kind == "continuous" ? new ContinuousBatchingEngine(captioner, engineOptions) : new SequentialEngine(captioner, engineOptions);
+            var served = ServedModel.ForGeneration(options.Config, engine);
+            using var host = Blip2Server.Build(served, new ServerOptions(), "127.0.0.1", 0);
+            host.StartAsync().GetAwaiter().GetResult();
+            var address = new Uri(host.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+            using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromMinutes(10) };
+            var body = JsonSerializer.Serialize(new
+            {
+                model = options.Config, max_tokens = BenchInputs.CaptionTokens, min_tokens = BenchInputs.CaptionTokens,
+                messages = new[] { new { role = "user", content = new object[] { new { type = "image_url", image_url = new { url = "data:image/png;base64," + Convert.ToBase64String(png) } } } } },
+            });
+            Send(http, body).GetAwaiter().GetResult();   // warm-up
+            foreach (var clients in Clients)
+            {
+                var (count, failed, latencies, seconds) = Load(http, body, clients, options.SecondsPerCase).GetAwaiter().GetResult();
+                report.Result(Name, $"{kind} engine, {clients} clients",
+                    ("captions_per_s", count / seconds), ("p50_ms", Percentile(latencies, 50)), ("p99_ms", Percentile(latencies, 99)),
+                    ("requests", count), ("failed", failed), ("working_set_mb", Environment.WorkingSet / 1048576.0),
+                    ("config", options.Config), ("threads", options.Threads), ("max_batch", engineOptions.MaxBatch));
+            }
+            host.StopAsync().GetAwaiter().GetResult();
+            served.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    private static async Task<bool> Send(HttpClient http, string body)
+    {
+        using var response = await http.PostAsync("/v1/chat/completions", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        if (!response.IsSuccessStatusCode) return false;
+        var json = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return json.GetProperty("usage").GetProperty("completion_tokens").GetInt32() == BenchInputs.CaptionTokens;
+    }
+
+    private static async Task<(int Count, int Failed, List<double> Latencies, double Seconds)> Load(HttpClient http, string body, int clients, double seconds)
+    {
+        var latencies = new List<double>();
+        int count = 0, failed = 0;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(async _ =>
+        {
+            // Each client runs until the time is up, and at least twice, so slow cases still give a latency.
+            for (var sent = 0; clock.Elapsed.TotalSeconds < seconds || sent < 2; sent++)
+            {
+                var t = Stopwatch.GetTimestamp();
+                var ok = await Send(http, body);
+                var ms = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+                lock (latencies)
+                {
+                    if (ok) { count++; latencies.Add(ms); } else failed++;
+                }
+            }
+        }));
+        return (count, failed, latencies, clock.Elapsed.TotalSeconds);
+    }
+
+    private static double Percentile(List<double> samples, int p)
+    {
+        if (samples.Count == 0) return double.NaN;
+        var sorted = samples.Order().ToList();
+        return sorted[Math.Clamp((int)Math.Ceiling(p / 100.0 * sorted.Count) - 1, 0, sorted.Count - 1)];
+    }
+
+    // A 224×224 gradient: the processor's input size, so the benchmark measures the model, not resizing.
+    private static byte[] Photo()
+    {
+        using var image = new Image<Rgb24>(224, 224);
+        for (var y = 0; y < 224; y++)
+            for (var x = 0; x < 224; x++)
+                image[x, y] = new Rgb24((byte)x, (byte)y, (byte)(x ^ y));
+        using var png = new MemoryStream();
+        image.SaveAsPng(png);
+        return png.ToArray();
+    }
+}

@@ -1,0 +1,121 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Blip2Compiler.Processing;
+using Blip2Compiler.Server.Tests.Http;
+using OpenAI.Chat;
+
+namespace Blip2Compiler.Server.Tests.Process;
+
+/// <summary>One `blip2 serve --api-key` process for the class, and the tiny model in-process as the reference.</summary>
+public sealed class ServedProcess : IAsyncLifetime
+{
+    public const string Key = "process-key";
+    public ServeProcess Server { get; private set; } = null!;
+    public TinyModels Models { get; } = new();
+
+    public async Task InitializeAsync() => Server = await ServeProcess.StartAsync("--api-key", Key, "--max-batch", "8");
+
+    public async Task DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        Models.Dispose();
+    }
+}
+
+/// <summary>
+/// A real `blip2 serve` process on a free loopback port, through the official OpenAI client and raw HTTP: chat plain
+/// and streamed, auth, 64 concurrent requests each equal to its lone answer, and SIGTERM draining to exit code 0.
+/// </summary>
+public class ServeProcessTests(ServedProcess fixture) : IClassFixture<ServedProcess>
+{
+    private static ImageSource Photo => ImageSource.FromBytes(TinyModels.Photo, "astronaut.png");
+    private static ChatMessageContentPart ImagePart => ChatMessageContentPart.CreateImagePart(BinaryData.FromBytes(TinyModels.Photo), "image/png");
+
+    private string Expected(string? prompt, int maxNew) => fixture.Models.Captioner.Caption([Photo], [prompt], new() { MaxNewTokens = maxNew })[0];
+
+    [Fact]
+    public async Task TheOpenAiClientGetsPlainAndStreamedAnswers()
+    {
+        var chat = fixture.Server.OpenAI(ServedProcess.Key).GetChatClient("blip2-tiny-opt");
+        ChatCompletion plain = await chat.CompleteChatAsync([new UserChatMessage(ImagePart)], new ChatCompletionOptions { MaxOutputTokenCount = 7 });
+        Assert.Equal(Expected(null, 7), plain.Content.Single().Text);
+
+        var pieces = new List<string>();
+        await foreach (var update in chat.CompleteChatStreamingAsync([new UserChatMessage(ImagePart, ChatMessageContentPart.CreateTextPart("what is it?"))],
+            new ChatCompletionOptions { MaxOutputTokenCount = 7 }))
+            pieces.AddRange(update.ContentUpdate.Select(p => p.Text));
+        Assert.Equal(Expected("Question: what is it? Answer:", 7), string.Concat(pieces));
+
+        var models = (await fixture.Server.OpenAI(ServedProcess.Key).GetOpenAIModelClient().GetModelsAsync()).Value;
+        Assert.Equal("blip2-tiny-opt", Assert.Single(models).Id);
+    }
+
+    [Fact]
+    public async Task AWrongKeyIs401AndTheProcessLivesOn()
+    {
+        using var http = fixture.Server.Http("wrong");
+        using var response = await http.PostAsync("/v1/chat/completions", Requests.Json(Requests.Chat()));
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        using var broken = await fixture.Server.Http(ServedProcess.Key).PostAsync("/v1/chat/completions", Requests.Raw("{\"messages\": [{]"));
+        Assert.Equal(HttpStatusCode.BadRequest, broken.StatusCode);
+        Assert.False(fixture.Server.HasExited, fixture.Server.Errors);
+        Assert.Equal(HttpStatusCode.OK, (await fixture.Server.Http().GetAsync("/ready")).StatusCode);
+    }
+
+    [Fact]
+    public async Task SixtyFourConcurrentRequestsAreAllAnsweredEachAsAlone()
+    {
+        var questions = new string?[] { null, "what is it?", "where is it?", "who is there?" };
+        var cases = Enumerable.Range(0, 64).Select(i => (Question: questions[i % 4], MaxTokens: 3 + i % 6, Stream: i % 3 == 0)).ToList();
+        var alone = cases.Select(c => (c.Question, c.MaxTokens)).Distinct()
+            .ToDictionary(c => c, c => Expected(c.Question is null ? null : $"Question: {c.Question} Answer:", c.MaxTokens));
+        var expected = cases.Select(c => alone[(c.Question, c.MaxTokens)]).ToList();
+
+        using var http = fixture.Server.Http(ServedProcess.Key);
+        var answers = await Task.WhenAll(cases.Select(async c =>
+        {
+            using var response = await http.PostAsync("/v1/chat/completions", Requests.Json(Requests.Chat(c.MaxTokens, c.Stream, c.Question)));
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+            if (!c.Stream)
+                return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString();
+            var events = (await response.Content.ReadAsStringAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal("data: [DONE]", events[^1]);
+            return string.Concat(events[..^1].Select(e => JsonDocument.Parse(e["data: ".Length..]).RootElement.GetProperty("choices"))
+                .Where(c => c.GetArrayLength() > 0 && c[0].GetProperty("delta").TryGetProperty("content", out _))
+                .Select(c => c[0].GetProperty("delta").GetProperty("content").GetString()));
+        }));
+        for (var i = 0; i < cases.Count; i++) Assert.True(expected[i] == answers[i], $"request {i} ({cases[i]}): '{answers[i]}', alone '{expected[i]}'");
+
+        var metrics = await fixture.Server.Http().GetStringAsync("/metrics");
+        Assert.Contains("blip2_requests_total{endpoint=\"/v1/chat/completions\",status=\"200\"}", metrics);
+    }
+}
+
+/// <summary>SIGTERM: in-flight requests finish, new ones are refused, the process exits 0.</summary>
+public class ServeShutdownTests
+{
+    [Fact]
+    public async Task SigtermFinishesInFlightRequestsAndExitsZero()
+    {
+        await using var server = await ServeProcess.StartAsync("--engine", "continuous");
+        using var http = server.Http();
+        // Answers of 60 tokens, streamed: the signal comes once text is flowing, while they are still decoding.
+        var inFlight = Enumerable.Range(0, 2).Select(_ => http.SendAsync(
+            new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = Requests.Json(Requests.Chat(maxTokens: 60, stream: true)) },
+            HttpCompletionOption.ResponseHeadersRead)).ToList();
+        await Task.WhenAll(inFlight);
+        server.Terminate();
+        var responses = await Task.WhenAll(inFlight);
+        foreach (var response in responses)
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.EndsWith("data: [DONE]\n\n", text);
+            Assert.DoesNotContain("\"error\"", text);
+            Assert.Contains("\"finish_reason\":\"length\"", text);   // all 60 tokens, not cut short
+        }
+        Assert.Equal(0, await server.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => http.GetAsync("/health"));
+    }
+}
