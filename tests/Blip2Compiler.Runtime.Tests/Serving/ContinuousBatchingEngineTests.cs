@@ -103,15 +103,15 @@ public class ContinuousBatchingEngineTests(ServingModels models) : IClassFixture
     {
         await using var engine = new ContinuousBatchingEngine(models.Captioner, new EngineOptions { MaxBatch = 2 });
         using var leave = new CancellationTokenSource();
-        var longA = Greedy(0) with { Options = new() { MaxNewTokens = 55, EosTokenIds = [999_999] } };
+        var longA = Greedy(0) with { Options = new() { MaxNewTokens = 55, MinNewTokens = 55 } };
         // B is a slow reader (its streaming callback sleeps), so it is still running when A joins; A joins late, so
         // it has most of its tokens to go when B leaves.
-        var longB = Greedy(1) with { Options = new() { MaxNewTokens = 55, EosTokenIds = [999_999] }, OnText = (_, _) => Thread.Sleep(5) };
+        var longB = Greedy(1) with { Options = new() { MaxNewTokens = 55, MinNewTokens = 55 }, OnText = (_, _) => Thread.Sleep(5) };
         var shortC = Greedy(2) with { Options = new() { MaxNewTokens = 3 } };
         var b = engine.GenerateAsync(longB, leave.Token);
-        while (engine.Statistics.RunningRows < 1) await Task.Delay(1);
+        while (engine.Statistics.RunningRows < 1 && !b.IsCompleted) await Task.Delay(1);
         var a = engine.GenerateAsync(longA);
-        while (engine.Statistics.RunningRows < 2) await Task.Delay(1);
+        while (engine.Statistics.RunningRows < 2 && !a.IsCompleted) await Task.Delay(1);
         var c = engine.GenerateAsync(shortC);   // waits: both rows are taken
         Assert.Equal(1, engine.Statistics.QueueDepth);
         leave.Cancel();
@@ -134,7 +134,7 @@ public class ContinuousBatchingEngineTests(ServingModels models) : IClassFixture
         // A slow reader (its streaming callback sleeps) runs past a deadline it had when it started.
         var slow = engine.GenerateAsync(Greedy(1) with
         {
-            Options = new() { MaxNewTokens = 60, EosTokenIds = [999_999] },
+            Options = new() { MaxNewTokens = 60, MinNewTokens = 60 },
             Deadline = DateTimeOffset.UtcNow.AddMilliseconds(100),
             OnText = (_, _) => Thread.Sleep(10),
         });
@@ -153,7 +153,7 @@ public class ContinuousBatchingEngineTests(ServingModels models) : IClassFixture
         using var release = new ManualResetEventSlim();
         var holder = engine.GenerateAsync(Greedy(0) with
         {
-            Options = new() { MaxNewTokens = 20, EosTokenIds = [999_999] },
+            Options = new() { MaxNewTokens = 20, MinNewTokens = 20 },
             OnText = (_, _) => { streaming.Set(); release.Wait(); },
         });
         Assert.True(streaming.Wait(TimeSpan.FromSeconds(60)));
@@ -188,7 +188,7 @@ public class ContinuousBatchingEngineTests(ServingModels models) : IClassFixture
         // Slow readers (their streaming callbacks sleep): four of them take far longer than the drain may wait.
         var tasks = Enumerable.Range(0, 4).Select(i => engine.GenerateAsync(Greedy(i) with
         {
-            Options = new() { MaxNewTokens = 50, EosTokenIds = [999_999] },
+            Options = new() { MaxNewTokens = 50, MinNewTokens = 50 },
             OnText = (_, _) => Thread.Sleep(5),
         })).ToList();
         using var noTime = new CancellationTokenSource(TimeSpan.FromMilliseconds(20));
@@ -223,7 +223,7 @@ public class ContinuousBatchingEngineTests(ServingModels models) : IClassFixture
     public async Task StopSequencesCutTheTextAcrossTokensAndEndTheRow()
     {
         await using var engine = new ContinuousBatchingEngine(models.Captioner);
-        var plain = Greedy(3) with { Options = new() { MaxNewTokens = 20, EosTokenIds = [999_999] } };
+        var plain = Greedy(3) with { Options = new() { MaxNewTokens = 20, MinNewTokens = 20 } };
         var full = (await engine.GenerateAsync(plain)).Sequences[0];
         Assert.True(full.Text.Length > 12, full.Text);
         // A stop text from the middle of the caption, three characters wide: it may span tokens.
