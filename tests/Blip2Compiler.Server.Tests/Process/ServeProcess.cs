@@ -1,5 +1,6 @@
 using System.ClientModel;
 using System.Diagnostics;
+using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -26,12 +27,17 @@ public sealed partial class ServeProcess : IAsyncDisposable
     public string Errors { get { lock (_stderr) return _stderr.ToString(); } }
     public bool HasExited => _process.HasExited;
 
+    private static readonly string CliOutput = typeof(ServeProcess).Assembly
+        .GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "CliOutput").Value!;
+
     public static async Task<ServeProcess> StartAsync(params string[] args)
     {
-        var apphost = Path.Combine(AppContext.BaseDirectory, "Blip2.Cli");
+        // The CLI's own output, not the copy in this test's folder: its runtimeconfig names the libtorch folder the
+        // tool keeps aside there (Blip2LibTorchAside), which this folder does not have.
+        var apphost = Path.Combine(CliOutput, "Blip2.Cli");
         var start = File.Exists(apphost)
             ? new ProcessStartInfo(apphost)
-            : new ProcessStartInfo(Environment.ProcessPath ?? "dotnet") { ArgumentList = { Path.Combine(AppContext.BaseDirectory, "Blip2.Cli.dll") } };
+            : new ProcessStartInfo(Environment.ProcessPath ?? "dotnet") { ArgumentList = { Path.Combine(CliOutput, "Blip2.Cli.dll") } };
         foreach (var a in (string[])["serve", "--port", "0", .. args]) start.ArgumentList.Add(a);
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
