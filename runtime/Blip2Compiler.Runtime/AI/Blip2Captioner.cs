@@ -96,17 +96,15 @@ public sealed class Blip2Captioner
         return PositionsOf(_processor.Prompts.BuildIds(prompt).Count);
     }
 
-    /// <summary>The new tokens a request may ask for at most with this prompt (0: the prompt alone fills the model).</summary>
+    /// <summary>The new tokens a request may ask for at most with this prompt (0: the prompt alone is past the model's positions).</summary>
     public int? MaxNewTokensFor(string? prompt)
     {
-        var positions = Model.ModelInfo.MaxPositions;
-        // Every new token but the last is fed back and takes a position (the generation prelude's rule).
-        return Model is OptConditionalGeneration && positions > 0 ? Math.Max(0, (int)positions - PromptPositions(prompt) + 1) : null;
+        // The generation prelude's own rule, so a prompt fitted here is one Generate takes.
+        return Model is OptConditionalGeneration && Model.MaxNewTokensFor(PromptPositions(prompt)) is { } room ? (int)Math.Max(0, room) : null;
     }
 
-    // Image tokens are part of the ids when the checkpoint has an image token; otherwise the queries come first.
-    private int PositionsOf(int idsLength) =>
-        idsLength + (Model.ModelInfo.ImageTokenIndex is null && Model is OptConditionalGeneration ? checked((int)Model.ModelInfo.NumQueryTokens) : 0);
+    // T5's prompt goes to the encoder: its decoder starts from one token whatever the prompt.
+    private int PositionsOf(int idsLength) => Model is OptConditionalGeneration opt ? checked((int)opt.PromptPositions(idsLength)) : idsLength;
 
     /// <summary>
     /// One caption, streamed: <paramref name="onText"/> receives each new piece of text as tokens are decoded

@@ -131,6 +131,13 @@ public abstract class Blip2ModelBase : IDisposable
     }
 
     /// <summary>
+    /// The new tokens a run may ask for after a prompt of <paramref name="promptPositions"/> positions: every new token
+    /// but the last is fed back and takes one more position. Null where the language model has no position table (T5).
+    /// </summary>
+    internal long? MaxNewTokensFor(long promptPositions) =>
+        ModelInfo.MaxPositions > 0 ? ModelInfo.MaxPositions - promptPositions + 1 : null;
+
+    /// <summary>
     /// The prelude every generation runs once, before any model work (the captioner runs it before it even decodes
     /// its images): the caller's options over the checkpoint's defaults, validated, resolved against the context
     /// (so the <c>max_length</c> form counts too), and the run checked against the model and
@@ -150,9 +157,9 @@ public abstract class Blip2ModelBase : IDisposable
         plan.CheckRows(batch);
 
         var needed = promptPositions + plan.MaxNewTokens - 1;
-        if (ModelInfo.MaxPositions > 0)
+        if (MaxNewTokensFor(promptPositions) is { } room)
         {
-            if (needed > ModelInfo.MaxPositions)
+            if (plan.MaxNewTokens > room)
                 throw new PromptTooLongException(checked((int)promptPositions), plan.MaxNewTokens, checked((int)ModelInfo.MaxPositions));
         }
         else if (needed > DecodingLimits.MaxUnboundedPositions)

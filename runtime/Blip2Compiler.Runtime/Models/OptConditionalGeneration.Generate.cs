@@ -45,7 +45,11 @@ public abstract partial class OptConditionalGeneration
     /// embeddings in front of it in the legacy layout (no image_token_index).
     /// </summary>
     internal GenerationOptions CheckGeneration(GenerationOptions? options, long batch, long promptIds) =>
-        PrepareGeneration(options, batch, promptIds, promptIds + (ModelInfo.ImageTokenIndex is null ? ModelInfo.NumQueryTokens : 0));
+        PrepareGeneration(options, batch, promptIds, PromptPositions(promptIds));
+
+    /// <summary>The decoder positions a prompt of <paramref name="promptIds"/> ids takes: legacy checkpoints (no
+    /// image_token_index) put the queries in front of the text; otherwise they fill the image tokens among the ids.</summary>
+    internal long PromptPositions(long promptIds) => promptIds + (ModelInfo.ImageTokenIndex is null ? ModelInfo.NumQueryTokens : 0);
 
     private long DefaultPromptLength => (ModelInfo.ImageTokenIndex is null ? 0 : ModelInfo.NumQueryTokens) + (ModelInfo.BosTokenId is null ? 0 : 1);
 

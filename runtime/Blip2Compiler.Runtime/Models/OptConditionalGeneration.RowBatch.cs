@@ -49,9 +49,7 @@ public abstract partial class OptConditionalGeneration
         public int Capacity => _cache.Capacity;
         public int Rows { get; private set; }
 
-        // Legacy checkpoints (no image_token_index) prepend the queries to the prompt.
-        public int PromptPositions(long[] promptIds) =>
-            promptIds.Length + (_model.ModelInfo.ImageTokenIndex is null ? (int)_model.ModelInfo.NumQueryTokens : 0);
+        public int PromptPositions(long[] promptIds) => checked((int)_model.PromptPositions(promptIds.Length));
 
         public long[] ContextIds(long[] promptIds, GenerationOptions settings) => promptIds;
 

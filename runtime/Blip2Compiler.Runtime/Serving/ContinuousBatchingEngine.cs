@@ -205,14 +205,9 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
         long[] context = model is T5ConditionalGeneration ? [settings.DecoderStartTokenId ?? 0] : ids;
         var plan = GenerationPlan.Resolve(settings, context.Length);
         var positions = _batch?.PromptPositions(ids) ?? 0;
-        if (model is OptConditionalGeneration)
-        {
-            var modelPositions = (int)model.ModelInfo.MaxPositions;
-            if (modelPositions > 0 && positions + plan.MaxNewTokens - 1 > modelPositions)
-                throw new PromptTooLongException(positions, plan.MaxNewTokens, modelPositions);
-            if (positions + plan.MaxNewTokens > _maxSequenceLength)
-                throw new EngineSequenceTooLongException(positions, plan.MaxNewTokens, _maxSequenceLength);
-        }
+        // The model's positions were checked by the prelude above; the engine's rows have their own capacity.
+        if (model is OptConditionalGeneration && positions + plan.MaxNewTokens > _maxSequenceLength)
+            throw new EngineSequenceTooLongException(positions, plan.MaxNewTokens, _maxSequenceLength);
         if (plan.NumBeams == 1 && plan.NumReturnSequences > _options.MaxBatch)
             throw new InvalidGenerationOptionException("num_return_sequences", plan.NumReturnSequences,
                 $"must not exceed the engine's max batch ({_options.MaxBatch} rows)");
