@@ -1,22 +1,26 @@
 using System.Text.Json;
+using Blip2Compiler.Checkpoints.Torch;
 using static TorchSharp.torch;
 
 namespace Blip2Compiler.Checkpoints;
 
 /// <summary>
-/// A Hugging Face checkpoint's weights: one <c>model.safetensors</c>, or shards listed by
-/// <c>model.safetensors.index.json</c> (its <c>weight_map</c> maps each key to a shard file). Opening validates every
-/// header and that the index and the shards agree; tensors are read only when loaded.
+/// A Hugging Face checkpoint's weights: one <c>model.safetensors</c> or <c>pytorch_model.bin</c>, or shards listed by
+/// <c>model.safetensors.index.json</c> / <c>pytorch_model.bin.index.json</c> (its <c>weight_map</c> maps each key to a
+/// shard file). Opening validates every header (every pickle, for torch.save files) and that the index and the shards
+/// agree; tensors are read only when loaded.
 /// </summary>
 public sealed class Checkpoint : IDisposable
 {
     public const string SingleFileName = "model.safetensors";
     public const string IndexFileName = "model.safetensors.index.json";
+    public const string PyTorchFileName = "pytorch_model.bin";
+    public const string PyTorchIndexFileName = "pytorch_model.bin.index.json";
 
-    private readonly Dictionary<string, SafetensorsFile> _fileOf;
-    private readonly List<SafetensorsFile> _files;
+    private readonly Dictionary<string, ICheckpointFile> _fileOf;
+    private readonly List<ICheckpointFile> _files;
 
-    private Checkpoint(string source, List<SafetensorsFile> files, Dictionary<string, SafetensorsFile> fileOf)
+    private Checkpoint(string source, List<ICheckpointFile> files, Dictionary<string, ICheckpointFile> fileOf)
     {
         Source = source;
         _files = files;
@@ -48,58 +52,57 @@ public sealed class Checkpoint : IDisposable
     /// the byte offset.</summary>
     internal (int File, long Offset) Position(string key) => (_files.IndexOf(File(key)), Info(key).DataOffset);
 
-    /// <summary>Opens a checkpoint folder (single file preferred over an index, as the reference does), a
-    /// <c>.safetensors</c> file, or an index file. A folder with only PyTorch, TensorFlow or Flax weights is an
-    /// <see cref="UnsupportedCheckpointFormatException"/> naming the file.</summary>
+    /// <summary>
+    /// Opens a checkpoint folder, a weights file (<c>.safetensors</c>; <c>.bin</c>, <c>.pt</c>, <c>.pth</c> from
+    /// <c>torch.save</c>) or an index file. In a folder the first present of <c>model.safetensors</c>,
+    /// <c>model.safetensors.index.json</c>, <c>pytorch_model.bin</c>, <c>pytorch_model.bin.index.json</c> is read, as
+    /// transformers' <c>from_pretrained</c> prefers them. A folder with only TensorFlow or Flax weights, or a
+    /// torch.save file of torch &lt; 1.6, is an <see cref="UnsupportedCheckpointFormatException"/> naming the file.
+    /// </summary>
     public static Checkpoint Open(string path)
     {
         if (System.IO.File.Exists(path))
-        {
-            if (IsPickle(path) || path.EndsWith(".bin.index.json", StringComparison.OrdinalIgnoreCase))
-                throw new UnsupportedCheckpointFormatException(path, $"PyTorch pickle ({Path.GetFileName(path)})");
             return path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? OpenIndex(path) : OpenSingle(path);
-        }
         if (!Directory.Exists(path))
             throw new CheckpointFormatException(path, "no such checkpoint folder or file");
-        var single = Path.Combine(path, SingleFileName);
-        if (System.IO.File.Exists(single)) return OpenSingle(single);
-        var index = Path.Combine(path, IndexFileName);
-        if (System.IO.File.Exists(index)) return OpenIndex(index);
+        foreach (var name in new[] { SingleFileName, IndexFileName, PyTorchFileName, PyTorchIndexFileName })
+        {
+            var candidate = Path.Combine(path, name);
+            if (System.IO.File.Exists(candidate)) return Open(candidate);
+        }
         if (OtherFormat(path) is { } other) throw new UnsupportedCheckpointFormatException(other.File, other.Format);
-        throw new CheckpointFormatException(path, $"holds neither {SingleFileName} nor {IndexFileName}");
+        var loose = Directory.EnumerateFiles(path).Where(IsPickle).Order(StringComparer.Ordinal).FirstOrDefault();
+        throw new CheckpointFormatException(path, $"holds none of {SingleFileName}, {IndexFileName}, {PyTorchFileName}, {PyTorchIndexFileName}"
+            + (loose is null ? "" : $" (it holds {Path.GetFileName(loose)}: pass that file itself)"));
     }
 
     private static bool IsPickle(string file) =>
         file.EndsWith(".bin", StringComparison.OrdinalIgnoreCase) || file.EndsWith(".pt", StringComparison.OrdinalIgnoreCase)
         || file.EndsWith(".pth", StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>Weights in a format that is not read, as Hugging Face names them, the index before a single file.</summary>
+    /// <summary>Weights in a format that is not read, as Hugging Face names them.</summary>
     private static (string File, string Format)? OtherFormat(string folder)
     {
-        (string Name, string Format)[] known =
-        [
-            ("pytorch_model.bin.index.json", "sharded PyTorch pickle (pytorch_model.bin.index.json and *.bin shards)"),
-            ("pytorch_model.bin", "PyTorch pickle (pytorch_model.bin)"),
-            ("tf_model.h5", "TensorFlow (tf_model.h5)"),
-            ("flax_model.msgpack", "Flax (flax_model.msgpack)"),
-        ];
+        (string Name, string Format)[] known = [("tf_model.h5", "TensorFlow (tf_model.h5)"), ("flax_model.msgpack", "Flax (flax_model.msgpack)")];
         foreach (var (name, format) in known)
             if (System.IO.File.Exists(Path.Combine(folder, name))) return (Path.Combine(folder, name), format);
-        var pickled = Directory.EnumerateFiles(folder).Where(IsPickle).Order(StringComparer.Ordinal).FirstOrDefault();
-        return pickled is null ? null : (pickled, $"PyTorch pickle ({Path.GetFileName(pickled)})");
+        return null;
     }
+
+    /// <summary>One weights file, by its name: torch.save's <c>.bin</c>/<c>.pt</c>/<c>.pth</c>, else safetensors.</summary>
+    private static ICheckpointFile OpenFile(string path) => IsPickle(path) ? TorchPickleFile.Open(path) : SafetensorsFile.Open(path);
 
     public void Dispose()
     {
         foreach (var file in _files) file.Dispose();
     }
 
-    private SafetensorsFile File(string key) =>
+    private ICheckpointFile File(string key) =>
         _fileOf.TryGetValue(key, out var file) ? file : throw new KeyNotFoundException($"{Source}: no tensor '{key}'");
 
     private static Checkpoint OpenSingle(string path)
     {
-        var file = SafetensorsFile.Open(path);
+        var file = OpenFile(path);
         return new Checkpoint(path, [file], file.Keys.ToDictionary(k => k, _ => file, StringComparer.Ordinal));
     }
 
@@ -107,10 +110,10 @@ public sealed class Checkpoint : IDisposable
     {
         var weightMap = ReadWeightMap(indexPath);
         var folder = Path.GetDirectoryName(Path.GetFullPath(indexPath))!;
-        var files = new List<SafetensorsFile>();
+        var files = new List<ICheckpointFile>();
         try
         {
-            var byName = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);
+            var byName = new Dictionary<string, ICheckpointFile>(StringComparer.Ordinal);
             foreach (var shardName in weightMap.Values.Distinct().Order(StringComparer.Ordinal))
             {
                 var shardPath = Path.GetFullPath(Path.Combine(folder, shardName));
@@ -118,12 +121,12 @@ public sealed class Checkpoint : IDisposable
                     throw new CheckpointFormatException(indexPath, $"shard '{shardName}' lies outside the checkpoint folder");
                 if (!System.IO.File.Exists(shardPath))
                     throw new CheckpointFormatException(indexPath, $"shard '{shardName}' is missing (expected at {shardPath})");
-                var shard = SafetensorsFile.Open(shardPath);
+                var shard = OpenFile(shardPath);
                 files.Add(shard);
                 byName[shardName] = shard;
             }
 
-            var fileOf = new Dictionary<string, SafetensorsFile>(StringComparer.Ordinal);
+            var fileOf = new Dictionary<string, ICheckpointFile>(StringComparer.Ordinal);
             foreach (var (key, shardName) in weightMap)
             {
                 var shard = byName[shardName];

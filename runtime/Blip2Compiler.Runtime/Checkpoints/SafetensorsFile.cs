@@ -13,7 +13,7 @@ namespace Blip2Compiler.Checkpoints;
 /// (positioned reads, no mapping: nothing of the file stays resident in the process after a tensor is read, and a file
 /// truncated under a reader is an error, not a SIGBUS), and errors that name the file and the entry.
 /// </summary>
-public sealed class SafetensorsFile : IDisposable
+public sealed class SafetensorsFile : ICheckpointFile
 {
     /// <summary>The reference implementation refuses headers above 100 MB; a bigger length means a corrupt file.</summary>
     public const long MaxHeaderBytes = 100_000_000;
@@ -157,6 +157,8 @@ public sealed class SafetensorsFile : IDisposable
             destination.copy_(staged);
         }
     }
+
+    void ICheckpointFile.ReadInto(TensorInfo info, Tensor destination, byte[] scratch) => ReadInto(info, destination, scratch);
 
     public void Dispose()
     {

@@ -125,7 +125,7 @@ public class CheckpointTests : IDisposable
     [Fact]
     public void FolderWithoutWeights()
     {
-        var e = OpenFails("neither model.safetensors nor model.safetensors.index.json");
+        var e = OpenFails("none of model.safetensors, model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json");
         Assert.Equal(_dir.Path, e.File);
     }
 

@@ -31,25 +31,32 @@ public class WrongWeightsTests : IDisposable
     }
 
     [Theory]
-    [InlineData("pytorch_model.bin", "pytorch_model.bin")]
-    [InlineData("pytorch_model.bin.index.json,pytorch_model-00001-of-00002.bin,pytorch_model-00002-of-00002.bin", "pytorch_model.bin.index.json")]
-    [InlineData("model.pt", "model.pt")]
-    public void PyTorchWeightsAreNamedAsNotReadYet(string files, string named)
+    [InlineData("tf_model.h5", "TensorFlow")]
+    [InlineData("flax_model.msgpack", "Flax")]
+    [InlineData("pytorch_model.bin", "legacy PyTorch pickle")]   // torch < 1.6: a bare pickle, not a zip
+    public void WeightsInAFormatNotReadAreNamed(string file, string format)
     {
-        foreach (var file in files.Split(',')) File.WriteAllBytes(Path.Combine(_temp, file), [0x80, 0x02, 0x7d]);   // a pickle's first bytes
+        File.WriteAllBytes(Path.Combine(_temp, file), [0x80, 0x02, 0x7d]);   // a pickle's first bytes
         var error = Assert.Throws<UnsupportedCheckpointFormatException>(() => GoldenOpt.Load(_temp));
-        Assert.Equal(Path.Combine(_temp, named), error.File);
-        Assert.Contains("PyTorch pickle", error.Message);
+        Assert.Equal(Path.Combine(_temp, file), error.File);
+        Assert.Contains(format, error.Message);
         Assert.Contains("not read", error.Message);
         Assert.Contains("model.safetensors", error.Message);
-        // A weights file passed directly says the same.
-        Assert.Throws<UnsupportedCheckpointFormatException>(() => Checkpoint.Open(Path.Combine(_temp, named)));
+    }
+
+    [Fact]
+    public void ALoosePickleIsNamedButNotGuessedAt()
+    {
+        File.WriteAllBytes(Path.Combine(_temp, "model.pt"), [0x80, 0x02, 0x7d]);
+        var error = Assert.Throws<CheckpointFormatException>(() => GoldenOpt.Load(_temp));
+        Assert.Contains("it holds model.pt: pass that file itself", error.Message);
+        Assert.Throws<UnsupportedCheckpointFormatException>(() => Checkpoint.Open(Path.Combine(_temp, "model.pt")));
     }
 
     [Fact]
     public void AFolderWithoutWeightsStillSaysWhatItLacks()
     {
         var error = Assert.Throws<CheckpointFormatException>(() => GoldenOpt.Load(_temp));
-        Assert.Contains("holds neither model.safetensors nor model.safetensors.index.json", error.Message);
+        Assert.Contains("holds none of model.safetensors, model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json", error.Message);
     }
 }

@@ -1,0 +1,25 @@
+using static TorchSharp.torch;
+
+namespace Blip2Compiler.Checkpoints;
+
+/// <summary>
+/// One weights file of a checkpoint, whatever its format (<see cref="SafetensorsFile"/>,
+/// <see cref="Torch.TorchPickleFile"/>): every entry validated when it is opened, each tensor read only when asked,
+/// with positioned reads, so <see cref="Checkpoint"/> and <see cref="CheckpointLoader"/> treat every format alike.
+/// </summary>
+internal interface ICheckpointFile : IDisposable
+{
+    string Path { get; }
+
+    IReadOnlyCollection<string> Keys { get; }
+
+    bool Contains(string name);
+
+    TensorInfo Info(string name);
+
+    Tensor Load(string name, ScalarType? dtype = null, Device? device = null);
+
+    /// <summary>Fills a contiguous CPU destination of the tensor's element count, converting a float dtype on the
+    /// way; thread-safe, each caller bringing its own scratch.</summary>
+    void ReadInto(TensorInfo info, Tensor destination, byte[] scratch);
+}
