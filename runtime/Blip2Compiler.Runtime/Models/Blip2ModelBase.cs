@@ -250,6 +250,24 @@ public abstract class Blip2ModelBase : IDisposable
             throw new InvalidModelInputException("attention_mask", $"must hold only 0 and 1, found {(bounds[2] < 0 ? bounds[2] : bounds[3])}");
     }
 
+    /// <summary>
+    /// Writes this model as a Hugging Face checkpoint folder: <c>model.safetensors</c> (shards of at most
+    /// <paramref name="maxShardBytes"/> with <c>model.safetensors.index.json</c> beyond that, transformers' 5 GB by
+    /// default) under the published key names — the keys it was loaded from, fused projections split back, load-time
+    /// scales divided out — in the parameters' dtypes; quantized weights are written dequantized, as float32 (the
+    /// int8/int4 forms have no Hugging Face layout). The checkpoint's config.json, generation_config.json, tokenizer
+    /// and processor files are copied beside them, so the folder loads here (and in transformers) as the original
+    /// did. A folder already holding safetensors weights is a <see cref="Checkpoints.CheckpointExistsException"/>.
+    /// </summary>
+    public void SaveCheckpoint(string folder, long maxShardBytes = Checkpoints.CheckpointSaver.DefaultMaxShardBytes)
+    {
+        ThrowIfDisposed();
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        var map = _loaded.KeyMap ?? throw new InvalidOperationException("this model was not built through a key map (ModelLoader), so it has no checkpoint layout to save");
+        Checkpoints.CheckpointSaver.Save(folder, map, _loaded.Tensors, (_loaded.Tensors as Checkpoints.LoadedParameters)?.Report,
+            CheckpointDirectory, maxShardBytes);
+    }
+
     public void Dispose()
     {
         if (IsDisposed) return;

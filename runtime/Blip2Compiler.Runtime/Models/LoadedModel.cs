@@ -21,4 +21,8 @@ public sealed class LoadedModel
     public torch.Device Device { get; }
     public torch.ScalarType DType { get; }
     public string? CheckpointDirectory { get; }
+
+    /// <summary>The key map the parameters were loaded through (null for a model built by hand): what
+    /// <see cref="Blip2ModelBase.SaveCheckpoint"/> writes them back with.</summary>
+    public Checkpoints.KeyMap? KeyMap { get; init; }
 }

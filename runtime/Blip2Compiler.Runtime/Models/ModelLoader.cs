@@ -20,7 +20,7 @@ public static class ModelLoader
         options.QuantizationPlan?.EnsureSupported(keyMap, options.DType, device);
         using var checkpoint = Checkpoint.Open(checkpointDirectory);
         var loaded = CheckpointLoader.Load(checkpoint, keyMap, new LoadOptions(options.DType, device) { Quantization = options.QuantizationPlan });
-        return Construct(loaded, device, options.DType, checkpointDirectory, create);
+        return Construct(loaded, keyMap, device, options.DType, checkpointDirectory, create);
     }
 
     public static T CreateRandom<T>(KeyMap keyMap, ModelInfo info, Blip2LoadOptions? options, long seed, Func<LoadedModel, T> create)
@@ -29,12 +29,12 @@ public static class ModelLoader
         TorchBackend.Initialize(options.LibTorchPath);
         var device = DeviceSpec.Parse(options.Device);
         var loaded = RandomParameters.Create(keyMap, new LoadOptions(options.DType, device) { Quantization = options.QuantizationPlan }, seed);
-        return Construct(loaded, device, options.DType, null, create);
+        return Construct(loaded, keyMap, device, options.DType, null, create);
     }
 
-    private static T Construct<T>(LoadedParameters parameters, torch.Device device, torch.ScalarType dtype, string? directory, Func<LoadedModel, T> create)
+    private static T Construct<T>(LoadedParameters parameters, KeyMap keyMap, torch.Device device, torch.ScalarType dtype, string? directory, Func<LoadedModel, T> create)
     {
-        try { return create(new LoadedModel(parameters, device, dtype, directory)); }
+        try { return create(new LoadedModel(parameters, device, dtype, directory) { KeyMap = keyMap }); }
         catch
         {
             parameters.Dispose();
