@@ -48,13 +48,20 @@ internal sealed class CommonOptions
         foreach (var option in new Option[] { _model, _device, _dtype, _libtorch, _quantize, _threads, _json, _jsonLines, _output, _quiet }) root.Options.Add(option);
     }
 
-    /// <summary>The settings of one run; opens --output (the caller disposes the settings, which closes it).</summary>
-    public RunSettings Read(ParseResult parse, CliContext context)
+    /// <summary>--output as given (convert takes it as the folder to write, not a results file).</summary>
+    public string? OutputPath(ParseResult parse) => parse.GetValue(_output);
+
+    /// <summary>Whether --dtype was on the command line (convert keeps the checkpoint's own dtype otherwise).</summary>
+    public bool DTypeGiven(ParseResult parse) => parse.GetResult(_dtype) is { Implicit: false };
+
+    /// <summary>The settings of one run; opens --output (the caller disposes the settings, which closes it) unless
+    /// <paramref name="openOutput"/> is false (results then go to stdout).</summary>
+    public RunSettings Read(ParseResult parse, CliContext context, bool openOutput = true)
     {
         bool json = parse.GetValue(_json), jsonLines = parse.GetValue(_jsonLines);
         if (json && jsonLines) throw new UsageException("--json and --jsonl are alternatives: give one");
         if (parse.GetValue(_threads) is < 1 and var threads) throw new UsageException($"--threads must be at least 1 (got {threads})");
-        var output = parse.GetValue(_output);
+        var output = openOutput ? parse.GetValue(_output) : null;
         var format = json ? OutputFormat.Json : jsonLines ? OutputFormat.JsonLines : OutputFormat.Text;
         return new RunSettings(
             parse.GetValue(_model), parse.GetValue(_device) ?? "cpu", parse.GetValue(_dtype) ?? "float32", parse.GetValue(_libtorch),
