@@ -13,10 +13,16 @@ public sealed record Blip2Inputs(Tensor PixelValues, Tensor InputIds, Tensor Att
 public sealed class Blip2Processor
 {
     public Blip2Processor(Blip2ImageProcessor images, ITextTokenizer tokenizer, int numQueryTokens, int? imageTokenId)
+        : this(images, tokenizer, new Blip2PromptBuilder(tokenizer, numQueryTokens, imageTokenId))
+    {
+    }
+
+    /// <summary>A processor whose prompt builder carries the tokenizer's padding and truncation settings.</summary>
+    public Blip2Processor(Blip2ImageProcessor images, ITextTokenizer tokenizer, Blip2PromptBuilder prompts)
     {
         Images = images;
         Tokenizer = tokenizer;
-        Prompts = new Blip2PromptBuilder(tokenizer, numQueryTokens, imageTokenId);
+        Prompts = prompts;
     }
 
     public Blip2ImageProcessor Images { get; }
@@ -29,8 +35,39 @@ public sealed class Blip2Processor
         var images = Blip2ImageProcessor.Load(checkpointDirectory);
         var tokenizer = TokenizerLoader.Load(checkpointDirectory);
         var (queries, imageToken) = ReadLayout(checkpointDirectory, tokenizer);
-        return new Blip2Processor(images, tokenizer, queries, imageToken);
+        var config = TokenizerConfig.Load(checkpointDirectory);
+        return new Blip2Processor(images, tokenizer, new Blip2PromptBuilder(tokenizer, queries, imageToken)
+        {
+            TokenizerPaddingSide = config.PaddingSide ?? PaddingSide.Right,
+            TruncationSide = config.TruncationSide ?? PaddingSide.Right,
+            ModelMaxLength = config.ModelMaxLength,
+        });
     }
+
+    /// <summary>
+    /// Hugging Face's <c>processor(images=images, text=texts, padding=…, truncation=…, max_length=…)</c>: pixel values,
+    /// and the texts encoded as <see cref="ProcessText"/> does (one text per image).
+    /// </summary>
+    public Blip2Inputs Process(IReadOnlyList<ImageSource> images, IReadOnlyList<string?> texts, TextEncodingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(texts);
+        if (texts.Count != images.Count)
+            throw new TextEncodingException("text", $"{images.Count} images but {texts.Count} texts: give one text per image");
+        var batch = ProcessText(texts, options);
+        var pixels = Images.Preprocess(images);
+        var (ids, mask) = batch.ToTensors();
+        return new Blip2Inputs(pixels, ids, mask);
+    }
+
+    /// <summary>
+    /// The text-only call, <c>processor(text=texts, …)</c> (retrieval texts, or prompts built before their images): no
+    /// image is read. Hugging Face's semantics (<see cref="Blip2PromptBuilder.Encode"/>): padding, truncation and
+    /// max_length apply to each text's tokenizer encoding, then the image tokens go in front. The default is
+    /// <c>padding="longest"</c> on the tokenizer's padding side (a batch must be rectangular; Hugging Face's own default,
+    /// no padding, fails to make a tensor of unequal rows).
+    /// </summary>
+    public PromptBatch ProcessText(IReadOnlyList<string?> texts, TextEncodingOptions? options = null) => Prompts.Encode(texts, options);
 
     /// <summary>Pixel values and prompt ids for a batch; prompts may be null (caption) or one per image.</summary>
     public Blip2Inputs Process(IReadOnlyList<ImageSource> images, IReadOnlyList<string?>? prompts = null)

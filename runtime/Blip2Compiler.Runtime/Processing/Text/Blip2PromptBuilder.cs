@@ -31,6 +31,78 @@ public sealed class Blip2PromptBuilder
 
     public PaddingSide PaddingSide { get; init; } = PaddingSide.Left;
 
+    /// <summary>The tokenizer's <c>padding_side</c> (tokenizer_config.json; Hugging Face's default right): where
+    /// <see cref="Encode"/> pads when its options do not say.</summary>
+    public PaddingSide TokenizerPaddingSide { get; init; } = PaddingSide.Right;
+
+    /// <summary>The tokenizer's <c>truncation_side</c> (Hugging Face's default right).</summary>
+    public PaddingSide TruncationSide { get; init; } = PaddingSide.Right;
+
+    /// <summary>The tokenizer's <c>model_max_length</c>: the <c>max_length</c> of padding and truncation when none is given.</summary>
+    public int? ModelMaxLength { get; init; }
+
+    /// <summary>
+    /// Texts as Hugging Face's <c>Blip2Processor(text=texts, padding=…, truncation=…, max_length=…)</c> encodes them
+    /// (processing_blip_2.py): the tokenizer encodes each text with its special tokens, truncates and pads the rows by
+    /// the tokenizer base's rules (tokenization_utils_base.py), and then the processor puts <see cref="NumQueryTokens"/>
+    /// image tokens (attention 1) in front of every row — before any left padding, and never counted in
+    /// <c>max_length</c>. Legacy layouts without an image token get the tokenizer's rows alone.
+    /// </summary>
+    public PromptBatch Encode(IReadOnlyList<string?> texts, TextEncodingOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        options ??= TextEncodingOptions.Default;
+        if (texts.Count == 0) throw new TextEncodingException("text", "no texts to encode: give at least one");
+        if (options.MaxLength is < 1 and var given) throw new TextEncodingException("max_length", $"must be at least 1 (got {given})");
+        var max = options.MaxLength ?? ModelMaxLength;
+
+        var rows = new List<IReadOnlyList<int>>(texts.Count);
+        foreach (var text in texts)
+        {
+            IReadOnlyList<int> ids = Tokenizer.Encode(text ?? "", addSpecialTokens: false);
+            if (options.Truncation && max is int limit)
+            {
+                var room = limit - Tokenizer.NumSpecialTokensToAdd;
+                if (room < 0)
+                    throw new TextEncodingException("max_length", $"{limit} is shorter than the {Tokenizer.NumSpecialTokensToAdd} special tokens every row needs");
+                if (ids.Count > room) ids = TruncationSide == PaddingSide.Right ? [.. ids.Take(room)] : [.. ids.Skip(ids.Count - room)];
+            }
+            rows.Add(Tokenizer.BuildInputsWithSpecialTokens(ids));
+        }
+
+        // Hugging Face resolves the strategy first (max_length padding without any max length does not pad), then
+        // refuses to pad without a pad token whether or not a row is short.
+        int? target = options.Padding switch
+        {
+            TextPadding.Longest => rows.Max(r => r.Count),
+            TextPadding.MaxLength => max,
+            _ => null,
+        };
+        if (target is not null && Tokenizer.PadTokenId is null)
+            throw new TextEncodingException("padding", $"the {Tokenizer.Kind} tokenizer has no pad token; use padding do_not_pad");
+        // Padding lengthens short rows only: rows left unequal (no padding, or longer than max_length without
+        // truncation) cannot form one batch, where Hugging Face fails to make the tensor.
+        var lengths = rows.Select(r => Math.Max(r.Count, target ?? 0)).Distinct().ToList();
+        if (lengths.Count > 1)
+            throw new TextEncodingException("padding", $"rows of {lengths.Min()} to {lengths.Max()} ids cannot form one batch: " +
+                (target is null ? "use padding longest or max_length" : "use truncation, or a larger max_length"));
+        var length = lengths[0];
+
+        var side = options.PaddingSide ?? TokenizerPaddingSide;
+        var image = ImageTokenId is null ? 0 : NumQueryTokens;
+        var inputIds = new long[rows.Count, image + length];
+        var mask = new long[rows.Count, image + length];
+        for (var b = 0; b < rows.Count; b++)
+        {
+            for (var t = 0; t < image; t++) (inputIds[b, t], mask[b, t]) = (ImageTokenId!.Value, 1);
+            var row = rows[b];
+            var offset = image + (side == PaddingSide.Left ? length - row.Count : 0);
+            for (var t = image; t < image + length; t++) inputIds[b, t] = Tokenizer.PadTokenId ?? 0;
+            for (var t = 0; t < row.Count; t++) (inputIds[b, offset + t], mask[b, offset + t]) = (row[t], 1);
+        }
+        return new PromptBatch(inputIds, mask);
+    }
+
     /// <summary>The ids of one prompt.</summary>
     /// <param name="prompt">The text; null or empty for none (only the image and special tokens).</param>
     /// <param name="maxLength">

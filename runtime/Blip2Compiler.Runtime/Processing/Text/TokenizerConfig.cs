@@ -24,6 +24,15 @@ internal sealed class TokenizerConfig
     public bool? TokenizeChineseChars { get; private set; }
     public bool? AddPrefixSpace { get; private set; }
     public bool CleanUpTokenizationSpaces { get; private set; }
+
+    /// <summary><c>padding_side</c>: where the tokenizer pads; null when absent (Hugging Face's default is right).</summary>
+    public PaddingSide? PaddingSide { get; private set; }
+
+    /// <summary><c>truncation_side</c>: which end truncation cuts; null when absent (Hugging Face's default is right).</summary>
+    public PaddingSide? TruncationSide { get; private set; }
+
+    /// <summary><c>model_max_length</c>, or null when absent or Hugging Face's "very large" placeholder (≈1e30).</summary>
+    public int? ModelMaxLength { get; private set; }
     public List<AddedToken> AddedTokensDecoder { get; } = [];
     public List<string> AdditionalSpecialTokens { get; } = [];
 
@@ -49,6 +58,10 @@ internal sealed class TokenizerConfig
         TokenizeChineseChars = TokenizerJsonFile.Bool(root, "tokenize_chinese_chars");
         AddPrefixSpace = TokenizerJsonFile.Bool(root, "add_prefix_space");
         CleanUpTokenizationSpaces = TokenizerJsonFile.Bool(root, "clean_up_tokenization_spaces") ?? false;
+        PaddingSide = Side(root, "padding_side", path);
+        TruncationSide = Side(root, "truncation_side", path);
+        if (root.TryGetProperty("model_max_length", out var max) && max.ValueKind == JsonValueKind.Number)
+            ModelMaxLength = max.TryGetInt32(out var n) && n > 0 ? n : null;
 
         if (root.TryGetProperty("added_tokens_decoder", out var decoder))
         {
@@ -63,6 +76,12 @@ internal sealed class TokenizerConfig
         }
         ReadSpecialTokens(root, path);
     }
+
+    private static PaddingSide? Side(JsonElement root, string key, string path) =>
+        !root.TryGetProperty(key, out var value) || value.ValueKind == JsonValueKind.Null ? null
+        : value.ValueKind == JsonValueKind.String && value.GetString() is "left" ? Processing.PaddingSide.Left
+        : value.ValueKind == JsonValueKind.String && value.GetString() is "right" ? Processing.PaddingSide.Right
+        : throw new TokenizerFileException(path, $"\"{key}\" must be \"left\" or \"right\" (got {value.GetRawText()})");
 
     private void ReadSpecialTokens(JsonElement root, string path)
     {
