@@ -48,13 +48,16 @@ internal sealed class CommonOptions
         foreach (var option in new Option[] { _model, _device, _dtype, _libtorch, _quantize, _threads, _json, _jsonLines, _output, _quiet }) root.Options.Add(option);
     }
 
-    /// <summary>The settings of one run; opens --output (the caller disposes the settings, which closes it).</summary>
-    public RunSettings Read(ParseResult parse, CliContext context)
+    /// <summary>--output as given (blip2 merge writes it itself: JSON Lines or Parquet, whole or not at all).</summary>
+    public string? OutputFile(ParseResult parse) => parse.GetValue(_output);
+
+    /// <summary>The settings of one run; opens --output (the caller disposes the settings, which closes it) unless <paramref name="openOutput"/> is false.</summary>
+    public RunSettings Read(ParseResult parse, CliContext context, bool openOutput = true)
     {
         bool json = parse.GetValue(_json), jsonLines = parse.GetValue(_jsonLines);
         if (json && jsonLines) throw new UsageException("--json and --jsonl are alternatives: give one");
         if (parse.GetValue(_threads) is < 1 and var threads) throw new UsageException($"--threads must be at least 1 (got {threads})");
-        var output = parse.GetValue(_output);
+        var output = openOutput ? parse.GetValue(_output) : null;
         var format = json ? OutputFormat.Json : jsonLines ? OutputFormat.JsonLines : OutputFormat.Text;
         return new RunSettings(
             parse.GetValue(_model), parse.GetValue(_device) ?? "cpu", parse.GetValue(_dtype) ?? "float32", parse.GetValue(_libtorch),
