@@ -63,21 +63,31 @@ internal sealed class ParquetImageTable
                 path = members.OfType<DataField>().FirstOrDefault(f => f.Name == "path");
                 break;
         }
-        var key = KeyColumns.Select(n => fields.OfType<DataField>().FirstOrDefault(f => f.Name == n && f.ClrType == typeof(string))).FirstOrDefault(f => f is not null);
+        var key = KeyColumns.Select(n => fields.OfType<DataField>().FirstOrDefault(f => f.Name == n && IsText(f))).FirstOrDefault(f => f is not null);
         var counts = Enumerable.Range(0, reader.RowGroupCount).Select(g => reader.RowGroups[g].RowCount).ToArray();
         return new ParquetImageTable(file, image.Name, kind, bytes, path, key, counts);
     }
 
     private static ImageColumnKind? ImageKind(Field field) => field switch
     {
-        DataField d when d.ClrType == typeof(byte[]) => ImageColumnKind.Bytes,
-        DataField d when d.ClrType == typeof(string) => ImageColumnKind.Path,
-        StructField s when s.Fields.OfType<DataField>().Any(f => (f.Name == "bytes" && f.ClrType == typeof(byte[])) || (f.Name == "path" && f.ClrType == typeof(string)))
+        DataField d when IsBinary(d) => ImageColumnKind.Bytes,
+        DataField d when IsText(d) => ImageColumnKind.Path,
+        StructField s when s.Fields.OfType<DataField>().Any(f => (f.Name == "bytes" && IsBinary(f)) || (f.Name == "path" && IsText(f)))
             => ImageColumnKind.Struct,
         _ => null,
     };
 
-    private static string Names(IEnumerable<Field> fields) => string.Join(", ", fields.Select(f => f.Name));
+    // Parquet.Net 6 reports binary columns as ReadOnlyMemory<byte> and UTF-8 ones as ReadOnlyMemory<char>.
+    private static bool IsBinary(DataField field) => field.ClrType == typeof(byte[]) || field.ClrType == typeof(ReadOnlyMemory<byte>);
+    private static bool IsText(DataField field) => field.ClrType == typeof(string) || field.ClrType == typeof(ReadOnlyMemory<char>);
+
+    private static string Names(IEnumerable<Field> fields) => string.Join(", ", fields.Select(f => f switch
+    {
+        DataField d when IsBinary(d) => $"{f.Name} (binary)",
+        DataField d when IsText(d) => $"{f.Name} (string)",
+        DataField d => $"{f.Name} ({d.ClrType.Name})",
+        _ => $"{f.Name} ({f.SchemaType})",
+    }));
 
     /// <summary>The rows of one row group, in order; their index is the row number in the table.</summary>
     public async IAsyncEnumerable<JobSample> ReadRowGroupAsync(int rowGroup, [EnumeratorCancellation] CancellationToken cancel = default)
@@ -90,7 +100,8 @@ internal sealed class ParquetImageTable
             cancel.ThrowIfCancellationRequested();
             long row = first + i;
             var key = keys?[i] ?? row.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            if (bytes?[i] is { } encoded) yield return new JobSample(File, key, row, encoded, null, null);
+            // Parquet.Net gives a null binary value as an empty array: no bytes, so the path (if any) is the image.
+            if (bytes?[i] is { Length: > 0 } encoded) yield return new JobSample(File, key, row, encoded, null, null);
             else if (paths?[i] is { Length: > 0 } path) yield return new JobSample(File, key, row, default, Path.Combine(folder, path), null);
             else yield return JobSample.Missing(File, key, row, $"row {row} has no image (column '{Column}' is null)");
         }
