@@ -63,6 +63,8 @@ public static class Cli
         root.Subcommands.Add(EmbedCommand.Create(common, context));
         root.Subcommands.Add(ServeCommand.Create(common, context));
         root.Subcommands.Add(ConvertCommand.Create(common, context));
+        root.Subcommands.Add(JobCommand.Create(common, context));
+        root.Subcommands.Add(MergeCommand.Create(common, context));
         root.Subcommands.Add(HelpCommand(root, context));
         return root;
     }

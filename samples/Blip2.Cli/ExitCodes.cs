@@ -22,7 +22,7 @@ internal static class ExitCodes
     public static int For(Exception error) => error switch
     {
         UsageException or InvalidDeviceException or UnsupportedDTypeException or PromptTooLongException or DecodingTooLargeException
-            or Blip2Compiler.Nn.Quantization.UnsupportedQuantizationException => Usage,
+            or Blip2Compiler.Nn.Quantization.UnsupportedQuantizationException or Jobs.JobMismatchException => Usage,
         _ => Failure,
     };
 }

@@ -42,7 +42,7 @@ public sealed class Blip2Captioner
     public Blip2ImageProcessor Images { get; }
     public ITextTokenizer Tokenizer { get; }
 
-    /// <summary>The checkpoint's generation_config.json; options given to <see cref="Caption"/> override it.</summary>
+    /// <summary>The checkpoint's generation_config.json; options given to <see cref="Caption(IReadOnlyList{ImageSource}, IReadOnlyList{string?}?, GenerationOptions?)"/> override it.</summary>
     public GenerationOptions Defaults { get; }
 
     /// <summary>The Hugging Face VQA prompt the BLIP-2 papers use.</summary>
@@ -66,6 +66,29 @@ public sealed class Blip2Captioner
         var pixels = Images.Preprocess(images);
         var (ids, mask) = prompt.ToTensors();
         var result = RunModel(pixels, ids, mask, merged);
+        return [.. result.NewTokens.Select(tokens => Tokenizer.Decode(tokens.Select(id => checked((int)id))).Trim())];
+    }
+
+    /// <summary>
+    /// One text per image of a batch already preprocessed (<paramref name="pixelValues"/> [B, 3, H, W] as
+    /// <see cref="Blip2ImageProcessor.Preprocess(IReadOnlyList{ImageSource})"/> makes it): what a pipeline that decodes and
+    /// resizes on other threads hands the model. Otherwise as <see cref="Caption(IReadOnlyList{ImageSource}, IReadOnlyList{string?}?, GenerationOptions?)"/>.
+    /// </summary>
+    public IReadOnlyList<string> Caption(Tensor pixelValues, IReadOnlyList<string?>? prompts = null, GenerationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(pixelValues);
+        Model.ThrowIfDisposed();
+        if (pixelValues.dim() != 4 || pixelValues.shape[1] != 3)
+            throw new InvalidModelInputException("pixel_values", $"must be [batch, 3, height, width], got [{string.Join(", ", pixelValues.shape)}]");
+        var count = checked((int)pixelValues.shape[0]);
+        if (count == 0) return [];
+
+        var merged = GenerationDefaults.Merge(Defaults, options) with { NumReturnSequences = 1 };
+        var prompt = _processor.BuildPrompts(count, prompts);
+        CheckGeneration(merged, prompt.BatchSize, prompt.SequenceLength);
+        using var scope = torch.NewDisposeScope();
+        var (ids, mask) = prompt.ToTensors();
+        var result = RunModel(pixelValues, ids, mask, merged);
         return [.. result.NewTokens.Select(tokens => Tokenizer.Decode(tokens.Select(id => checked((int)id))).Trim())];
     }
 

@@ -82,6 +82,23 @@ public sealed class Blip2Retriever
         return Rows(nn.functional.normalize(queries.mean([1]), p: 2, dim: -1));
     }
 
+    /// <summary>
+    /// <see cref="EmbedImages(IReadOnlyList{ImageSource})"/> for a batch already preprocessed (<paramref name="pixelValues"/>
+    /// [B, 3, H, W] as <see cref="Blip2ImageProcessor.Preprocess(IReadOnlyList{ImageSource})"/> makes it).
+    /// </summary>
+    public float[][] EmbedImages(Tensor pixelValues)
+    {
+        ArgumentNullException.ThrowIfNull(pixelValues);
+        Model.ThrowIfDisposed();
+        if (pixelValues.dim() != 4 || pixelValues.shape[1] != 3)
+            throw new InvalidModelInputException("pixel_values", $"must be [batch, 3, height, width], got [{string.Join(", ", pixelValues.shape)}]");
+        if (pixelValues.shape[0] == 0) return [];
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var queries = Model.GetImageEmbeds(pixelValues);
+        return Rows(nn.functional.normalize(queries.mean([1]), p: 2, dim: -1));
+    }
+
     private (Tensor Ids, Tensor Mask) Tokenize(IReadOnlyList<string> texts) =>
         _texts.Build([.. texts], maxLength: checked((int)Model.ModelInfo.QFormerMaxPositions)).ToTensors();
 

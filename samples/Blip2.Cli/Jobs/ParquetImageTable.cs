@@ -1,0 +1,153 @@
+using System.Runtime.CompilerServices;
+using Parquet;
+using Parquet.Schema;
+
+namespace Blip2.Cli.Jobs;
+
+/// <summary>How a table holds its images: encoded bytes, Hugging Face datasets' <c>Image</c> struct
+/// (<c>{bytes, path}</c>: bytes when embedded, else a path), or a column of paths.</summary>
+internal enum ImageColumnKind { Bytes, Struct, Path }
+
+/// <summary>
+/// A Parquet table with an image column, read with Parquet.Net one row group at a time (the job's unit of work):
+/// only the image column (and a key column, when there is one) of that row group is read, never the whole table.
+/// Paths in the table are taken relative to the table's folder.
+/// </summary>
+internal sealed class ParquetImageTable
+{
+    /// <summary>Image columns tried in order when none is named: datasets' <c>image</c>, img2dataset-style extension columns.</summary>
+    private static readonly string[] ImageColumns = ["image", "img", "jpg", "jpeg", "png", "webp"];
+    private static readonly string[] PathColumns = ["path", "image_path", "file_name", "filename", "file"];
+    private static readonly string[] KeyColumns = ["__key__", "key"];
+
+    private readonly DataField? _bytes;
+    private readonly DataField? _path;
+    private readonly DataField? _key;
+
+    private ParquetImageTable(string file, string column, ImageColumnKind kind, DataField? bytes, DataField? path, DataField? key, long[] rowCounts)
+    {
+        File = file;
+        Column = column;
+        Kind = kind;
+        (_bytes, _path, _key) = (bytes, path, key);
+        RowCounts = rowCounts;
+    }
+
+    public string File { get; }
+    public string Column { get; }
+    public ImageColumnKind Kind { get; }
+
+    /// <summary>Rows per row group.</summary>
+    public IReadOnlyList<long> RowCounts { get; }
+
+    /// <summary>Reads the footer (schema and row groups) and finds the image column: <paramref name="column"/>, or the first of the usual names.</summary>
+    public static async Task<ParquetImageTable> OpenAsync(string file, string? column, CancellationToken cancel = default)
+    {
+        await using var reader = await OpenReaderAsync(file, cancel).ConfigureAwait(false);
+        var fields = reader.Schema.Fields;
+        Field? image = column is not null
+            ? fields.FirstOrDefault(f => f.Name == column) ?? throw new InputShardException(file, $"has no column '{column}' (its columns: {Names(fields)})")
+            : ImageColumns.Select(n => fields.FirstOrDefault(f => f.Name == n && ImageKind(f) is not null)).FirstOrDefault(f => f is not null)
+              ?? PathColumns.Select(n => fields.FirstOrDefault(f => f.Name == n && ImageKind(f) == ImageColumnKind.Path)).FirstOrDefault(f => f is not null)
+              ?? throw new InputShardException(file, $"has no image column (tried {string.Join(", ", ImageColumns.Concat(PathColumns))}; its columns: {Names(fields)}): give --image-column");
+        var kind = ImageKind(image)
+            ?? throw new InputShardException(file, $"column '{image.Name}' holds neither image bytes, a {{bytes, path}} struct nor paths ({image.SchemaType})");
+        DataField? bytes = null, path = null;
+        switch (kind)
+        {
+            case ImageColumnKind.Bytes: bytes = (DataField)image; break;
+            case ImageColumnKind.Path: path = (DataField)image; break;
+            default:
+                var members = ((StructField)image).Fields;
+                bytes = members.OfType<DataField>().FirstOrDefault(f => f.Name == "bytes");
+                path = members.OfType<DataField>().FirstOrDefault(f => f.Name == "path");
+                break;
+        }
+        var key = KeyColumns.Select(n => fields.OfType<DataField>().FirstOrDefault(f => f.Name == n && IsText(f))).FirstOrDefault(f => f is not null);
+        var counts = Enumerable.Range(0, reader.RowGroupCount).Select(g => reader.RowGroups[g].RowCount).ToArray();
+        return new ParquetImageTable(file, image.Name, kind, bytes, path, key, counts);
+    }
+
+    private static ImageColumnKind? ImageKind(Field field) => field switch
+    {
+        DataField d when IsBinary(d) => ImageColumnKind.Bytes,
+        DataField d when IsText(d) => ImageColumnKind.Path,
+        StructField s when s.Fields.OfType<DataField>().Any(f => (f.Name == "bytes" && IsBinary(f)) || (f.Name == "path" && IsText(f)))
+            => ImageColumnKind.Struct,
+        _ => null,
+    };
+
+    // Parquet.Net 6 reports binary columns as ReadOnlyMemory<byte> and UTF-8 ones as ReadOnlyMemory<char>.
+    private static bool IsBinary(DataField field) => field.ClrType == typeof(byte[]) || field.ClrType == typeof(ReadOnlyMemory<byte>);
+    private static bool IsText(DataField field) => field.ClrType == typeof(string) || field.ClrType == typeof(ReadOnlyMemory<char>);
+
+    private static string Names(IEnumerable<Field> fields) => string.Join(", ", fields.Select(f => f switch
+    {
+        DataField d when IsBinary(d) => $"{f.Name} (binary)",
+        DataField d when IsText(d) => $"{f.Name} (string)",
+        DataField d => $"{f.Name} ({d.ClrType.Name})",
+        _ => $"{f.Name} ({f.SchemaType})",
+    }));
+
+    /// <summary>The rows of one row group, in order; their index is the row number in the table.</summary>
+    public async IAsyncEnumerable<JobSample> ReadRowGroupAsync(int rowGroup, [EnumeratorCancellation] CancellationToken cancel = default)
+    {
+        var (bytes, paths, keys) = await ReadColumnsAsync(rowGroup, cancel).ConfigureAwait(false);
+        long first = RowCounts.Take(rowGroup).Sum();
+        var folder = Path.GetDirectoryName(File) ?? "";
+        for (int i = 0; i < RowCounts[rowGroup]; i++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            long row = first + i;
+            var key = keys?[i] ?? row.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            // Parquet.Net gives a null binary value as an empty array: no bytes, so the path (if any) is the image.
+            if (bytes?[i] is { Length: > 0 } encoded) yield return new JobSample(File, key, row, encoded, null, null);
+            else if (paths?[i] is { Length: > 0 } path) yield return new JobSample(File, key, row, default, Path.Combine(folder, path), null);
+            else yield return JobSample.Missing(File, key, row, $"row {row} has no image (column '{Column}' is null)");
+        }
+    }
+
+    private async Task<(byte[]?[]? Bytes, string?[]? Paths, string?[]? Keys)> ReadColumnsAsync(int rowGroup, CancellationToken cancel)
+    {
+        try
+        {
+            await using var reader = await OpenReaderAsync(File, cancel).ConfigureAwait(false);
+            using var group = reader.OpenRowGroupReader(rowGroup);
+            var rows = checked((int)group.RowCount);
+            byte[]?[]? bytes = null;
+            string?[]? paths = null, keys = null;
+            if (_bytes is not null)
+            {
+                bytes = new byte[rows][];
+                await group.ReadAsync(_bytes, bytes.AsMemory()!, null, cancel).ConfigureAwait(false);
+            }
+            if (_path is not null)
+            {
+                paths = new string[rows];
+                await group.ReadAsync(_path, paths.AsMemory()!, null, cancel).ConfigureAwait(false);
+            }
+            if (_key is not null)
+            {
+                keys = new string[rows];
+                await group.ReadAsync(_key, keys.AsMemory()!, null, cancel).ConfigureAwait(false);
+            }
+            return (bytes, paths, keys);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or InvalidOperationException or ArgumentException or FormatException or IndexOutOfRangeException)
+        {
+            throw new InputShardException($"{File} (row group {rowGroup})", $"cannot be read: {e.Message}", e);
+        }
+    }
+
+    private static async Task<ParquetReader> OpenReaderAsync(string file, CancellationToken cancel)
+    {
+        try
+        {
+            return await ParquetReader.CreateAsync(file, null, cancel).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or NotSupportedException or InvalidOperationException or ArgumentException or FormatException or IndexOutOfRangeException)
+        {
+            throw new InputShardException(file, $"is not a readable Parquet table: {e.Message}", e);
+        }
+    }
+}
