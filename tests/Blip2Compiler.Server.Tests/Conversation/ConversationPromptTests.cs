@@ -160,7 +160,7 @@ public class ConversationPromptTests(TinyModels models) : IClassFixture<TinyMode
     [Fact]
     public void TheOldestTurnsGoWhenThePromptDoesNotFitAndTheFitSaysHowMany()
     {
-        // The tiny OPT has 128 positions (32 of them the image's queries): with 20 new tokens, the longest prompt
+        // The tiny OPT has 128 positions (its image takes 6, BOS 1): with 20 new tokens, the longest prompt
         // that fits keeps the newest turns; one more turn would not fit.
         var filler = string.Join(" ", Enumerable.Repeat("word", 12));
         var messages = new List<ChatMessage> { User(Image(), new TextContent("q0 " + filler)), new(ChatRole.Assistant, "a0") };
