@@ -60,7 +60,7 @@ internal static class ChatCommand
         if (terminal) settings.Note($"chatting about {input.Name}: type a question (an empty line captions the image); /quit or Ctrl-D ends");
         // Not disposed: stdin is the process's, and the console's reader is synchronized, so disposing it would wait
         // for a read left pending by Ctrl-C (it hung the exit).
-        var reader = context.OpenInputText();
+        var lines = new InputLines(context.OpenInputText());
         var history = new List<ChatMessage>();
         var answers = new List<Turn>();
         var exitCode = ExitCodes.Success;
@@ -76,8 +76,14 @@ internal static class ChatCommand
                 }
                 // A console read cannot be cancelled: it is left behind when Ctrl-C ends the loop (the process exits).
                 reading = true;
-                var line = await Task.Run(() => reader.ReadLine(), CancellationToken.None).WaitAsync(cancel).ConfigureAwait(false);
-                reading = false;
+                string? line;
+                try { line = await Task.Run(() => lines.ReadLine(), CancellationToken.None).WaitAsync(cancel).ConfigureAwait(false); }
+                catch (InputLineTooLongException e)
+                {
+                    Failed("", e);
+                    continue;
+                }
+                finally { reading = false; }
                 if (line is null)
                 {
                     if (terminal) settings.Error.WriteLine();   // Ctrl-D: the summary goes below the prompt
@@ -96,13 +102,7 @@ internal static class ChatCommand
                 }
                 catch (Blip2Exception e)
                 {
-                    // The question goes; the conversation stays as it was.
-                    settings.Error.WriteLine("blip2: error: " + Cli.OneLine(e.Message));
-                    exitCode = Math.Max(exitCode, ExitCodes.For(e));
-                    var failed = new Turn(question, null, null, null, Cli.OneLine(e.Message));
-                    answers.Add(failed);
-                    if (settings.JsonLines) JsonOutput.WriteLine(settings.Out, failed);
-                    else if (settings.Format == OutputFormat.Text && !stream) WriteLine(settings.Out, "");
+                    Failed(question, e);
                     continue;
                 }
 
@@ -128,6 +128,18 @@ internal static class ChatCommand
         if (settings.Json) WriteReport(settings, session, input, answers, clock);
         settings.Summary(Summary(clock, answers));
         return exitCode;
+
+        // The question goes, said on stderr (and by an empty answer line on a pipe, so answers stay in step with
+        // questions); the conversation stays as it was.
+        void Failed(string question, Blip2Exception e)
+        {
+            settings.Error.WriteLine("blip2: error: " + Cli.OneLine(e.Message));
+            exitCode = Math.Max(exitCode, ExitCodes.For(e));
+            var failed = new Turn(question, null, null, null, Cli.OneLine(e.Message));
+            answers.Add(failed);
+            if (settings.JsonLines) JsonOutput.WriteLine(settings.Out, failed);
+            else if (settings.Format == OutputFormat.Text && !stream) WriteLine(settings.Out, "");
+        }
     }
 
     // Each piece of the answer written as it is decoded, then the line's end; the pieces make the response.
