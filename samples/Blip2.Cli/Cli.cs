@@ -13,7 +13,11 @@ namespace Blip2.Cli;
 public static class Cli
 {
     public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default) =>
-        RunAsync(args, stdout, stderr, Console.OpenStandardInput, cancellationToken);
+        RunAsync(args, new CliContext(stdout, stderr, Console.OpenStandardInput, Interactive: ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected)
+        {
+            // The console's own reader: on a terminal it edits the line as it is typed.
+            InputText = () => Console.In, InputIsTerminal = !Console.IsInputRedirected,
+        }, cancellationToken);
 
     /// <param name="stdin">Opens the stream <c>-</c> reads an image from (the process's stdin by default).</param>
     public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, Func<Stream> stdin, CancellationToken cancellationToken = default) =>
@@ -59,6 +63,7 @@ public static class Cli
         common.AddTo(root);
         root.Subcommands.Add(CaptionCommand.Create(common, context));
         root.Subcommands.Add(AskCommand.Create(common, context));
+        root.Subcommands.Add(ChatCommand.Create(common, context));
         root.Subcommands.Add(MatchCommand.Create(common, context));
         root.Subcommands.Add(EmbedCommand.Create(common, context));
         root.Subcommands.Add(ServeCommand.Create(common, context));

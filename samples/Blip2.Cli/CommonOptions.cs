@@ -6,6 +6,14 @@ namespace Blip2.Cli;
 internal sealed record CliContext(TextWriter Out, TextWriter Error, Func<Stream> Input, bool Interactive)
 {
     public Func<string, string?> Environment { get; init; } = System.Environment.GetEnvironmentVariable;
+
+    /// <summary>Whether stdin is a terminal (blip2 chat: the interactive loop), not a pipe or a file.</summary>
+    public bool InputIsTerminal { get; init; }
+
+    /// <summary>stdin as lines of text (blip2 chat's questions); by default <see cref="Input"/> read as UTF-8.</summary>
+    public Func<TextReader>? InputText { get; init; }
+
+    public TextReader OpenInputText() => InputText?.Invoke() ?? new StreamReader(Input());
 }
 
 /// <summary>The options every command takes (given before or after the command name).</summary>

@@ -19,10 +19,14 @@ public sealed class TinyModels : IDisposable
     /// </summary>
     public static byte[] Photo { get; } = Shrink(PhotoPath);
 
-    private static byte[] Shrink(string path)
+    /// <summary>The same, mirrored: a second image, different from <see cref="Photo"/>.</summary>
+    public static byte[] PhotoFlipped { get; } = Shrink(PhotoPath, flip: true);
+
+    private static byte[] Shrink(string path, bool flip = false)
     {
         using var image = SixLabors.ImageSharp.Image.Load(path);
         image.Mutate(x => x.Resize(224, 224));
+        if (flip) image.Mutate(x => x.Flip(FlipMode.Horizontal));
         using var png = new MemoryStream();
         image.Save(png, new SixLabors.ImageSharp.Formats.Png.PngEncoder());
         return png.ToArray();

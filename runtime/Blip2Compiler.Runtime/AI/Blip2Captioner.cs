@@ -146,10 +146,12 @@ public sealed class Blip2Captioner
             sent = text;
         }
         var eos = new HashSet<long>((options?.EosTokenIds ?? Defaults.EosTokenIds ?? Array.Empty<long>()));
+        var caller = options?.OnTokens;
         var streaming = (options ?? new GenerationOptions()) with
         {
             OnTokens = step =>
             {
+                caller?.Invoke(step);   // the caller's own hook first (a chat client's cancellation check)
                 if (eos.Contains(step[0])) return;
                 tokens.Add(checked((int)step[0]));
                 Emit(Tokenizer.Decode(tokens).TrimStart());

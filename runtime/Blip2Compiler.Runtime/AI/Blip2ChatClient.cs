@@ -5,13 +5,16 @@ using Microsoft.Extensions.AI;
 namespace Blip2Compiler.AI;
 
 /// <summary>
-/// <see cref="IChatClient"/> over a BLIP-2 conditional-generation model: the last image of the conversation plus
-/// the conversation's questions and answers give a caption (no text in the last user message) or an answer
-/// (<see cref="ConversationPrompt"/>: "Question: q1 Answer: a1. Question: q2 Answer:"; with another
-/// <see cref="PromptTemplate"/>, the last user text put into it).
+/// <see cref="IChatClient"/> over a BLIP-2 conditional-generation model: the conversation's latest image plus its
+/// questions and answers give a caption (no text in the last user message) or an answer
+/// (<see cref="ConversationPrompt"/>: "Question: q1 Answer: a1. Question: q2 Answer:", the oldest turns dropped to fit
+/// the model's positions; with another <see cref="PromptTemplate"/>, the last user text put into it). Every response
+/// says what its prompt was and what was left out in <see cref="ChatResponse.AdditionalProperties"/> (the streamed
+/// ones on their last update): <see cref="ConversationFit.ToAdditionalProperties"/>.
 /// <see cref="ChatOptions"/> map to generation options: MaxOutputTokens → max_new_tokens; Temperature, TopP, TopK →
 /// sampling (Temperature 0 → greedy); Seed; and from AdditionalProperties "num_beams", "min_new_tokens",
-/// "repetition_penalty".
+/// "repetition_penalty". A cancelled token stops the decoding at its next token (greedy search and sampling; beam
+/// search chooses its tokens at the end).
 /// </summary>
 public sealed class Blip2ChatClient : IChatClient
 {
@@ -34,14 +37,15 @@ public sealed class Blip2ChatClient : IChatClient
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         Captioner.Model.ThrowIfDisposed();
-        var generation = ToGenerationOptions(options);
-        var (image, prompt) = PromptOf(messages, generation);
-        var answer = await Task.Run(() => Captioner.Caption([image], [prompt], generation)[0], cancellationToken).ConfigureAwait(false);
+        var generation = Cancellable(ToGenerationOptions(options), cancellationToken);
+        var (image, fit) = PromptOf(messages, generation);
+        var answer = await Task.Run(() => Captioner.Caption([image], [fit.Prompt], generation)[0], cancellationToken).ConfigureAwait(false);
         return new ChatResponse(new ChatMessage(ChatRole.Assistant, answer))
         {
             ModelId = ModelId,
             FinishReason = ChatFinishReason.Stop,
             CreatedAt = DateTimeOffset.UtcNow,
+            AdditionalProperties = fit.ToAdditionalProperties(),
         };
     }
 
@@ -50,35 +54,62 @@ public sealed class Blip2ChatClient : IChatClient
     {
         Captioner.Model.ThrowIfDisposed();
         // Decoding runs on a worker; each new piece of text goes through a channel as soon as its token is chosen.
-        var generation = ToGenerationOptions(options);
-        var (image, prompt) = PromptOf(messages, generation);
+        // A reader that stops early or is cancelled stops the worker at its next token, and waits for it, so the
+        // model is never left decoding for nobody (or disposed under a running worker).
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var generation = Cancellable(ToGenerationOptions(options), stop.Token);
+        var (image, fit) = PromptOf(messages, generation);
         var pieces = System.Threading.Channels.Channel.CreateUnbounded<string>();
         var worker = Task.Run(() =>
         {
-            try { Captioner.CaptionStreaming(image, prompt, generation, piece => pieces.Writer.TryWrite(piece)); }
+            try { Captioner.CaptionStreaming(image, fit.Prompt, generation, piece => pieces.Writer.TryWrite(piece)); }
             finally { pieces.Writer.TryComplete(); }
-        }, cancellationToken);
-        await foreach (var piece in pieces.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-            yield return new ChatResponseUpdate(ChatRole.Assistant, piece) { ModelId = ModelId, CreatedAt = DateTimeOffset.UtcNow };
+        }, stop.Token);
+        try
+        {
+            while (await pieces.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+                while (pieces.Reader.TryRead(out var piece))
+                {
+                    cancellationToken.ThrowIfCancellationRequested();   // not one more piece once cancelled
+                    yield return new ChatResponseUpdate(ChatRole.Assistant, piece) { ModelId = ModelId, CreatedAt = DateTimeOffset.UtcNow };
+                }
+        }
+        finally
+        {
+            if (!worker.IsCompleted)
+            {
+                stop.Cancel();
+                await worker.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).ConfigureAwait(false);
+            }
+        }
         await worker.ConfigureAwait(false);   // surfaces a decoding error
-        yield return new ChatResponseUpdate { Role = ChatRole.Assistant, ModelId = ModelId, FinishReason = ChatFinishReason.Stop, CreatedAt = DateTimeOffset.UtcNow };
+        yield return new ChatResponseUpdate
+        {
+            Role = ChatRole.Assistant, ModelId = ModelId, FinishReason = ChatFinishReason.Stop, CreatedAt = DateTimeOffset.UtcNow,
+            AdditionalProperties = fit.ToAdditionalProperties(),
+        };
     }
 
     private const string VqaTemplate = "Question: {0} Answer:";
 
     // With the VQA template the whole conversation counts (ConversationPrompt: LAVIS's multi-turn prompt, the oldest
-    // turns dropped to fit, as blip2 serve builds it); another template sees the last user text alone.
-    private (Processing.ImageSource Image, string? Prompt) PromptOf(IEnumerable<ChatMessage> messages, GenerationOptions generation)
+    // turns dropped to fit, as blip2 serve and blip2 chat build it); another template sees the last user text alone.
+    private (Processing.ImageSource Image, ConversationFit Fit) PromptOf(IEnumerable<ChatMessage> messages, GenerationOptions generation)
     {
         if (PromptTemplate == VqaTemplate)
         {
             var conversation = ConversationPrompt.FromMessages(messages);
-            var maxNew = GenerationDefaults.Merge(Captioner.Defaults, generation).MaxNewTokens ?? 20;
-            return (conversation.Image, conversation.Fit(Captioner, maxNew));
+            return (conversation.Image, conversation.Fit(Captioner, generation));
         }
         var (image, text) = ChatContentReader.Read(messages);
-        return (image, text.Length == 0 ? null : PromptTemplate is null ? text : string.Format(PromptTemplate, text));
+        var prompt = text.Length == 0 ? null : PromptTemplate is null ? text : string.Format(PromptTemplate, text);
+        return (image, new ConversationFit(prompt, 0, 0, 0));
     }
+
+    // Checked once per decoded token (greedy search and sampling call OnTokens every step), so a cancelled request
+    // stops there instead of running to max_new_tokens.
+    private static GenerationOptions Cancellable(GenerationOptions options, CancellationToken cancellationToken) =>
+        cancellationToken.CanBeCanceled ? options with { OnTokens = _ => cancellationToken.ThrowIfCancellationRequested() } : options;
 
     public object? GetService(Type serviceType, object? serviceKey = null)
     {

@@ -10,7 +10,8 @@ internal static class ChatContentReader
     {
         DataContent data when data.HasTopLevelMediaType("image") => ImageSource.FromBytes(data.Data, data.Name ?? data.MediaType),
         UriContent uri when uri.HasTopLevelMediaType("image") && uri.Uri.IsFile => ImageSource.FromFile(uri.Uri.LocalPath),
-        _ => throw new Blip2Exception($"content of type {content.GetType().Name} is not an image: give a DataContent with an image/* media type or a file UriContent"),
+        _ => throw new InvalidConversationException(ConversationProblem.NotAnImage, null,
+            $"content of type {content.GetType().Name} is not an image: give a DataContent with an image/* media type or a file UriContent"),
     };
 
     public static bool IsImage(AIContent content) =>
@@ -23,7 +24,8 @@ internal static class ChatContentReader
         ArgumentNullException.ThrowIfNull(messages);
         var list = messages.ToList();
         var image = list.SelectMany(m => m.Contents).LastOrDefault(IsImage)
-            ?? throw new Blip2Exception("BLIP-2 needs an image: add a DataContent with an image/* media type to the user message");
+            ?? throw new InvalidConversationException(ConversationProblem.NoImage, null,
+                "BLIP-2 needs an image: add a DataContent with an image/* media type to the user message");
         var lastUser = list.LastOrDefault(m => m.Role == ChatRole.User);
         var text = lastUser is null ? "" : string.Join(" ", lastUser.Contents.OfType<TextContent>().Select(t => t.Text)).Trim();
         return (ToImageSource(image), text);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -11,7 +12,7 @@ namespace Blip2.Cli.Serving;
 
 /// <summary>
 /// <c>POST /v1/chat/completions</c>: the conversation becomes one engine request (<see cref="ConversationPrompt"/>:
-/// the last image, LAVIS's multi-turn prompt, oldest turns dropped to fit), answered as one JSON object or as
+/// the latest image, LAVIS's multi-turn prompt, oldest turns dropped to fit, said in <see cref="ConversationHeaders"/>), answered as one JSON object or as
 /// server-sent events shaped exactly like OpenAI's chunks, ending with <c>data: [DONE]</c>.
 /// </summary>
 public static class ChatCompletions
@@ -27,12 +28,13 @@ public static class ChatCompletions
         ConversationPrompt conversation;
         try { conversation = ConversationPrompt.FromMessages(request.Messages); }
         catch (Blip2Exception e) { throw ApiException.BadRequest(e.Message, "messages", "invalid_value"); }
-        var captioner = engine.Captioner;
-        var maxNew = GenerationDefaults.Merge(captioner.Defaults, request.Options).MaxNewTokens ?? 20;
-        // The oldest turns go until the prompt and the new tokens fit the model, and the engine's rows.
-        var rowPositions = (engine as ContinuousBatchingEngine)?.MaxSequenceLength;
-        var prompt = conversation.Fit(p => captioner.MaxNewTokensFor(p) is not { } room || room >= maxNew
-            && (rowPositions is not { } row || captioner.PromptPositions(p) + maxNew <= row));
+        // The oldest turns go until the prompt and the new tokens fit the model, and the engine's rows; the response's
+        // headers say what was left out (set now: a stream sends them with its first chunk).
+        var fit = conversation.Fit(engine.Captioner, request.Options, (engine as ContinuousBatchingEngine)?.MaxSequenceLength);
+        var prompt = fit.Prompt;
+        http.Response.Headers[ConversationHeaders.TurnsKept] = fit.TurnsKept.ToString(CultureInfo.InvariantCulture);
+        http.Response.Headers[ConversationHeaders.TurnsDropped] = fit.TurnsDropped.ToString(CultureInfo.InvariantCulture);
+        http.Response.Headers[ConversationHeaders.EarlierImageTurns] = fit.EarlierImageTurns.ToString(CultureInfo.InvariantCulture);
 
         var id = "chatcmpl-" + Guid.NewGuid().ToString("N");
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();

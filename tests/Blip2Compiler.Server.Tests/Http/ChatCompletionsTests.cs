@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Blip2Compiler.Generation;
 using Blip2Compiler.Processing;
 using Microsoft.Extensions.AI;
@@ -139,6 +140,46 @@ public abstract class ChatCompletionsTests<TServer>(TServer fixture) : IClassFix
         var updates = await client.GetStreamingResponseAsync([new AIChatMessage(AIChatRole.User, [new DataContent(TinyModels.Photo, "image/png")])],
             new ChatOptions { MaxOutputTokens = 6 }).ToListAsync();
         Assert.Equal(Expected(null, 6), string.Concat(updates.Select(u => u.Text)));
+    }
+
+    [Fact]
+    public async Task ALongConversationLosesItsOldestTurnsAndTheHeadersSaySo()
+    {
+        // Eight 20-token turns do not fit the tiny OPT's 128 positions with 20 new tokens: the answer is the
+        // captioner's on the LAVIS prompt of the turns the headers say were kept, streamed or not.
+        var filler = string.Join(" ", Enumerable.Repeat("word", 12));
+        var turns = Enumerable.Range(0, 8).Select(i => ($"q{i} {filler}", $"a{i}")).ToList();
+        foreach (var stream in new[] { false, true })
+        {
+            var body = Requests.Chat(maxTokens: 20, stream: stream, question: turns[0].Item1);
+            var messages = body["messages"]!.AsArray();
+            messages.Add(new JsonObject { ["role"] = "assistant", ["content"] = turns[0].Item2 });
+            foreach (var (q, a) in turns.Skip(1))
+            {
+                messages.Add(new JsonObject { ["role"] = "user", ["content"] = q });
+                messages.Add(new JsonObject { ["role"] = "assistant", ["content"] = a });
+            }
+            messages.Add(new JsonObject { ["role"] = "user", ["content"] = "last?" });
+
+            using var http = fixture.Server.Http();
+            using var response = await http.PostAsync("/v1/chat/completions", Requests.Json(body));
+            response.EnsureSuccessStatusCode();
+            int Header(string name) => int.Parse(response.Headers.GetValues(name).Single(), System.Globalization.CultureInfo.InvariantCulture);
+            var dropped = Header("X-Blip2-Turns-Dropped");
+            Assert.InRange(dropped, 1, 7);
+            Assert.Equal(8 - dropped, Header("X-Blip2-Conversation-Turns"));
+            Assert.Equal(0, Header("X-Blip2-Turns-About-Earlier-Images"));
+
+            var prompt = string.Join(" ", turns.Skip(dropped).Select(t => $"Question: {t.Item1} Answer: {t.Item2}.")) + " Question: last? Answer:";
+            var text = await response.Content.ReadAsStringAsync();
+            var answer = stream
+                ? string.Concat(text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries).SkipLast(1)
+                    .Select(e => JsonDocument.Parse(e["data: ".Length..]).RootElement.GetProperty("choices"))
+                    .Where(c => c.GetArrayLength() > 0 && c[0].GetProperty("delta").TryGetProperty("content", out _))
+                    .Select(c => c[0].GetProperty("delta").GetProperty("content").GetString()))
+                : JsonDocument.Parse(text).RootElement.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString();
+            Assert.Equal(Expected(prompt, 20), answer);
+        }
     }
 
     [Fact]
