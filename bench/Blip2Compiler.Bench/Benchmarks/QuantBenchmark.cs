@@ -137,9 +137,9 @@ public sealed class QuantBenchmark : IBenchmark
         foreach (var v in variants)
         {
             var (l, h, s) = (Median(samples[v].Layers), Median(samples[v].Head), Median(samples[v].Step));
-            Line(v.Name, "step_layers", l, "ms", ("vs_first", l / Median(baseline.Layers)), ("layers", layers.Count), ("first", variants[0].Name));
-            Line(v.Name, "lm_head", h, "ms", ("vs_first", h / Median(baseline.Head)), ("quantized", v.Head));
-            Line(v.Name, "decode_step", s, "ms", ("vs_first", s / Median(baseline.Step)), ("rounds", options.Iterations));
+            Line(v.Name, "step_layers", l, "ms", ("vs_first", Ratio(l, Median(baseline.Layers))), ("layers", layers.Count), ("first", variants[0].Name));
+            Line(v.Name, "lm_head", h, "ms", ("vs_first", Ratio(h, Median(baseline.Head))), ("quantized", v.Head));
+            Line(v.Name, "decode_step", s, "ms", ("vs_first", Ratio(s, Median(baseline.Step))), ("rounds", options.Iterations));
         }
         foreach (var m in models.Values) m.Dispose();
     }
@@ -203,6 +203,9 @@ public sealed class QuantBenchmark : IBenchmark
                 return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
         return 0;
     }
+
+    // A config whose language model has no "language_model.layers." (T5) times no layers: no ratio, not NaN.
+    private static double? Ratio(double value, double baseline) => baseline > 0 ? value / baseline : null;
 
     private static double Median(List<double> values)
     {

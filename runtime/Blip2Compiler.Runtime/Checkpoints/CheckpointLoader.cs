@@ -15,7 +15,8 @@ namespace Blip2Compiler.Checkpoints;
 /// Each parameter is allocated once in its final dtype and every source key is read straight into its slice of it
 /// (fused q|k|v, key|value, wi_0|wi_1: no temporaries, no <c>cat</c>), converted on the way a chunk at a time when the
 /// file's dtype differs (<see cref="SafetensorsFile.ReadInto"/>); nothing of the file is mapped or kept, so resident
-/// memory is the parameters plus a 1 MiB scratch per loader thread. For another device the parameter is built on the
+/// memory is the parameters plus a 1 MiB scratch per loader thread (and, when quantizing, a 4 MiB float32 row
+/// buffer: <see cref="QuantizeWhileReading"/>). For another device the parameter is built on the
 /// host in its final dtype and copied over, one at a time: a float32 checkpoint loaded to a GPU in float16 never holds
 /// more than one float16 parameter per loader thread on the host. Parameters load in parallel, one loader thread per
 /// core, taken in file order so the file is read front to back.
