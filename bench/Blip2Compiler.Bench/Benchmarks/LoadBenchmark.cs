@@ -24,6 +24,7 @@ namespace Blip2Compiler.Bench.Benchmarks;
 public sealed class LoadBenchmark : IBenchmark
 {
     public const string ChildCommand = "load-child";
+    public const string WriteCommand = "load-write";
     private const long MaxShardBytes = 5_000_000_000;
 
     public string Name => "load";
@@ -45,7 +46,7 @@ public sealed class LoadBenchmark : IBenchmark
                 var files = SyntheticCheckpoint.DataFiles(directory);
                 Console.Error.WriteLine($"{Name}: wrote {fileBytes / 1e9:F2} GB in {files.Count} file(s) in {write.Elapsed.TotalSeconds:F1} s ({directory})");
                 Cat(files);   // warms the page cache
-                foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16, ScalarType.Float16 })
+                foreach (var dtype in options.DTypes ?? [ScalarType.Float32, ScalarType.BFloat16, ScalarType.Float16])
                     Measure(options, report, config, directory, files, layout, dtype, fileBytes);
             }
             finally
@@ -137,6 +138,16 @@ public sealed class LoadBenchmark : IBenchmark
             var cpuMs = (process.TotalProcessorTime - cpu).TotalMilliseconds;
             Console.WriteLine(JsonSerializer.Serialize(new ChildResult(loadMs, cpuMs, ProcessMemory.Peak(), baseline)));
         }
+        return 0;
+    }
+
+    /// <summary><c>load-write DIR CONFIG [MAX_SHARD_BYTES]</c>: writes the benchmark's checkpoint and keeps it (for
+    /// timing <c>load-child</c> by hand).</summary>
+    public static int RunWrite(string[] args)
+    {
+        var config = BenchModels.Config(args[1]);
+        var configJson = Path.Combine(AppContext.BaseDirectory, "Configs", args[1], "config.json");
+        SyntheticCheckpoint.Write(args[0], config.KeyMap, configJson, args.Length > 2 ? long.Parse(args[2]) : null);
         return 0;
     }
 

@@ -48,6 +48,20 @@ public sealed class Checkpoint : IDisposable
         file.ReadInto(file.Info(key), destination, scratch);
     }
 
+    /// <summary>Reads part of a tensor, from its element <paramref name="firstElement"/> (see
+    /// <see cref="ICheckpointFile.ReadElements"/>).</summary>
+    internal bool CanReadElements(string key, ScalarType to)
+    {
+        var file = File(key);
+        return file.CanReadElements(file.Info(key), to);
+    }
+
+    internal void ReadElements(string key, long firstElement, Span<byte> destination, ScalarType to, byte[] scratch)
+    {
+        var file = File(key);
+        file.ReadElements(file.Info(key), firstElement, destination, to, scratch);
+    }
+
     /// <summary>Where a tensor's bytes lie, for reading in file order: the file's place in <see cref="Files"/>, then
     /// the byte offset.</summary>
     internal (int File, long Offset) Position(string key) => (_files.IndexOf(File(key)), Info(key).DataOffset);

@@ -15,7 +15,8 @@ namespace Blip2Compiler.Checkpoints;
 /// Each parameter is allocated once in its final dtype and every source key is read straight into its slice of it
 /// (fused q|k|v, key|value, wi_0|wi_1: no temporaries, no <c>cat</c>), converted on the way a chunk at a time when the
 /// file's dtype differs (<see cref="SafetensorsFile.ReadInto"/>); nothing of the file is mapped or kept, so resident
-/// memory is the parameters plus a 1 MiB scratch per loader thread. For another device the parameter is built on the
+/// memory is the parameters plus a 1 MiB scratch per loader thread (and, when quantizing, a 4 MiB float32 row
+/// buffer: <see cref="QuantizeWhileReading"/>). For another device the parameter is built on the
 /// host in its final dtype and copied over, one at a time: a float32 checkpoint loaded to a GPU in float16 never holds
 /// more than one float16 parameter per loader thread on the host. Parameters load in parallel, one loader thread per
 /// core, taken in file order so the file is read front to back.
@@ -46,13 +47,21 @@ public static class CheckpointLoader
         void Work()
         {
             var scratch = GC.AllocateUninitializedArray<byte>(SafetensorsFile.DefaultScratchBytes);
+            float[]? rows = null;
             int rank;
             while (Volatile.Read(ref failed) == 0 && (rank = Interlocked.Increment(ref next)) < order.Length)
             {
                 var entry = entries[order[rank]];
                 try
                 {
-                    var tensor = Materialize(checkpoint, entry, report.Used[entry.Parameter], options.TypeOf(entry), device, scratch, options.OnAllocated);
+                    var source = report.Used[entry.Parameter];
+                    if (options.Quantization is { } plan && plan.For(entry, map) == QuantizationPlan.Treatment.Quantize
+                        && CanQuantizeWhileReading(checkpoint, source))
+                    {
+                        loaded[order[rank]] = QuantizeWhileReading(checkpoint, entry, source, plan, scratch, ref rows, options.OnAllocated);
+                        continue;
+                    }
+                    var tensor = Materialize(checkpoint, entry, source, options.TypeOf(entry), device, scratch, options.OnAllocated);
                     // Quantized as soon as it is read, on this loader thread: one float tensor per thread at a time.
                     (loaded[order[rank]], copies[order[rank]]) = options.Convert(entry, map, tensor);
                 }
@@ -80,6 +89,46 @@ public static class CheckpointLoader
             if (copies[i] is { } copy) parameters[entries[i].Parameter + QuantizationPlan.CopySuffix] = copy;
         }
         return new LoadedParameters(parameters, report);
+    }
+
+    /// <summary>Float rows read per step when quantizing while reading: 4 MiB, a few rows of any layer, per thread.</summary>
+    internal const int QuantizedRowBytes = 4 << 20;
+
+    private static bool CanQuantizeWhileReading(Checkpoint checkpoint, ParamSource source) =>
+        source.Kind is SourceKind.Copy or SourceKind.Concat
+        && source.Keys.All(k => checkpoint.CanReadElements(k, ScalarType.Float32));
+
+    /// <summary>
+    /// A weight the plan quantizes, read a few rows at a time into one float32 buffer per loader thread and quantized
+    /// from there (<see cref="Quantizer.Start"/>): the float weight never exists whole, so a quantized load's memory
+    /// is the quantized parameters plus a 4 MiB buffer and a 1 MiB scratch per thread. Each key's rows go to its rows
+    /// of the fused weight, scaled in float32 as <see cref="Materialize"/> scales them; the result is the same, bit for
+    /// bit, as quantizing the whole loaded weight.
+    /// </summary>
+    private static Tensor QuantizeWhileReading(Checkpoint checkpoint, KeyMapEntry entry, ParamSource source, QuantizationPlan plan,
+        byte[] scratch, ref float[]? rows, Action<Tensor>? onAllocated)
+    {
+        var k = entry.Shape[1];
+        var rowsPerStep = (int)Math.Max(1, QuantizedRowBytes / (k * sizeof(float)));
+        if (rows is null || rows.LongLength < rowsPerStep * k)
+            rows = GC.AllocateUninitializedArray<float>((int)(rowsPerStep * k), pinned: true);
+        using var builder = Quantizer.Start(plan.Mode, entry.Shape[0], k, plan.GroupSize);
+        onAllocated?.Invoke(builder.Packed!);
+        for (var i = 0; i < source.Keys.Length; i++)
+        {
+            var keyRows = checkpoint.Info(source.Keys[i]).Shape[0];
+            var scale = source.Scales is { } scales ? (float)scales[i] : 1f;
+            for (long row = 0; row < keyRows; row += rowsPerStep)
+            {
+                var chunk = rows.AsSpan(0, (int)(Math.Min(rowsPerStep, keyRows - row) * k));
+                checkpoint.ReadElements(source.Keys[i], row * k, System.Runtime.InteropServices.MemoryMarshal.AsBytes(chunk), ScalarType.Float32, scratch);
+                if (scale != 1f) System.Numerics.Tensors.TensorPrimitives.Multiply(chunk, scale, chunk);
+                builder.AddRows(chunk);
+            }
+        }
+        var quantized = builder.Finish();
+        QuantizedWeights.Register(quantized.Data, quantized);
+        return quantized.Data;
     }
 
     /// <summary>Matches a checkpoint's keys and shapes against a key map without reading any tensor.</summary>

@@ -22,4 +22,12 @@ internal interface ICheckpointFile : IDisposable
     /// <summary>Fills a contiguous CPU destination of the tensor's element count, converting a float dtype on the
     /// way; thread-safe, each caller bringing its own scratch.</summary>
     void ReadInto(TensorInfo info, Tensor destination, byte[] scratch);
+
+    /// <summary>Whether <see cref="ReadElements"/> can deliver this tensor in <paramref name="to"/> (a part of it at a
+    /// time, for quantizing while reading); otherwise the loader reads it whole.</summary>
+    bool CanReadElements(TensorInfo info, ScalarType to);
+
+    /// <summary>Fills <paramref name="destination"/> with the tensor's elements from <paramref name="firstElement"/> on,
+    /// in <paramref name="to"/>.</summary>
+    void ReadElements(TensorInfo info, long firstElement, Span<byte> destination, ScalarType to, byte[] scratch);
 }

@@ -133,22 +133,8 @@ public sealed class SafetensorsFile : ICheckpointFile
         }
         else if (FloatConversion.Supports(from, to))
         {
-            var inSize = SafetensorsDTypes.ElementSize(from);
             var outSize = (int)destination.ElementSize;
-            var perStep = scratch.Length / inSize;
-            if (perStep == 0) throw new ArgumentException("scratch is smaller than one element", nameof(scratch));
-            TensorBytes.ForEachSlice(destination, sliceBytes, (offset, slice) =>
-            {
-                var first = offset / outSize;
-                var count = slice.Length / outSize;
-                for (var done = 0; done < count; done += perStep)
-                {
-                    var n = Math.Min(perStep, count - done);
-                    var source = scratch.AsSpan(0, n * inSize);
-                    ReadData(handle, info, (first + done) * inSize, source);
-                    FloatConversion.Convert(source, from, slice.Slice(done * outSize, n * outSize), to);
-                }
-            });
+            TensorBytes.ForEachSlice(destination, sliceBytes, (offset, slice) => ReadConverted(handle, info, offset / outSize, slice, to, scratch));
         }
         else
         {
@@ -159,6 +145,47 @@ public sealed class SafetensorsFile : ICheckpointFile
     }
 
     void ICheckpointFile.ReadInto(TensorInfo info, Tensor destination, byte[] scratch) => ReadInto(info, destination, scratch);
+    bool ICheckpointFile.CanReadElements(TensorInfo info, ScalarType to) => CanReadElements(info, to);
+    void ICheckpointFile.ReadElements(TensorInfo info, long firstElement, Span<byte> destination, ScalarType to, byte[] scratch) =>
+        ReadElements(info, firstElement, destination, to, scratch);
+
+    /// <summary>Can <see cref="ReadElements"/> deliver this tensor in <paramref name="to"/>?</summary>
+    internal bool CanReadElements(TensorInfo info, ScalarType to) => info.DType == to || FloatConversion.Supports(info.DType, to);
+
+    /// <summary>
+    /// Fills <paramref name="destination"/> with the tensor's elements from <paramref name="firstElement"/> on, as
+    /// many as it holds of <paramref name="to"/> (the file's dtype, or one <see cref="FloatConversion"/> converts to,
+    /// through <paramref name="scratch"/>): a part of a tensor, for consumers that take it a few rows at a time.
+    /// </summary>
+    internal void ReadElements(TensorInfo info, long firstElement, Span<byte> destination, ScalarType to, byte[] scratch)
+    {
+        var handle = _handle ?? throw new ObjectDisposedException(nameof(SafetensorsFile));
+        var outSize = SafetensorsDTypes.ElementSize(to);
+        var count = destination.Length / outSize;
+        if (destination.Length % outSize != 0 || firstElement < 0 || firstElement + count > info.ElementCount)
+            throw new ArgumentOutOfRangeException(nameof(firstElement), $"elements [{firstElement}, {firstElement + count}) of '{info.Name}' ({info.ElementCount})");
+        if (info.DType == to) ReadData(handle, info, firstElement * outSize, destination);
+        else ReadConverted(handle, info, firstElement, destination, to, scratch);
+    }
+
+    /// <summary>Reads elements from <paramref name="firstElement"/> through <paramref name="scratch"/> a chunk at a time
+    /// and converts each into <paramref name="destination"/>, in the cache.</summary>
+    private void ReadConverted(SafeFileHandle handle, TensorInfo info, long firstElement, Span<byte> destination, ScalarType to, byte[] scratch)
+    {
+        var from = info.DType;
+        var inSize = SafetensorsDTypes.ElementSize(from);
+        var outSize = SafetensorsDTypes.ElementSize(to);
+        var perStep = scratch.Length / inSize;
+        if (perStep == 0) throw new ArgumentException("scratch is smaller than one element", nameof(scratch));
+        var count = destination.Length / outSize;
+        for (var done = 0; done < count; done += perStep)
+        {
+            var n = Math.Min(perStep, count - done);
+            var source = scratch.AsSpan(0, n * inSize);
+            ReadData(handle, info, (firstElement + done) * inSize, source);
+            FloatConversion.Convert(source, from, destination.Slice(done * outSize, n * outSize), to);
+        }
+    }
 
     public void Dispose()
     {

@@ -188,6 +188,13 @@ internal sealed class TorchPickleFile : ICheckpointFile
         return target.type == DeviceType.CPU ? host : host.to(target, disposeAfter: true);
     }
 
+    /// <summary>Views may be strided or share a storage, so a pickled tensor is read whole (the loader then quantizes
+    /// the loaded float tensor).</summary>
+    public bool CanReadElements(TensorInfo info, ScalarType to) => false;
+
+    public void ReadElements(TensorInfo info, long firstElement, Span<byte> destination, ScalarType to, byte[] scratch) =>
+        throw new NotSupportedException($"{Path}: '{info.Name}' is read whole (torch.save files)");
+
     public void ReadInto(TensorInfo info, Tensor destination, byte[] scratch)
     {
         var handle = _handle ?? throw new ObjectDisposedException(nameof(TorchPickleFile));

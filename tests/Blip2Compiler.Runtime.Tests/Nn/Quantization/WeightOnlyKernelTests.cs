@@ -54,6 +54,30 @@ public class WeightOnlyKernelTests
         Assert.True(error.le(expectedScale.unsqueeze(2) * 0.5 + 1e-7).all().item<bool>());
     }
 
+    /// <summary>Rows are independent: a weight quantized a few rows at a time (as the loader does while reading) is
+    /// the weight quantized whole, bit for bit.</summary>
+    [Theory]
+    [InlineData(QuantizationMode.Int8)]
+    [InlineData(QuantizationMode.Int4)]
+    public void RowsAddedInPiecesEqualTheWholeWeight(QuantizationMode mode)
+    {
+        using var _ = NewDisposeScope();
+        var w = randn(23, 256, generator: new Generator(5));
+        var whole = Quantizer.Quantize(w, mode, 64);
+        var values = w.data<float>().ToArray();
+        using var rows = Quantizer.Start(mode, 23, 256, 64);
+        foreach (var (first, count) in new[] { (0, 1), (1, 10), (11, 12) })
+            rows.AddRows(values.AsSpan(first * 256, count * 256));
+        Assert.Throws<ArgumentException>(() => rows.AddRows(values.AsSpan(0, 256)));   // a 24th row
+        var pieces = rows.Finish();
+        Assert.True(whole.Data.bytes.SequenceEqual(pieces.Data.bytes));
+        Assert.Equal(whole.Scales, pieces.Scales);
+        using var short_ = Quantizer.Start(mode, 2, 256, 64);
+        Assert.Throws<InvalidOperationException>(() => short_.Finish());   // rows missing
+        whole.Data.Dispose();
+        pieces.Data.Dispose();
+    }
+
     [Fact]
     public void AllZeroRowsQuantizeToZero()
     {
