@@ -80,10 +80,11 @@ internal static class ChatCommand
                 try { line = await Task.Run(() => lines.ReadLine(), CancellationToken.None).WaitAsync(cancel).ConfigureAwait(false); }
                 catch (InputLineTooLongException e)
                 {
+                    reading = false;
                     Failed("", e);
                     continue;
                 }
-                finally { reading = false; }
+                reading = false;
                 if (line is null)
                 {
                     if (terminal) settings.Error.WriteLine();   // Ctrl-D: the summary goes below the prompt
