@@ -79,7 +79,7 @@ public sealed class Blip2Processor
         return new Blip2Inputs(pixels, ids, mask);
     }
 
-    /// <summary>The text half of <see cref="Process"/> alone (cheap: no image is decoded), for
+    /// <summary>The text half of <see cref="Process(IReadOnlyList{ImageSource}, IReadOnlyList{string}?)"/> alone (cheap: no image is decoded), for
     /// <paramref name="imageCount"/> images; prompts may be null (caption) or one per image.</summary>
     public PromptBatch BuildPrompts(int imageCount, IReadOnlyList<string?>? prompts = null)
     {

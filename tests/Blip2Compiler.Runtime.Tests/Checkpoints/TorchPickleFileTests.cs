@@ -248,6 +248,42 @@ public class TorchPickleFileTests : IDisposable
         Assert.Contains("torch < 1.6", e.Message);
     }
 
+    [Fact]
+    public void RandomDamageOpensOrFailsWithATypedErrorOnly()
+    {
+        // Seeded: bytes overwritten at random, anywhere in the archive and densely in data.pkl; each case must open (and
+        // read every tensor) or fail with the library's typed error, never anything else.
+        var tensors = new Dictionary<string, Tensor> { ["a"] = torch.randn(3, 5), ["b"] = torch.ones(7).to_type(ScalarType.BFloat16) };
+        var clean = _dir.File("clean.bin");
+        TorchSaveWriter.Write(clean, tensors);
+        var original = File.ReadAllBytes(clean);
+        var pickleEnd = original.AsSpan().IndexOf("archive/byteorder"u8);
+        var random = new Random(1234);
+        var path = _dir.File("damaged.bin");
+        var (opened, refused) = (0, 0);
+        for (var round = 0; round < 400; round++)
+        {
+            var bytes = (byte[])original.Clone();
+            var hits = 1 + random.Next(4);
+            for (var i = 0; i < hits; i++)
+                bytes[round % 2 == 0 ? random.Next(bytes.Length) : random.Next(Math.Max(1, pickleEnd))] = (byte)random.Next(256);
+            if (round % 7 == 0) bytes = bytes[..random.Next(bytes.Length)];
+            File.WriteAllBytes(path, bytes);
+            try
+            {
+                using var checkpoint = Checkpoint.Open(path);
+                foreach (var key in checkpoint.Keys) checkpoint.Load(key, ScalarType.Float32).Dispose();
+                opened++;
+            }
+            catch (Blip2Exception)
+            {
+                refused++;
+            }
+        }
+        Assert.True(refused > 100, $"only {refused} of 400 damaged files were refused");
+        Assert.Equal(400, opened + refused);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(4)]
