@@ -24,6 +24,11 @@ public sealed record Blip2LoadOptions
     /// embedding table beside the quantized copy.</summary>
     public bool QuantizeLmHead { get; init; }
 
+    /// <summary>The checkpoint's config.json when the caller has read it already (<see cref="CheckpointConfig.Read"/>,
+    /// to pick the class with <see cref="CompiledConfig.FindMatch{T}"/>): the load checks it instead of reading the file
+    /// again. Null: the load reads the folder's own.</summary>
+    public CheckpointConfig? Config { get; init; }
+
     internal QuantizationPlan? QuantizationPlan =>
         Quantization == QuantizationMode.None ? null : new QuantizationPlan(Quantization, QuantizationGroupSize, QuantizeLmHead);
 }

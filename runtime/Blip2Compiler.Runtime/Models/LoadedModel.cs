@@ -21,4 +21,7 @@ public sealed class LoadedModel
     public torch.Device Device { get; }
     public torch.ScalarType DType { get; }
     public string? CheckpointDirectory { get; }
+
+    /// <summary>The checkpoint's config.json as the load read it (null: none, or not loaded from a folder).</summary>
+    public System.Text.Json.JsonElement? Config { get; init; }
 }

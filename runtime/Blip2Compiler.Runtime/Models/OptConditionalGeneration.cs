@@ -19,14 +19,11 @@ public sealed record Blip2ForwardOutput(
 /// BLIP-2 with an OPT decoder (Blip2ForConditionalGeneration + Blip2Model's features). The projected queries
 /// either replace the image-token embeddings (configs with image_token_index) or are prepended (legacy).
 /// </summary>
-public abstract partial class OptConditionalGeneration : Blip2ModelBase
+public abstract partial class OptConditionalGeneration : Blip2ConditionalGeneration
 {
     protected OptConditionalGeneration(LoadedModel loaded, ModelInfo info) : base(loaded, info) { }
 
-    public abstract Tensor ProjectQueries(ForwardContext ctx, Tensor queryOutput);
-    public abstract Tensor EmbedTokens(ForwardContext ctx, Tensor inputIds);
     public abstract Tensor DecoderForward(ForwardContext ctx, Tensor inputsEmbeds, Tensor positions, Tensor? mask);
-    public abstract Tensor Logits(ForwardContext ctx, Tensor hidden);
 
     /// <summary>
     /// The forward pass over a whole prompt: logits [batch, seq, vocab], and the language-modeling loss when labels

@@ -6,15 +6,12 @@ using Tensor = TorchSharp.torch.Tensor;
 namespace Blip2Compiler.Models;
 
 /// <summary>BLIP-2 with a Flan-T5 encoder–decoder: the projected queries enter the encoder's inputs.</summary>
-public abstract partial class T5ConditionalGeneration : Blip2ModelBase
+public abstract partial class T5ConditionalGeneration : Blip2ConditionalGeneration
 {
     protected T5ConditionalGeneration(LoadedModel loaded, ModelInfo info) : base(loaded, info) { }
 
-    public abstract Tensor ProjectQueries(ForwardContext ctx, Tensor queryOutput);
-    public abstract Tensor EmbedTokens(ForwardContext ctx, Tensor inputIds);
     public abstract Tensor Encode(ForwardContext ctx, Tensor inputsEmbeds, Tensor mask);
     public abstract Tensor Decode(ForwardContext ctx, Tensor inputsEmbeds, Tensor mask, Tensor encoderStates, Tensor encoderMask);
-    public abstract Tensor Logits(ForwardContext ctx, Tensor hidden);
 
     /// <summary>Decoder logits [batch, decoder_seq, vocab] for `decoderInputIds`; loss against labels when given.</summary>
     public Blip2ForwardOutput Forward(Tensor pixelValues, Tensor inputIds, Tensor? attentionMask, Tensor decoderInputIds,
