@@ -29,7 +29,6 @@ public abstract partial class OptConditionalGeneration
         private Tensor _mask;          // [rows, prompt + maxNew], 1 for real tokens
         private Tensor? _prompt;
         private long _length;
-        private static readonly long[] LengthDim = [1];
 
         public OptDecoderSession(OptConditionalGeneration model, Tensor promptEmbeds, Tensor promptMask, int rowsPerInput, int maxNewTokens)
         {
@@ -70,15 +69,14 @@ public abstract partial class OptConditionalGeneration
             {
                 // A one-token step attends to the whole cache (AttendWholeCapacity), where the positions not written
                 // yet are 0 in the mask like padding: the padding mask is the causal mask. The new token's position
-                // is the count of real tokens so far (HF: cumsum − 1, + 2). Both come from device state alone, with
-                // no host position in the step's ops.
-                positions = _mask.sum(LengthDim, keepdim: true) + 1;
+                // is the graph's rule at its column, the row's largest. Both come from device state alone.
+                positions = _model.NewestPositions(_mask);
                 attention = Ops.PaddingMask(_mask);
             }
             else
             {
                 var mask = _mask.slice(1, 0, past + count, 1);
-                positions = Positions(mask, past);
+                positions = _model.Positions(mask, past);
                 attention = Ops.CausalMask(mask, count, past);
             }
             var hidden = _model.DecoderForward(_ctx, embeds, positions, attention);

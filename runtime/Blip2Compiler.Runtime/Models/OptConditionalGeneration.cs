@@ -25,6 +25,10 @@ public abstract partial class OptConditionalGeneration : Blip2ConditionalGenerat
 
     public abstract Tensor DecoderForward(ForwardContext ctx, Tensor inputsEmbeds, Tensor positions, Tensor? mask);
 
+    /// <summary>OPT's position ids for every column of a 0/1 padding mask [rows, columns], as opt.graph declares them
+    /// (OPTLearnedPositionalEmbedding: count of real tokens so far − 1, padding −1, offset by 2 into the table).</summary>
+    public abstract Tensor TokenPositions(ForwardContext ctx, Tensor padding);
+
     /// <summary>
     /// The forward pass over a whole prompt: logits [batch, seq, vocab], and the language-modeling loss when labels
     /// are given (-100 ignored). `useImageTokens` null follows the config (image_token_index set or not).
@@ -91,10 +95,21 @@ public abstract partial class OptConditionalGeneration : Blip2ConditionalGenerat
         return InsertQueries(embeds, projected, inputIds, mask, useImageTokens ?? ModelInfo.ImageTokenIndex is not null);
     }
 
-    /// <summary>OPT's positions: count of real tokens so far (padding gets -1), offset by 2 into the table.</summary>
-    protected static Tensor Positions(Tensor mask, long past)
+    /// <summary>The positions of the tokens after the first <paramref name="past"/> of <paramref name="mask"/>'s columns
+    /// (the reference's <c>position_ids[:, past_key_values_length:]</c>).</summary>
+    protected Tensor Positions(Tensor mask, long past)
     {
-        var positions = mask.cumsum(1, ScalarType.Int64) * mask - 1 + 2;
+        var positions = TokenPositions(new ForwardContext(), mask);
         return positions.slice(1, past, positions.shape[1], 1);
     }
+
+    /// <summary>
+    /// The position of each row's newest token, from a whole-capacity padding mask (columns not written yet are 0):
+    /// the graph's rule gives every real token a position one above the last real one's, and padding and unwritten
+    /// columns less than any real token's, so the newest token's is the row's largest. From device state alone, with
+    /// no host position in the step's ops.
+    /// </summary>
+    internal Tensor NewestPositions(Tensor wholeMask) => TokenPositions(new ForwardContext(), wholeMask).amax(LengthDim, keepdim: true);
+
+    private static readonly long[] LengthDim = [1];
 }

@@ -118,5 +118,8 @@ public static partial class Ops
         return table.index_select(0, ids.reshape(-1)).view(shape);
     }
 
+    /// <summary>Running sum along <paramref name="dim"/> in int64 (masks and counts: torch.cumsum promotes integers to int64).</summary>
+    public static Tensor CumSum(Tensor x, long dim) => x.cumsum(dim, ScalarType.Int64);
+
     public static Tensor PositionsLike(Tensor ids) => torch.arange(ids.shape[1], dtype: ScalarType.Int64, device: ids.device).unsqueeze(0);
 }
