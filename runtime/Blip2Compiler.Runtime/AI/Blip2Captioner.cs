@@ -16,7 +16,8 @@ public sealed class Blip2Captioner
 {
     private readonly Blip2Processor _processor;
 
-    /// <param name="defaults">Options over the checkpoint's generation_config.json (which the model reads once); null: none.</param>
+    /// <summary>A captioner over <paramref name="model"/>; <paramref name="defaults"/> are options over the checkpoint's
+    /// generation_config.json (which the model reads once), null for none.</summary>
     public Blip2Captioner(Blip2ModelBase model, Blip2ImageProcessor images, ITextTokenizer tokenizer, GenerationOptions? defaults = null)
     {
         ArgumentNullException.ThrowIfNull(model);

@@ -7,7 +7,14 @@ using Tensor = TorchSharp.torch.Tensor;
 namespace Blip2Compiler.Models;
 
 /// <summary>Outputs of the vision tower: last_hidden_state (after post_layernorm) and the pooled class token.</summary>
-public sealed record VisionOutput(Tensor LastHiddenState, Tensor PoolerOutput, IReadOnlyList<Tensor> HiddenStates);
+public sealed record VisionOutput(Tensor LastHiddenState, Tensor PoolerOutput, IReadOnlyList<Tensor> HiddenStates)
+{
+    /// <summary>Each layer's attention probabilities [batch, heads, positions, positions] (output_attentions).</summary>
+    public IReadOnlyList<Tensor> Attentions { get; init; } = [];
+}
+
+/// <summary>Outputs of the Q-Former for the learned queries: last_hidden_state and pooler_output (the first query's).</summary>
+public sealed record QFormerOutput(Tensor LastHiddenState, Tensor PoolerOutput);
 
 /// <summary>
 /// What every compiled BLIP-2 shares: the vision tower and the Q-Former. The generated class implements the
@@ -50,15 +57,34 @@ public abstract class Blip2ModelBase : IDisposable
 
     public abstract (Tensor LastHiddenState, Tensor PoolerOutput) VisionForward(ForwardContext ctx, Tensor pixelValues, bool interpolate);
     public abstract Tensor QFormerForward(ForwardContext ctx, Tensor imageEmbeds);
+    /// <summary>The Q-Former's pooler_output from its last hidden state (as the graph declares it).</summary>
+    public abstract Tensor QFormerPooled(ForwardContext ctx, Tensor queryOutput);
 
     /// <summary>Blip2Model.get_image_features: the vision tower's outputs.</summary>
-    public VisionOutput GetImageFeatures(Tensor pixelValues, bool interpolatePosEncoding = false, bool outputHiddenStates = false)
+    public VisionOutput GetImageFeatures(Tensor pixelValues, bool interpolatePosEncoding = false, bool outputHiddenStates = false, bool outputAttentions = false)
     {
         CheckPixels(pixelValues, interpolatePosEncoding);
         using var scope = NewDisposeScope();
-        var ctx = new ForwardContext { OutputHiddenStates = outputHiddenStates };
+        var ctx = new ForwardContext { OutputHiddenStates = outputHiddenStates, OutputAttentions = outputAttentions };
         var (last, pooled) = VisionForward(ctx, Input(pixelValues), interpolatePosEncoding);
-        return new VisionOutput(last.MoveToOuterDisposeScope(), pooled.MoveToOuterDisposeScope(), ctx.HiddenStates.Select(h => h.MoveToOuterDisposeScope()).ToList());
+        return Vision(last, pooled, ctx);
+    }
+
+    /// <summary>A vision forward's outputs, moved out of the caller's dispose scope.</summary>
+    private protected static VisionOutput Vision(Tensor last, Tensor pooled, ForwardContext ctx) =>
+        new(last.MoveToOuterDisposeScope(), pooled.MoveToOuterDisposeScope(), Outer(ctx.HiddenStates)) { Attentions = Outer(ctx.Attentions) };
+
+    private protected static IReadOnlyList<Tensor> Outer(IEnumerable<Tensor> tensors) => tensors.Select(t => t.MoveToOuterDisposeScope()).ToList();
+
+    /// <summary>Blip2Model.get_qformer_features with its pooled output: the Q-Former's outputs for the learned queries.</summary>
+    public QFormerOutput GetQFormerOutputs(Tensor pixelValues, bool interpolatePosEncoding = false)
+    {
+        CheckPixels(pixelValues, interpolatePosEncoding);
+        using var scope = NewDisposeScope();
+        var ctx = new ForwardContext();
+        var (image, _) = VisionForward(ctx, Input(pixelValues), interpolatePosEncoding);
+        var last = QFormerForward(ctx, image);
+        return new QFormerOutput(last.MoveToOuterDisposeScope(), QFormerPooled(ctx, last).MoveToOuterDisposeScope());
     }
 
     /// <summary>Blip2Model.get_qformer_features: the Q-Former's last hidden state for the learned queries.</summary>

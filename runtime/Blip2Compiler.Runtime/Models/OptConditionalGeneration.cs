@@ -13,7 +13,28 @@ public sealed record Blip2ForwardOutput(
     Tensor QFormerLastHiddenState,
     Tensor LanguageModelInputs,
     IReadOnlyList<Tensor> HiddenStates,
-    IReadOnlyList<Tensor> Attentions);
+    IReadOnlyList<Tensor> Attentions)
+{
+    /// <summary>The Q-Former's pooler_output (its first query's last hidden state).</summary>
+    public Tensor? QFormerPoolerOutput { get; init; }
+
+    /// <summary>T5's outputs as Seq2SeqLMOutput has them, encoder and decoder apart (null for OPT).</summary>
+    public Seq2SeqOutputs? LanguageModel { get; init; }
+}
+
+/// <summary>
+/// An encoder–decoder's outputs as Hugging Face's Seq2SeqLMOutput holds them: the encoder's last hidden state, each
+/// stack's hidden states (the input of every block, then the final norm's output: layers + 1) and attention
+/// probabilities [batch, heads, queries, keys] apart, the decoder's cross-attentions apart from its self-attentions.
+/// </summary>
+public sealed record Seq2SeqOutputs(
+    Tensor EncoderLastHiddenState,
+    IReadOnlyList<Tensor> EncoderHiddenStates,
+    IReadOnlyList<Tensor> EncoderAttentions,
+    Tensor DecoderLastHiddenState,
+    IReadOnlyList<Tensor> DecoderHiddenStates,
+    IReadOnlyList<Tensor> DecoderAttentions,
+    IReadOnlyList<Tensor> CrossAttentions);
 
 /// <summary>
 /// BLIP-2 with an OPT decoder (Blip2ForConditionalGeneration + Blip2Model's features). The projected queries
@@ -44,7 +65,7 @@ public abstract partial class OptConditionalGeneration : Blip2ConditionalGenerat
         var prepended = (useImageTokens ?? true) && ModelInfo.ImageTokenIndex is not null ? 0 : ModelInfo.NumQueryTokens;
         CheckPositions(inputIds.shape[1] + prepended);
         using var scope = NewDisposeScope();
-        var visionCtx = new ForwardContext { OutputHiddenStates = outputHiddenStates };
+        var visionCtx = new ForwardContext { OutputHiddenStates = outputHiddenStates, OutputAttentions = outputAttentions };
         var (image, pooled) = VisionForward(visionCtx, Input(pixelValues), interpolatePosEncoding);
         var ctx = new ForwardContext { OutputHiddenStates = outputHiddenStates, OutputAttentions = outputAttentions };
         // Per-layer outputs are the language model's (as the reference's `hidden_states` / `attentions`).
@@ -60,12 +81,13 @@ public abstract partial class OptConditionalGeneration : Blip2ConditionalGenerat
             var text = logits.slice(1, logits.shape[1] - labels.shape[1], logits.shape[1], 1);
             loss = Losses.CrossEntropy(text.slice(1, 0, text.shape[1] - 1, 1), labels.slice(1, 1, labels.shape[1], 1));
         }
+        var queryPooled = QFormerPooled(ctx, queries);
         return new Blip2ForwardOutput(
             logits.MoveToOuterDisposeScope(), loss?.MoveToOuterDisposeScope(),
-            new VisionOutput(image.MoveToOuterDisposeScope(), pooled.MoveToOuterDisposeScope(), visionCtx.HiddenStates.Select(h => h.MoveToOuterDisposeScope()).ToList()),
+            Vision(image, pooled, visionCtx),
             queries.MoveToOuterDisposeScope(), projected.MoveToOuterDisposeScope(),
-            ctx.HiddenStates.Select(h => h.MoveToOuterDisposeScope()).ToList(),
-            ctx.Attentions.Select(h => h.MoveToOuterDisposeScope()).ToList());
+            Outer(ctx.HiddenStates), Outer(ctx.Attentions))
+        { QFormerPoolerOutput = queryPooled.MoveToOuterDisposeScope() };
     }
 
     /// <summary>Blip2Model.get_text_features: the decoder's last hidden state for text alone.</summary>
