@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Blip2Compiler;
 using Blip2Compiler.Models;
 
@@ -8,8 +7,14 @@ namespace Blip2.Cli;
 internal enum ModelKind { Generation, Retrieval }
 
 /// <summary>A class compiled into this tool, what it was compiled from (its <see cref="ModelInfo"/>), and how to load a
-/// checkpoint into it.</summary>
-internal sealed record CompiledModel(string Name, ModelKind Kind, ModelInfo Info, Func<string, Blip2LoadOptions, Blip2ModelBase> Load);
+/// checkpoint into it; <see cref="Config"/> is the folder's config.json once <see cref="ModelCatalog.Resolve"/> read it.</summary>
+internal sealed record CompiledModel(string Name, ModelKind Kind, ModelInfo Info, Func<string, Blip2LoadOptions, Blip2ModelBase> LoadClass)
+{
+    public CheckpointConfig? Config { get; init; }
+
+    /// <summary>Loads a checkpoint into the class, with the config.json the match was made with (read once per load).</summary>
+    public Blip2ModelBase Load(string directory, Blip2LoadOptions options) => LoadClass(directory, Config is null ? options : options with { Config = Config });
+}
 
 /// <summary>Maps a checkpoint folder to the compiled class whose config.json matches its own.</summary>
 internal static class ModelCatalog
@@ -42,49 +47,11 @@ internal static class ModelCatalog
     {
         if (!Directory.Exists(checkpointDirectory))
             throw new Blip2Exception($"model folder '{checkpointDirectory}' does not exist");
-        var configPath = Path.Combine(checkpointDirectory, "config.json");
-        if (!File.Exists(configPath))
-            throw new Blip2Exception($"'{checkpointDirectory}' is not a checkpoint folder: it has no config.json");
-
-        JsonElement root;
-        try
-        {
-            root = JsonDocument.Parse(File.ReadAllText(configPath),
-                new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip }).RootElement;
-        }
-        catch (JsonException e)
-        {
-            throw new Blip2Exception($"{configPath}: not a BLIP-2 config.json ({e.Message})");
-        }
-
-        if (root.ValueKind == JsonValueKind.Object && OtherFamily(root) is var (type, architecture))
-            throw new NotBlip2ConfigException(configPath, type, architecture);
-
-        // Every field the class was compiled with, Hugging Face's defaults filling what the file omits.
-        var candidates = Models.Select(m => (Model: m, Problems: CompiledConfig.Mismatches(root, m.Info))).ToList();
-        if (candidates.FirstOrDefault(c => c.Problems.Count == 0).Model is { } match) return match;
-        var closest = candidates.OrderBy(c => c.Problems.Count).First();
-        throw new Blip2Exception(
-            $"{configPath}: no model compiled into this tool matches it; the closest, {closest.Model.Name}, differs in "
-            + string.Join("; ", closest.Problems.Take(3)) + (closest.Problems.Count > 3 ? $" (and {closest.Problems.Count - 3} more)" : "") + ". "
-            + $"Compiled in: {string.Join(", ", Models.Select(m => m.Name))}. "
-            + "To run another checkpoint, compile it yourself with the Blip2Compiler package: "
-            + "[Blip2Model(\"config.json\")] public partial class MyModel; plus <AdditionalFiles Include=\"config.json\" /> (see README).");
-    }
-
-    /// <summary>
-    /// The model_type and first architecture of a config that says it is of another family, else null. A BLIP-2
-    /// config says model_type "blip-2" (transformers' Blip2Config.model_type) and an architecture named Blip2*; one
-    /// that says neither (a bare or hand-made file) is left to the field-by-field comparison.
-    /// </summary>
-    private static (string? ModelType, string? Architecture)? OtherFamily(JsonElement root)
-    {
-        var type = root.TryGetProperty("model_type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
-        var architecture = root.TryGetProperty("architectures", out var a) && a.ValueKind == JsonValueKind.Array && a.GetArrayLength() > 0
-            && a[0].ValueKind == JsonValueKind.String ? a[0].GetString() : null;
-        bool saysBlip2 = type == "blip-2" || architecture?.StartsWith("Blip2", StringComparison.Ordinal) == true;
-        bool saysAnything = type is not null || architecture is not null;
-        return saysAnything && !saysBlip2 ? (type, architecture) : null;
+        // Read once: the load checks this same config against the class (Blip2LoadOptions.Config).
+        var config = CheckpointConfig.Read(checkpointDirectory)
+            ?? throw new Blip2Exception($"'{checkpointDirectory}' is not a checkpoint folder: it has no config.json");
+        // Every field each class was compiled with, Hugging Face's defaults filling what the file omits.
+        return CompiledConfig.FindMatch(config, Models, m => m.Info, m => m.Name) with { Config = config };
     }
 
     private static CompiledModel Entry<T>(string name, ModelInfo info, Func<string, Blip2LoadOptions?, T> load) where T : Blip2ModelBase

@@ -16,33 +16,36 @@ public sealed class Blip2Captioner
 {
     private readonly Blip2Processor _processor;
 
+    /// <summary>A captioner over <paramref name="model"/>; <paramref name="defaults"/> are options over the checkpoint's
+    /// generation_config.json (which the model reads once), null for none.</summary>
     public Blip2Captioner(Blip2ModelBase model, Blip2ImageProcessor images, ITextTokenizer tokenizer, GenerationOptions? defaults = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        if (model is not (OptConditionalGeneration or T5ConditionalGeneration))
-            throw new Blip2Exception($"captioning needs a Blip2ForConditionalGeneration model (OPT or Flan-T5); this one is {model.ModelInfo.Architecture}");
-        Model = model;
+        Model = model as Blip2ConditionalGeneration
+            ?? throw new Blip2Exception($"captioning needs a Blip2ForConditionalGeneration model (OPT or Flan-T5); this one is {model.ModelInfo.Architecture}");
         Images = images ?? throw new ArgumentNullException(nameof(images));
         Tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
         Defaults = defaults ?? new GenerationOptions();
         // The compiled model's own query count and image token decide the prompt layout.
-        _processor = new Blip2Processor(images, tokenizer, checked((int)model.ModelInfo.NumQueryTokens), (int?)model.ModelInfo.ImageTokenIndex);
+        _processor = new Blip2Processor(images, tokenizer, model.ModelInfo);
     }
 
-    /// <summary>The processor, tokenizer and generation defaults of a checkpoint folder (the model's own folder by default).</summary>
+    /// <summary>The processor and tokenizer of a checkpoint folder (the model's own folder by default); the generation
+    /// defaults are the model's own (its generation_config.json, read once by the model).</summary>
     public static Blip2Captioner FromCheckpoint(Blip2ModelBase model, string? checkpointDirectory = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         var dir = checkpointDirectory ?? model.CheckpointDirectory
             ?? throw new Blip2Exception("the model was not loaded from a folder: give the checkpoint folder that holds its tokenizer and preprocessor_config.json");
-        return new Blip2Captioner(model, Blip2ImageProcessor.Load(dir), TokenizerLoader.Load(dir), GenerationDefaults.Load(dir));
+        return new Blip2Captioner(model, Blip2ImageProcessor.Load(dir), TokenizerLoader.Load(dir));
     }
 
-    public Blip2ModelBase Model { get; }
+    public Blip2ConditionalGeneration Model { get; }
     public Blip2ImageProcessor Images { get; }
     public ITextTokenizer Tokenizer { get; }
 
-    /// <summary>The checkpoint's generation_config.json; options given to <see cref="Caption(IReadOnlyList{ImageSource}, IReadOnlyList{string?}?, GenerationOptions?)"/> override it.</summary>
+    /// <summary>Options over the model's generation defaults (its checkpoint's generation_config.json); options given
+    /// to <see cref="Caption(IReadOnlyList{ImageSource}, IReadOnlyList{string?}?, GenerationOptions?)"/> override both.</summary>
     public GenerationOptions Defaults { get; }
 
     /// <summary>The Hugging Face VQA prompt the BLIP-2 papers use.</summary>
@@ -61,11 +64,11 @@ public sealed class Blip2Captioner
         var merged = GenerationDefaults.Merge(Defaults, options) with { NumReturnSequences = 1 };
         // The prompts first: a run the model cannot take (too long, too many beams) fails before any image is decoded.
         var prompt = _processor.BuildPrompts(images.Count, prompts);
-        CheckGeneration(merged, prompt.BatchSize, prompt.SequenceLength);
+        var prepared = Model.PrepareGeneration(merged, prompt.BatchSize, prompt.SequenceLength);
         using var scope = torch.NewDisposeScope();
         var pixels = Images.Preprocess(images);
         var (ids, mask) = prompt.ToTensors();
-        var result = RunModel(pixels, ids, mask, merged);
+        var result = Model.Run(prepared, new GenerationInputs(pixels, ids, mask));
         return [.. result.NewTokens.Select(tokens => Tokenizer.Decode(tokens.Select(id => checked((int)id))).Trim())];
     }
 
@@ -103,31 +106,26 @@ public sealed class Blip2Captioner
         Model.ThrowIfDisposed();
         var merged = GenerationDefaults.Merge(Defaults, options);
         var built = _processor.BuildPrompts(1, [prompt]);
-        CheckGeneration(merged, built.BatchSize, built.SequenceLength);
+        var prepared = Model.PrepareGeneration(merged, built.BatchSize, built.SequenceLength);
         using var scope = torch.NewDisposeScope();
         var pixels = Images.Preprocess([image]);
         var (ids, mask) = built.ToTensors();
-        return RunModel(pixels, ids, mask, merged);
+        return Model.Run(prepared, new GenerationInputs(pixels, ids, mask));
     }
 
     /// <summary>
     /// The language-model positions a prompt takes: the image's query tokens, BOS and the text (OpenAI's
     /// <c>prompt_tokens</c>). Null or empty: a plain caption's prompt.
     /// </summary>
-    public int PromptPositions(string? prompt)
-    {
-        return PositionsOf(_processor.Prompts.BuildIds(prompt).Count);
-    }
+    public int PromptPositions(string? prompt) => checked((int)Model.PromptPositions(_processor.Prompts.BuildIds(prompt).Count));
 
     /// <summary>The new tokens a request may ask for at most with this prompt (0: the prompt alone is past the model's positions).</summary>
     public int? MaxNewTokensFor(string? prompt)
     {
-        // The generation prelude's own rule, so a prompt fitted here is one Generate takes.
-        return Model is OptConditionalGeneration && Model.MaxNewTokensFor(PromptPositions(prompt)) is { } room ? (int)Math.Max(0, room) : null;
+        // The generation prelude's own rule, so a prompt fitted here is one Generate takes (T5's decoder starts from
+        // one token whatever the prompt, and has no position table).
+        return Model.MaxNewTokensForPrompt(_processor.Prompts.BuildIds(prompt).Count) is { } room ? (int)Math.Max(0, room) : null;
     }
-
-    // T5's prompt goes to the encoder: its decoder starts from one token whatever the prompt.
-    private int PositionsOf(int idsLength) => Model is OptConditionalGeneration opt ? checked((int)opt.PromptPositions(idsLength)) : idsLength;
 
     /// <summary>
     /// One caption, streamed: <paramref name="onText"/> receives each new piece of text as tokens are decoded
@@ -145,7 +143,8 @@ public sealed class Blip2Captioner
             if (text.Length > sent.Length && text.StartsWith(sent, StringComparison.Ordinal)) onText(text[sent.Length..]);
             sent = text;
         }
-        var eos = new HashSet<long>((options?.EosTokenIds ?? Defaults.EosTokenIds ?? Array.Empty<long>()));
+        // The EOS ids the run stops on: the model's settings for these options (its generation_config.json, then config.json).
+        var eos = new HashSet<long>(Model.GenerationSettings(GenerationDefaults.Merge(Defaults, options)).EosTokenIds ?? []);
         var caller = options?.OnTokens;
         var streaming = (options ?? new GenerationOptions()) with
         {
@@ -162,21 +161,6 @@ public sealed class Blip2Captioner
         return text;
     }
 
-    // The model's generation prelude, run here before the images are decoded (Generate runs it again: it is cheap).
-    internal void CheckGeneration(GenerationOptions options, long batch, long promptIds)
-    {
-        switch (Model)
-        {
-            case OptConditionalGeneration opt: opt.CheckGeneration(options, batch, promptIds); break;
-            case T5ConditionalGeneration t5: t5.CheckGeneration(options, batch, promptIds); break;
-        }
-    }
-
-    // The one call into the generation engine.
-    private GenerationResult RunModel(Tensor pixels, Tensor ids, Tensor mask, GenerationOptions options) => Model switch
-    {
-        OptConditionalGeneration opt => opt.Generate(pixels, ids, mask, options),
-        T5ConditionalGeneration t5 => t5.Generate(pixels, ids, mask, options),
-        _ => throw new InvalidOperationException("checked in the constructor"),
-    };
+    // The model's generation prelude for another caller that runs the model itself (the engine).
+    internal void CheckGeneration(GenerationOptions options, long batch, long promptIds) => Model.PrepareGeneration(options, batch, promptIds);
 }

@@ -10,7 +10,10 @@ public static class GenerationDefaults
     /// generation_config.json win; special token ids it lacks come from config.json's <c>text_config</c>, then from
     /// config.json's top level (as Hugging Face derives a generation config from the text model's config).
     /// </summary>
-    public static GenerationOptions Load(string checkpointDir)
+    public static GenerationOptions Load(string checkpointDir) => Load(checkpointDir, config: null);
+
+    /// <summary>The same, with config.json as a load already read it (<paramref name="config"/>; null: read the file).</summary>
+    internal static GenerationOptions Load(string checkpointDir, JsonElement? config)
     {
         if (!Directory.Exists(checkpointDir))
             throw new Blip2Exception($"Checkpoint folder '{checkpointDir}' does not exist.");
@@ -18,12 +21,14 @@ public static class GenerationDefaults
         var generationPath = Path.Combine(checkpointDir, "generation_config.json");
         var configPath = Path.Combine(checkpointDir, "config.json");
         var options = File.Exists(generationPath) ? Read(generationPath, ReadObject(generationPath)) : new GenerationOptions();
-        if (!File.Exists(configPath)) return options;
-
-        var config = ReadObject(configPath);
-        if (config.TryGetProperty("text_config", out var text) && text.ValueKind == JsonValueKind.Object)
+        if (config is not { } root)
+        {
+            if (!File.Exists(configPath)) return options;
+            root = ReadObject(configPath);
+        }
+        if (root.TryGetProperty("text_config", out var text) && text.ValueKind == JsonValueKind.Object)
             options = FillTokens(options, Read(configPath, text, tokensOnly: true));
-        return FillTokens(options, Read(configPath, config, tokensOnly: true));
+        return FillTokens(options, Read(configPath, root, tokensOnly: true));
     }
 
     /// <summary>Each option of <paramref name="overrides"/> that is set replaces the one of <paramref name="defaults"/>.</summary>

@@ -10,6 +10,40 @@ namespace Blip2Compiler.Models;
 /// </summary>
 public static class CompiledConfig
 {
+    /// <summary>
+    /// The one of <paramref name="models"/> whose compiled config is <paramref name="config"/> (every field equal, Hugging
+    /// Face's defaults filling what the file omits), as a tool with several compiled classes picks one for a folder.
+    /// </summary>
+    /// <exception cref="NotBlip2ConfigException">The config says it is of another family (model_type or architecture).</exception>
+    /// <exception cref="NoMatchingModelException">No class matches: names the closest and the fields it differs in.</exception>
+    public static T FindMatch<T>(CheckpointConfig config, IReadOnlyList<T> models, Func<T, ModelInfo> info, Func<T, string> name)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (models.Count == 0) throw new ArgumentException("no compiled models to choose from", nameof(models));
+        if (OtherFamily(config.Root) is var (type, architecture))
+            throw new NotBlip2ConfigException(config.Path, type, architecture);
+        var candidates = models.Select(m => (Model: m, Problems: Mismatches(config.Root, info(m)))).ToList();
+        foreach (var (model, problems) in candidates)
+            if (problems.Count == 0) return model;
+        var closest = candidates.OrderBy(c => c.Problems.Count).First();
+        throw new NoMatchingModelException(config.Path, name(closest.Model), closest.Problems, [.. models.Select(name)]);
+    }
+
+    /// <summary>
+    /// The model_type and first architecture of a config that says it is of another family, else null. A BLIP-2
+    /// config says model_type "blip-2" (transformers' Blip2Config.model_type) and an architecture named Blip2*; one
+    /// that says neither (a bare or hand-made file) is left to the field-by-field comparison.
+    /// </summary>
+    private static (string? ModelType, string? Architecture)? OtherFamily(JsonElement root)
+    {
+        var type = root.TryGetProperty("model_type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+        var architecture = root.TryGetProperty("architectures", out var a) && a.ValueKind == JsonValueKind.Array && a.GetArrayLength() > 0
+            && a[0].ValueKind == JsonValueKind.String ? a[0].GetString() : null;
+        bool saysBlip2 = type == "blip-2" || architecture?.StartsWith("Blip2", StringComparison.Ordinal) == true;
+        bool saysAnything = type is not null || architecture is not null;
+        return saysAnything && !saysBlip2 ? (type, architecture) : null;
+    }
+
     /// <summary>What differs, one line per field ("text_config.hidden_size is 2048, compiled with 2560"); empty when the
     /// checkpoint is the compiled model.</summary>
     public static IReadOnlyList<string> Mismatches(JsonElement root, ModelInfo info)

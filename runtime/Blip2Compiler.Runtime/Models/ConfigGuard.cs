@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace Blip2Compiler.Models;
 
 /// <summary>
@@ -8,17 +6,12 @@ namespace Blip2Compiler.Models;
 /// </summary>
 internal static class ConfigGuard
 {
-    public static void EnsureMatches(string checkpointDirectory, ModelInfo info)
+    public static void EnsureMatches(CheckpointConfig? config, ModelInfo info)
     {
-        var path = Path.Combine(checkpointDirectory, "config.json");
-        if (!File.Exists(path)) return; // weights alone: the key map's shape checks still apply
-        JsonElement root;
-        try { root = JsonFiles.ReadRoot(path); }
-        catch (JsonException e) { throw new ConfigMismatchException(path, "config.json is not valid JSON: " + e.Message); }
-
-        var problems = CompiledConfig.Mismatches(root, info);
+        if (config is null) return; // weights alone: the key map's shape checks still apply
+        var problems = CompiledConfig.Mismatches(config.Root, info);
         if (problems.Count > 0)
-            throw new ConfigMismatchException(path, "the model was compiled from another config: " + string.Join("; ", problems.Take(5))
+            throw new ConfigMismatchException(config.Path, "the model was compiled from another config: " + string.Join("; ", problems.Take(5))
                 + (problems.Count > 5 ? $"; and {problems.Count - 5} more" : ""));
     }
 }

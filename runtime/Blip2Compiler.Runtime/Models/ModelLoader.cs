@@ -16,11 +16,13 @@ public static class ModelLoader
         var device = DeviceSpec.Parse(options.Device);
         if (!Directory.Exists(checkpointDirectory))
             throw new CheckpointFormatException(checkpointDirectory, "the checkpoint folder does not exist");
-        ConfigGuard.EnsureMatches(checkpointDirectory, info);
+        // config.json is read once per load: by CompiledConfig.FindMatch when the caller picked the class with it.
+        var config = options.Config ?? CheckpointConfig.Read(checkpointDirectory);
+        ConfigGuard.EnsureMatches(config, info);
         options.QuantizationPlan?.EnsureSupported(keyMap, options.DType, device);
         using var checkpoint = Checkpoint.Open(checkpointDirectory);
         var loaded = CheckpointLoader.Load(checkpoint, keyMap, new LoadOptions(options.DType, device) { Quantization = options.QuantizationPlan });
-        return Construct(loaded, keyMap, device, options.DType, checkpointDirectory, create);
+        return Construct(loaded, keyMap, device, options.DType, checkpointDirectory, config, create);
     }
 
     public static T CreateRandom<T>(KeyMap keyMap, ModelInfo info, Blip2LoadOptions? options, long seed, Func<LoadedModel, T> create)
@@ -29,12 +31,12 @@ public static class ModelLoader
         TorchBackend.Initialize(options.LibTorchPath);
         var device = DeviceSpec.Parse(options.Device);
         var loaded = RandomParameters.Create(keyMap, new LoadOptions(options.DType, device) { Quantization = options.QuantizationPlan }, seed);
-        return Construct(loaded, keyMap, device, options.DType, null, create);
+        return Construct(loaded, keyMap, device, options.DType, null, null, create);
     }
 
-    private static T Construct<T>(LoadedParameters parameters, KeyMap keyMap, torch.Device device, torch.ScalarType dtype, string? directory, Func<LoadedModel, T> create)
+    private static T Construct<T>(LoadedParameters parameters, KeyMap keyMap, torch.Device device, torch.ScalarType dtype, string? directory, CheckpointConfig? config, Func<LoadedModel, T> create)
     {
-        try { return create(new LoadedModel(parameters, device, dtype, directory) { KeyMap = keyMap }); }
+        try { return create(new LoadedModel(parameters, device, dtype, directory) { KeyMap = keyMap, Config = config?.Root }); }
         catch
         {
             parameters.Dispose();

@@ -8,59 +8,17 @@ namespace Blip2Compiler.Models;
 
 public abstract partial class OptConditionalGeneration
 {
-    /// <summary>
-    /// Captions or answers: decodes after the prompt (image tokens + BOS + text, left padded). Without input ids the
-    /// prompt is the reference's default (image tokens + BOS). Sequences are the prompt followed by the new tokens.
-    /// </summary>
-    public GenerationResult Generate(Tensor pixelValues, Tensor? inputIds = null, Tensor? attentionMask = null,
-        GenerationOptions? options = null, bool interpolatePosEncoding = false)
+    /// <summary>OPT decodes after the prompt (image tokens + BOS + text, left padded): the sequences are the prompt
+    /// followed by the new tokens.</summary>
+    private protected override GenerationResult DecodeFrom(ForwardContext ctx, Tensor projected, Tensor ids, Tensor mask, GenerationOptions settings)
     {
-        // Everything is checked before the vision tower runs: the inputs, then the run (PrepareGeneration).
-        var batch = CheckPixels(pixelValues, interpolatePosEncoding);
-        if (inputIds is not null) CheckTokens(inputIds, attentionMask, ModelInfo.VocabSize);
-        else if (attentionMask is not null) throw new InvalidModelInputException("attention_mask", "given without input_ids");
-        if (inputIds is not null && inputIds.shape[0] != batch)
-            throw new InvalidModelInputException("input_ids", $"{batch} images but {inputIds.shape[0]} prompts: give one prompt row per image");
-        var settings = CheckGeneration(options, batch, inputIds?.shape[1] ?? DefaultPromptLength);
-
-        using var scope = NewDisposeScope();
-        // Everything below stays inside (the result is host arrays): inference mode for the encoding too.
-        using var inference = torch.inference_mode();
-        var ids = inputIds is null ? DefaultPrompt(batch) : Input(inputIds);
-        var mask = attentionMask is null ? torch.ones_like(ids) : Input(attentionMask);
-
-        // Image → queries → prompt embeddings, once for all decoding rows.
-        var ctx = new ForwardContext();
-        var (image, _) = VisionForward(ctx, Input(pixelValues), interpolatePosEncoding);
-        var projected = ProjectQueries(ctx, QFormerForward(ctx, image));
         var (embeds, promptMask) = BuildInputs(ctx, projected, ids, mask, null);
-
-        var result = Decoder.Generate((rows, maxNew) => new OptDecoderSession(this, embeds, promptMask, rows, maxNew), ids, settings);
-        return result;
+        return Decoder.Generate((rows, maxNew) => new OptDecoderSession(this, embeds, promptMask, rows, maxNew), ids, settings);
     }
 
-    /// <summary>
-    /// The generation prelude for <paramref name="batch"/> prompts of <paramref name="promptIds"/> ids each (after the
-    /// processor): the merged, checked options. The decoder's first step takes the prompt's positions, plus the query
-    /// embeddings in front of it in the legacy layout (no image_token_index).
-    /// </summary>
-    internal GenerationOptions CheckGeneration(GenerationOptions? options, long batch, long promptIds) =>
-        PrepareGeneration(options, batch, promptIds, PromptPositions(promptIds));
-
-    /// <summary>The decoder positions a prompt of <paramref name="promptIds"/> ids takes: legacy checkpoints (no
-    /// image_token_index) put the queries in front of the text; otherwise they fill the image tokens among the ids.</summary>
-    internal long PromptPositions(long promptIds) => promptIds + (ModelInfo.ImageTokenIndex is null ? ModelInfo.NumQueryTokens : 0);
-
-    private long DefaultPromptLength => (ModelInfo.ImageTokenIndex is null ? 0 : ModelInfo.NumQueryTokens) + (ModelInfo.BosTokenId is null ? 0 : 1);
-
-    /// <summary>The reference's prompt when none is given: num_query_tokens image tokens, then BOS.</summary>
-    private Tensor DefaultPrompt(long batch)
-    {
-        var row = new List<long>();
-        if (ModelInfo.ImageTokenIndex is long image) for (int i = 0; i < ModelInfo.NumQueryTokens; i++) row.Add(image);
-        if (ModelInfo.BosTokenId is long bos) row.Add(bos);
-        return torch.tensor(row.ToArray(), dtype: ScalarType.Int64, device: Device).unsqueeze(0).expand(batch, -1).contiguous();
-    }
+    /// <summary>The decoder sees the prompt ids as its context; its first step takes the prompt's positions, plus the
+    /// query embeddings in front of it in the legacy layout (no image_token_index).</summary>
+    private protected override (long ContextLength, long FirstStepPositions) DecodingStart(long promptIds) => (promptIds, PromptPositions(promptIds));
 
     /// <summary>One decoding run: a preallocated KV cache, the attention mask grown one column per step.</summary>
     private sealed class OptDecoderSession : IDecoderSession
@@ -71,7 +29,6 @@ public abstract partial class OptConditionalGeneration
         private Tensor _mask;          // [rows, prompt + maxNew], 1 for real tokens
         private Tensor? _prompt;
         private long _length;
-        private static readonly long[] LengthDim = [1];
 
         public OptDecoderSession(OptConditionalGeneration model, Tensor promptEmbeds, Tensor promptMask, int rowsPerInput, int maxNewTokens)
         {
@@ -112,15 +69,14 @@ public abstract partial class OptConditionalGeneration
             {
                 // A one-token step attends to the whole cache (AttendWholeCapacity), where the positions not written
                 // yet are 0 in the mask like padding: the padding mask is the causal mask. The new token's position
-                // is the count of real tokens so far (HF: cumsum − 1, + 2). Both come from device state alone, with
-                // no host position in the step's ops.
-                positions = _mask.sum(LengthDim, keepdim: true) + 1;
+                // is the graph's rule at its column, the row's largest. Both come from device state alone.
+                positions = _model.NewestPositions(_mask);
                 attention = Ops.PaddingMask(_mask);
             }
             else
             {
                 var mask = _mask.slice(1, 0, past + count, 1);
-                positions = Positions(mask, past);
+                positions = _model.Positions(mask, past);
                 attention = Ops.CausalMask(mask, count, past);
             }
             var hidden = _model.DecoderForward(_ctx, embeds, positions, attention);

@@ -15,8 +15,7 @@ public abstract partial class OptConditionalGeneration
 
     /// <summary>
     /// OPT rows with per-row positions: each slot has its own mask row [capacity] (1 for real tokens) and write
-    /// position. A step's token positions follow the OPT rule per row (count of real tokens so far − 1 + 2, as
-    /// <see cref="Positions"/>), its attention mask is each row's own padding mask, and its keys/values are written
+    /// position. A step's token positions follow the OPT rule per row (opt.graph's, as <see cref="NewestPositions"/>), its attention mask is each row's own padding mask, and its keys/values are written
     /// at each row's own position (<see cref="SlotKvCache"/>).
     /// </summary>
     private sealed class OptRowBatch : IRowBatch
@@ -99,7 +98,7 @@ public abstract partial class OptConditionalGeneration
             if (positions > Capacity) throw new KvCacheFullException(Capacity, 0, positions);
             _cache.BeginPrefill(slot, rows);
             var prefill = new ForwardContext { Cache = _cache };
-            var hidden = _model.DecoderForward(prefill, embeds, Positions(mask, 0), Ops.CausalMask(mask, positions, 0));
+            var hidden = _model.DecoderForward(prefill, embeds, _model.Positions(mask, 0), Ops.CausalMask(mask, positions, 0));
             var logits = _model.Logits(prefill, hidden.select(1, -1)).to_type(ScalarType.Float32);
             prefill.ReleasePrepared();
             var rowsMask = _mask.narrow(0, slot, rows);
@@ -128,8 +127,8 @@ public abstract partial class OptConditionalGeneration
             var mask = _mask.narrow(0, 0, rows);
             mask.scatter_(1, at.unsqueeze(1), _one.narrow(0, 0, rows));
             var seen = mask.narrow(1, 0, window);
-            // The new token's position: the count of real tokens so far, the new one included (HF: cumsum − 1, + 2).
-            var positions = seen.sum(LengthDim, keepdim: true) + 1;
+            // The new token's position: the graph's rule (OPTLearnedPositionalEmbedding) at its column, the row's largest.
+            var positions = _model.NewestPositions(seen);
             _cache.BeginStep(rows, at, window);
             var hidden = _model.DecoderForward(_stepContext, _model.EmbedTokens(_stepContext, input), positions, Ops.PaddingMask(seen));
             for (var r = 0; r < rows; r++) _written[r]++;

@@ -13,20 +13,42 @@ public sealed record Blip2ForwardOutput(
     Tensor QFormerLastHiddenState,
     Tensor LanguageModelInputs,
     IReadOnlyList<Tensor> HiddenStates,
-    IReadOnlyList<Tensor> Attentions);
+    IReadOnlyList<Tensor> Attentions)
+{
+    /// <summary>The Q-Former's pooler_output (its first query's last hidden state).</summary>
+    public Tensor? QFormerPoolerOutput { get; init; }
+
+    /// <summary>T5's outputs as Seq2SeqLMOutput has them, encoder and decoder apart (null for OPT).</summary>
+    public Seq2SeqOutputs? LanguageModel { get; init; }
+}
+
+/// <summary>
+/// An encoder–decoder's outputs as Hugging Face's Seq2SeqLMOutput holds them: the encoder's last hidden state, each
+/// stack's hidden states (the input of every block, then the final norm's output: layers + 1) and attention
+/// probabilities [batch, heads, queries, keys] apart, the decoder's cross-attentions apart from its self-attentions.
+/// </summary>
+public sealed record Seq2SeqOutputs(
+    Tensor EncoderLastHiddenState,
+    IReadOnlyList<Tensor> EncoderHiddenStates,
+    IReadOnlyList<Tensor> EncoderAttentions,
+    Tensor DecoderLastHiddenState,
+    IReadOnlyList<Tensor> DecoderHiddenStates,
+    IReadOnlyList<Tensor> DecoderAttentions,
+    IReadOnlyList<Tensor> CrossAttentions);
 
 /// <summary>
 /// BLIP-2 with an OPT decoder (Blip2ForConditionalGeneration + Blip2Model's features). The projected queries
 /// either replace the image-token embeddings (configs with image_token_index) or are prepended (legacy).
 /// </summary>
-public abstract partial class OptConditionalGeneration : Blip2ModelBase
+public abstract partial class OptConditionalGeneration : Blip2ConditionalGeneration
 {
     protected OptConditionalGeneration(LoadedModel loaded, ModelInfo info) : base(loaded, info) { }
 
-    public abstract Tensor ProjectQueries(ForwardContext ctx, Tensor queryOutput);
-    public abstract Tensor EmbedTokens(ForwardContext ctx, Tensor inputIds);
     public abstract Tensor DecoderForward(ForwardContext ctx, Tensor inputsEmbeds, Tensor positions, Tensor? mask);
-    public abstract Tensor Logits(ForwardContext ctx, Tensor hidden);
+
+    /// <summary>OPT's position ids for every column of a 0/1 padding mask [rows, columns], as opt.graph declares them
+    /// (OPTLearnedPositionalEmbedding: count of real tokens so far − 1, padding −1, offset by 2 into the table).</summary>
+    public abstract Tensor TokenPositions(ForwardContext ctx, Tensor padding);
 
     /// <summary>
     /// The forward pass over a whole prompt: logits [batch, seq, vocab], and the language-modeling loss when labels
@@ -43,7 +65,7 @@ public abstract partial class OptConditionalGeneration : Blip2ModelBase
         var prepended = (useImageTokens ?? true) && ModelInfo.ImageTokenIndex is not null ? 0 : ModelInfo.NumQueryTokens;
         CheckPositions(inputIds.shape[1] + prepended);
         using var scope = NewDisposeScope();
-        var visionCtx = new ForwardContext { OutputHiddenStates = outputHiddenStates };
+        var visionCtx = new ForwardContext { OutputHiddenStates = outputHiddenStates, OutputAttentions = outputAttentions };
         var (image, pooled) = VisionForward(visionCtx, Input(pixelValues), interpolatePosEncoding);
         var ctx = new ForwardContext { OutputHiddenStates = outputHiddenStates, OutputAttentions = outputAttentions };
         // Per-layer outputs are the language model's (as the reference's `hidden_states` / `attentions`).
@@ -59,12 +81,13 @@ public abstract partial class OptConditionalGeneration : Blip2ModelBase
             var text = logits.slice(1, logits.shape[1] - labels.shape[1], logits.shape[1], 1);
             loss = Losses.CrossEntropy(text.slice(1, 0, text.shape[1] - 1, 1), labels.slice(1, 1, labels.shape[1], 1));
         }
+        var queryPooled = QFormerPooled(ctx, queries);
         return new Blip2ForwardOutput(
             logits.MoveToOuterDisposeScope(), loss?.MoveToOuterDisposeScope(),
-            new VisionOutput(image.MoveToOuterDisposeScope(), pooled.MoveToOuterDisposeScope(), visionCtx.HiddenStates.Select(h => h.MoveToOuterDisposeScope()).ToList()),
+            Vision(image, pooled, visionCtx),
             queries.MoveToOuterDisposeScope(), projected.MoveToOuterDisposeScope(),
-            ctx.HiddenStates.Select(h => h.MoveToOuterDisposeScope()).ToList(),
-            ctx.Attentions.Select(h => h.MoveToOuterDisposeScope()).ToList());
+            Outer(ctx.HiddenStates), Outer(ctx.Attentions))
+        { QFormerPoolerOutput = queryPooled.MoveToOuterDisposeScope() };
     }
 
     /// <summary>Blip2Model.get_text_features: the decoder's last hidden state for text alone.</summary>
@@ -94,10 +117,21 @@ public abstract partial class OptConditionalGeneration : Blip2ModelBase
         return InsertQueries(embeds, projected, inputIds, mask, useImageTokens ?? ModelInfo.ImageTokenIndex is not null);
     }
 
-    /// <summary>OPT's positions: count of real tokens so far (padding gets -1), offset by 2 into the table.</summary>
-    protected static Tensor Positions(Tensor mask, long past)
+    /// <summary>The positions of the tokens after the first <paramref name="past"/> of <paramref name="mask"/>'s columns
+    /// (the reference's <c>position_ids[:, past_key_values_length:]</c>).</summary>
+    protected Tensor Positions(Tensor mask, long past)
     {
-        var positions = mask.cumsum(1, ScalarType.Int64) * mask - 1 + 2;
+        var positions = TokenPositions(new ForwardContext(), mask);
         return positions.slice(1, past, positions.shape[1], 1);
     }
+
+    /// <summary>
+    /// The position of each row's newest token, from a whole-capacity padding mask (columns not written yet are 0):
+    /// the graph's rule gives every real token a position one above the last real one's, and padding and unwritten
+    /// columns less than any real token's, so the newest token's is the row's largest. From device state alone, with
+    /// no host position in the step's ops.
+    /// </summary>
+    internal Tensor NewestPositions(Tensor wholeMask) => TokenPositions(new ForwardContext(), wholeMask).amax(LengthDim, keepdim: true);
+
+    private static readonly long[] LengthDim = [1];
 }

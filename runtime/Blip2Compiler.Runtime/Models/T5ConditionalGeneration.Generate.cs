@@ -8,43 +8,19 @@ namespace Blip2Compiler.Models;
 
 public abstract partial class T5ConditionalGeneration
 {
-    /// <summary>
-    /// Captions or answers with the encoder–decoder: the encoder runs once over the prompt with the image queries,
-    /// the decoder starts from decoder_start_token_id. Sequences are decoder sequences (start token + new tokens).
-    /// </summary>
-    public GenerationResult Generate(Tensor pixelValues, Tensor inputIds, Tensor? attentionMask = null,
-        GenerationOptions? options = null, bool interpolatePosEncoding = false)
+    /// <summary>The encoder runs once over the prompt with the image queries; the decoder starts from
+    /// decoder_start_token_id. The sequences are decoder sequences (start token + new tokens).</summary>
+    private protected override GenerationResult DecodeFrom(ForwardContext ctx, Tensor projected, Tensor ids, Tensor mask, GenerationOptions settings)
     {
-        // Everything is checked before the vision tower runs: the inputs, then the run (PrepareGeneration).
-        var batch = CheckPixels(pixelValues, interpolatePosEncoding);
-        CheckTokens(inputIds, attentionMask, ModelInfo.VocabSize);
-        if (inputIds.shape[0] != batch)
-            throw new InvalidModelInputException("input_ids", $"{batch} images but {inputIds.shape[0]} prompts: give one prompt row per image");
-        var settings = CheckGeneration(options, batch, inputIds.shape[1]);
-
-        using var scope = NewDisposeScope();
-        // Everything below stays inside (the result is host arrays): inference mode for the encoding too.
-        using var inference = torch.inference_mode();
-        var ids = Input(inputIds);
-        var mask = attentionMask is null ? torch.ones_like(ids) : Input(attentionMask);
-
-        var ctx = new ForwardContext();
-        var (image, _) = VisionForward(ctx, Input(pixelValues), interpolatePosEncoding);
-        var projected = ProjectQueries(ctx, QFormerForward(ctx, image));
         var (encoder, encoderMask) = EncodePrompt(ctx, projected, ids, mask);
-
         var start = settings.DecoderStartTokenId ?? 0;
-        var context = torch.full(batch, 1, start, dtype: ScalarType.Int64, device: Device);
+        var context = torch.full(ids.shape[0], 1, start, dtype: ScalarType.Int64, device: Device);
         return Decoder.Generate((rows, maxNew) => new T5DecoderSession(this, encoder, encoderMask, start, rows, maxNew), context, settings);
     }
 
-    /// <summary>
-    /// The generation prelude for <paramref name="batch"/> prompts of <paramref name="promptIds"/> ids each: the
-    /// merged, checked options. The encoder's relative positions have no limit; the decoder starts from one
-    /// decoder_start_token_id (the context <see cref="Decoder.Generate"/> sees).
-    /// </summary>
-    internal GenerationOptions CheckGeneration(GenerationOptions? options, long batch, long promptIds) =>
-        PrepareGeneration(options, batch, contextLength: 1, promptPositions: 1);
+    /// <summary>The encoder's relative positions have no limit; the decoder starts from one decoder_start_token_id
+    /// (the context <see cref="Decoder.Generate"/> sees), whatever the prompt.</summary>
+    private protected override (long ContextLength, long FirstStepPositions) DecodingStart(long promptIds) => (1, 1);
 
     /// <summary>Decoder state of one run: self-attention cache, cross-attention K/V memoized in the context.</summary>
     private sealed class T5DecoderSession : IDecoderSession

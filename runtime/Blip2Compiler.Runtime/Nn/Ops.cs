@@ -42,8 +42,13 @@ public static partial class Ops
     /// Fused residual: the GEMM (with its bias) then the residual added in place on its output: two libtorch calls and
     /// one new tensor, where the unfused graph makes a GEMM output and then a second tensor for the sum.
     /// </summary>
-    public static Tensor LinearResidual(Tensor x, Linear linear, Tensor residual) =>
-        linear.Forward(x).add_(residual, One);
+    public static Tensor LinearResidual(Tensor x, Linear linear, Tensor residual)
+    {
+        var y = linear.Forward(x);
+        // A float32 residual stream (T5 after its float32 wo) over a half-precision layer: the sum promotes, as the
+        // unfused residual + y does; in place only where the GEMM output already has the sum's dtype.
+        return y.dtype == residual.dtype || y.dtype == ScalarType.Float32 ? y.add_(residual, One) : residual + y;
+    }
 
     // TorchSharp turns a number argument into a new native Scalar on every call (a P/Invoke, and an object left to the
     // finalizer); hot paths pass these instead. Read-only, so shared across threads.
@@ -107,7 +112,10 @@ public static partial class Ops
 
     public static Tensor ToFloat32(Tensor x) => x.to_type(ScalarType.Float32);
 
-    public static Tensor ToDTypeOf(Tensor x, Tensor reference) => x.to_type(reference.dtype);
+    /// <summary>x in the dtype of a floating-point <paramref name="reference"/> (a weight kept float32); a quantized
+    /// weight (int8/int4 data, computed in float) leaves x as it is, as the reference skips the cast for int8 weights.</summary>
+    public static Tensor ToDTypeOf(Tensor x, Tensor reference) =>
+        reference.is_floating_point() && x.dtype != reference.dtype ? x.to_type(reference.dtype) : x;
 
     public static Tensor OnesMask(Tensor queries) => torch.ones(queries.shape[0], queries.shape[1], dtype: ScalarType.Int64, device: queries.device);
 
@@ -117,6 +125,9 @@ public static partial class Ops
         var shape = ids.shape.Append(table.shape[1]).ToArray();
         return table.index_select(0, ids.reshape(-1)).view(shape);
     }
+
+    /// <summary>Running sum along <paramref name="dim"/> in int64 (masks and counts: torch.cumsum promotes integers to int64).</summary>
+    public static Tensor CumSum(Tensor x, long dim) => x.cumsum(dim, ScalarType.Int64);
 
     public static Tensor PositionsLike(Tensor ids) => torch.arange(ids.shape[1], dtype: ScalarType.Int64, device: ids.device).unsqueeze(0);
 }

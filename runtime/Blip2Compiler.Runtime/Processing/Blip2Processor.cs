@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Tensor = TorchSharp.torch.Tensor;
 
 namespace Blip2Compiler.Processing;
@@ -29,14 +28,21 @@ public sealed class Blip2Processor
     public ITextTokenizer Tokenizer { get; }
     public Blip2PromptBuilder Prompts { get; }
 
-    /// <summary>Reads the checkpoint's own preprocessor, tokenizer and config files.</summary>
-    public static Blip2Processor Load(string checkpointDirectory)
+    /// <summary>The prompt layout of a compiled model: its num_query_tokens image tokens (image_token_index), as the
+    /// model's config decides it — the model's own facts, never a processor default.</summary>
+    public Blip2Processor(Blip2ImageProcessor images, ITextTokenizer tokenizer, Models.ModelInfo model)
+        : this(images, tokenizer, QueryTokens(model), ImageToken(model)) { }
+
+    /// <summary>Reads the checkpoint's own preprocessor and tokenizer files; the prompt layout is the compiled
+    /// model's (<paramref name="model"/>).</summary>
+    public static Blip2Processor Load(string checkpointDirectory, Models.ModelInfo model)
     {
+        ArgumentNullException.ThrowIfNull(model);
+        var queries = QueryTokens(model);
         var images = Blip2ImageProcessor.Load(checkpointDirectory);
         var tokenizer = TokenizerLoader.Load(checkpointDirectory);
-        var (queries, imageToken) = ReadLayout(checkpointDirectory, tokenizer);
         var config = TokenizerConfig.Load(checkpointDirectory);
-        return new Blip2Processor(images, tokenizer, new Blip2PromptBuilder(tokenizer, queries, imageToken)
+        return new Blip2Processor(images, tokenizer, new Blip2PromptBuilder(tokenizer, queries, ImageToken(model))
         {
             TokenizerPaddingSide = config.PaddingSide ?? PaddingSide.Right,
             TruncationSide = config.TruncationSide ?? PaddingSide.Right,
@@ -69,6 +75,11 @@ public sealed class Blip2Processor
     /// </summary>
     public PromptBatch ProcessText(IReadOnlyList<string?> texts, TextEncodingOptions? options = null) => Prompts.Encode(texts, options);
 
+    private static int QueryTokens(Models.ModelInfo model) => model.NumQueryTokens is > 0 and <= int.MaxValue ? (int)model.NumQueryTokens
+        : throw new Blip2Exception($"{(model.Architecture.Length > 0 ? model.Architecture : "the model")} has no query tokens (num_query_tokens {model.NumQueryTokens}): its prompts take no image");
+
+    private static int? ImageToken(Models.ModelInfo model) => model.ImageTokenIndex is { } id ? checked((int)id) : null;
+
     /// <summary>Pixel values and prompt ids for a batch; prompts may be null (caption) or one per image.</summary>
     public Blip2Inputs Process(IReadOnlyList<ImageSource> images, IReadOnlyList<string?>? prompts = null)
     {
@@ -91,30 +102,4 @@ public sealed class Blip2Processor
     /// <summary>Text of new tokens, special tokens dropped, trimmed as the reference's batch_decode + strip.</summary>
     public IReadOnlyList<string> Decode(IEnumerable<IEnumerable<long>> newTokens) =>
         Prompts.DecodeBatch(newTokens).Select(t => t.Trim()).ToList();
-
-    /// <summary>num_query_tokens (processor_config.json, else config.json) and the image token id, if the layout uses one.</summary>
-    private static (int Queries, int? ImageToken) ReadLayout(string directory, ITextTokenizer tokenizer)
-    {
-        int? queries = null, imageToken = null;
-        foreach (var name in new[] { "processor_config.json", "config.json" })
-        {
-            var path = Path.Combine(directory, name);
-            if (!File.Exists(path)) continue;
-            JsonElement root;
-            try { root = JsonFiles.ReadRoot(path); }
-            catch (JsonException e) { throw new Blip2Exception($"{path}: not valid JSON ({e.Message})."); }
-            if (root.ValueKind != JsonValueKind.Object) throw new Blip2Exception($"{path}: expected a JSON object at the top level.");
-            queries ??= Int(root, "num_query_tokens", path);
-            imageToken ??= Int(root, "image_token_index", path);
-        }
-        // The model's config decides the layout: with image_token_index the queries replace image tokens.
-        return (queries ?? 32, imageToken);
-    }
-
-    /// <summary>An integer option, or null when absent or not a number (as before); a number that is not an int is an
-    /// error of the file, not a crash.</summary>
-    private static int? Int(JsonElement root, string key, string path) =>
-        !root.TryGetProperty(key, out var value) || value.ValueKind != JsonValueKind.Number ? null
-        : value.TryGetInt32(out var n) ? n
-        : throw new Blip2Exception($"{path}: {key} is {value.GetRawText()}, not an integer.");
 }

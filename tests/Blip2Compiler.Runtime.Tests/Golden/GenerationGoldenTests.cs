@@ -67,7 +67,7 @@ public class GenerationGoldenTests
         return o;
     }
 
-    private static Tensor ToTensor(long[][] rows)
+    internal static Tensor ToTensor(long[][] rows)
     {
         var width = rows.Max(r => r.Length);
         var flat = rows.SelectMany(r => r.Concat(Enumerable.Repeat(-1L, width - r.Length))).ToArray();

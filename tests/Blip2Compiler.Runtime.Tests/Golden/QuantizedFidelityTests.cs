@@ -101,15 +101,17 @@ public class QuantizedFidelityTests
     [Fact]
     public void T5Int8LogitsStayWithinTheirBound()
     {
-        // Flan-T5: the encoder's and decoder's fused q|k|v (with √d_kv folded into q), o, wi, wo and the decoder's
-        // cross-attention are quantized; the shared table, the relative attention bias tables and the norms are not.
-        // 32 quantized linears on the logits' path (vision 8, encoder 8, decoder 16) against OPT's 16, and T5's
-        // unscaled attention and gated-GELU products amplify relative errors: bound 8 % (measured 3.8 %).
+        // Flan-T5: the encoder's and decoder's fused q|k|v (with √d_kv folded into q), o, wi and the decoder's
+        // cross-attention are quantized; wo is not (t5.graph keeps it float32, as _keep_in_fp32_modules, and
+        // bitsandbytes leaves such modules unconverted), nor the shared table, the relative attention bias tables and
+        // the norms. Twice OPT's quantized linears on the logits' path, and T5's unscaled attention and gated-GELU
+        // products amplify relative errors: bound 8 % (measured 3.4 %; 3.8 % with wo quantized too).
         const double T5Int8MaxRelativeError = 0.08;
         using var g = new GoldenCase("blip2-flan-t5");
         using var model = GoldenFlanT5.Load(g.ModelDirectory, new() { Quantization = QuantizationMode.Int8 });
         Assert.DoesNotContain(model.QuantizedParameters, p => p.Parameter.Contains("shared") || p.Parameter.Contains("relative_attention_bias"));
         Assert.Contains(model.QuantizedParameters, p => p.Parameter == "decoder.blocks.0.cross.q.weight");
+        Assert.DoesNotContain(model.QuantizedParameters, p => p.Parameter.EndsWith(".wo.weight", StringComparison.Ordinal));
         using var scope = NewDisposeScope();
         var logits = model.Forward(g["pixel_values"], g["input_ids"], g["attention_mask"], g["decoder_input_ids"]).Logits;
         var expected = g["logits"];

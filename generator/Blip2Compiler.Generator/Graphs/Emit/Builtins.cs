@@ -35,6 +35,7 @@ namespace Blip2Compiler.Generator.Graphs.Emit
             ["causal_mask"] = ("Ops.CausalMask", true, 2),
             ["t5_position_bias"] = ("Ops.T5PositionBias", true, 5),
             ["positions_like"] = ("Ops.PositionsLike", false, 1),
+            ["cumsum"] = ("Ops.CumSum", false, 2),
         };
 
         public static bool IsKnown(string name) => Table.ContainsKey(name) || name == "activation" || name == "attention" || name == "memo"

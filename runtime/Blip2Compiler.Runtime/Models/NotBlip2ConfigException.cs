@@ -1,9 +1,7 @@
-using Blip2Compiler;
+namespace Blip2Compiler.Models;
 
-namespace Blip2.Cli;
-
-/// <summary>A config.json of another model family (Llama, CLIP, …): no compiled class is "closest" to it (exit code 1).</summary>
-internal sealed class NotBlip2ConfigException(string configPath, string? modelType, string? architecture) : Blip2Exception(
+/// <summary>A config.json that says it is of another model family (its model_type and first architecture).</summary>
+public sealed class NotBlip2ConfigException(string configPath, string? modelType, string? architecture) : Blip2Exception(
     $"{configPath}: this is {Describe(modelType, architecture)}, not a BLIP-2 model: this tool runs BLIP-2 checkpoints "
     + "(Blip2ForConditionalGeneration with OPT or Flan-T5, Blip2ForImageTextRetrieval), e.g. Salesforce/blip2-opt-2.7b")
 {
