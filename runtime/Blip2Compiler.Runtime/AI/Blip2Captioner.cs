@@ -88,10 +88,10 @@ public sealed class Blip2Captioner
 
         var merged = GenerationDefaults.Merge(Defaults, options) with { NumReturnSequences = 1 };
         var prompt = _processor.BuildPrompts(count, prompts);
-        CheckGeneration(merged, prompt.BatchSize, prompt.SequenceLength);
+        var prepared = Model.PrepareGeneration(merged, prompt.BatchSize, prompt.SequenceLength);
         using var scope = torch.NewDisposeScope();
         var (ids, mask) = prompt.ToTensors();
-        var result = RunModel(pixelValues, ids, mask, merged);
+        var result = Model.Run(prepared, new GenerationInputs(pixelValues, ids, mask));
         return [.. result.NewTokens.Select(tokens => Tokenizer.Decode(tokens.Select(id => checked((int)id))).Trim())];
     }
 

@@ -32,7 +32,19 @@ public class TextEncodingTests : IDisposable
 
     private const string Short = "a cat", Long = "two dogs playing in the snow";
 
-    private Blip2Processor Processor() => Blip2Processor.Load(_dir);
+    // The prompt layout is the compiled model's (ModelInfo); here it comes from the config.json each test writes.
+    private Blip2Processor Processor() => Blip2Processor.Load(_dir, Layout());
+
+    private Blip2Compiler.Models.ModelInfo Layout()
+    {
+        using var config = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "config.json")));
+        var root = config.RootElement;
+        return new Blip2Compiler.Models.ModelInfo
+        {
+            NumQueryTokens = root.GetProperty("num_query_tokens").GetInt64(),
+            ImageTokenIndex = root.TryGetProperty("image_token_index", out var image) ? image.GetInt64() : null,
+        };
+    }
 
     private long[] Text(string text) => [.. Processor().Tokenizer.Encode(text, addSpecialTokens: false).Select(i => (long)i)];
 

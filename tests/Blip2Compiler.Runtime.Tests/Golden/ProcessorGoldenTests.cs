@@ -50,7 +50,7 @@ public class ProcessorGoldenTests : IDisposable
         using var g = new GoldenCase("blip2-opt");
         foreach (var file in new[] { "config.json", "model.safetensors" }) File.Copy(Path.Combine(g.ModelDirectory, file), Path.Combine(_dir, file));
         WriteTokenizer();
-        var processor = Blip2Processor.Load(_dir);
+        var processor = Blip2Processor.Load(_dir, GoldenOpt.Info);
 
         // The fixture's prompts are ids without a text (its model has no tokenizer); the tokenizer written here makes
         // each word " b", " c", … one token of the fixture's ids, so these texts are those prompts.
