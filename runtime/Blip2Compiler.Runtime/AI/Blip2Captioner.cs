@@ -55,10 +55,20 @@ public sealed class Blip2Captioner
     public IReadOnlyList<string> Caption(IReadOnlyList<ImageSource> images, IReadOnlyList<string?>? prompts = null, GenerationOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(images);
+        return [.. Captions(images, prompts, (options ?? new GenerationOptions()) with { NumReturnSequences = 1 }).Select(texts => texts[0])];
+    }
+
+    /// <summary>
+    /// Every returned sequence per image (<c>num_return_sequences</c> of them, best first for beam search): the texts
+    /// continuing each prompt, trimmed, each ending before the first of the options' <c>stop_strings</c> it holds.
+    /// </summary>
+    public IReadOnlyList<IReadOnlyList<string>> Captions(IReadOnlyList<ImageSource> images, IReadOnlyList<string?>? prompts = null, GenerationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(images);
         Model.ThrowIfDisposed();
         if (images.Count == 0) return [];
 
-        var merged = GenerationDefaults.Merge(Defaults, options) with { NumReturnSequences = 1 };
+        var merged = WithTokenizer(GenerationDefaults.Merge(Defaults, options));
         // The prompts first: a run the model cannot take (too long, too many beams) fails before any image is decoded.
         var prompt = _processor.BuildPrompts(images.Count, prompts);
         CheckGeneration(merged, prompt.BatchSize, prompt.SequenceLength);
@@ -66,8 +76,20 @@ public sealed class Blip2Captioner
         var pixels = Images.Preprocess(images);
         var (ids, mask) = prompt.ToTensors();
         var result = RunModel(pixels, ids, mask, merged);
-        return [.. result.NewTokens.Select(tokens => Tokenizer.Decode(tokens.Select(id => checked((int)id))).Trim())];
+        var texts = result.NewTokens.Select(tokens => Text(tokens, merged.StopStrings)).ToArray();
+        var copies = texts.Length / images.Count;
+        return [.. texts.Chunk(copies)];
     }
+
+    /// <summary>
+    /// The text of one row's new tokens: decoded (special tokens dropped), cut before the first stop string, trimmed.
+    /// </summary>
+    public string Text(IEnumerable<long> newTokens, IReadOnlyList<string>? stopStrings = null) =>
+        StopStringCriteria.Cut(Tokenizer.Decode(newTokens.Select(id => checked((int)id))), stopStrings).Trim();
+
+    // Stop strings need a tokenizer to decode rows (Hugging Face's generate(tokenizer=...)): the checkpoint's own.
+    private GenerationOptions WithTokenizer(GenerationOptions options) =>
+        options.StopStrings is { Count: > 0 } && options.Tokenizer is null ? options with { Tokenizer = Tokenizer } : options;
 
     /// <summary>
     /// One image and prompt, every returned sequence (<c>num_return_sequences</c> of them, best first), as token ids:
@@ -78,7 +100,7 @@ public sealed class Blip2Captioner
     {
         ArgumentNullException.ThrowIfNull(image);
         Model.ThrowIfDisposed();
-        var merged = GenerationDefaults.Merge(Defaults, options);
+        var merged = WithTokenizer(GenerationDefaults.Merge(Defaults, options));
         var built = _processor.BuildPrompts(1, [prompt]);
         CheckGeneration(merged, built.BatchSize, built.SequenceLength);
         using var scope = torch.NewDisposeScope();
@@ -116,23 +138,41 @@ public sealed class Blip2Captioner
         Model.ThrowIfDisposed();
         var tokens = new List<int>();
         var sent = "";
+        // With stop strings, text that could still turn out to begin one is held back until it cannot (SequenceText).
+        var stops = options?.StopStrings ?? Defaults.StopStrings;
+        var held = stops is { Count: > 0 } ? new Serving.SequenceText(stops) : null;
         void Emit(string text)
         {
+            if (held is not null)
+            {
+                var piece = held.Update(text);
+                if (piece.Length > 0) onText(piece);
+                return;
+            }
             // Decode everything so far and send what is new: byte-level BPE pieces only make text together.
             if (text.Length > sent.Length && text.StartsWith(sent, StringComparison.Ordinal)) onText(text[sent.Length..]);
             sent = text;
         }
         var eos = new HashSet<long>((options?.EosTokenIds ?? Defaults.EosTokenIds ?? Array.Empty<long>()));
+        var finished = false;
         var streaming = (options ?? new GenerationOptions()) with
         {
             OnTokens = step =>
             {
-                if (eos.Contains(step[0])) return;
+                // A row that stopped on a stop string without an EOS id goes on with real tokens (as Hugging Face's).
+                if (finished || eos.Contains(step[0])) { finished = true; return; }
                 tokens.Add(checked((int)step[0]));
                 Emit(Tokenizer.Decode(tokens).TrimStart());
+                if (held is { Stopped: true }) finished = true;
             },
         };
         var text = Caption([image], [prompt], streaming)[0];
+        if (held is not null)
+        {
+            var rest = held.Finish();
+            if (rest.Length > 0) onText(rest);
+            return text;
+        }
         Emit(text);
         return text;
     }

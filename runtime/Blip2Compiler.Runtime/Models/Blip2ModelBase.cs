@@ -180,6 +180,11 @@ public abstract class Blip2ModelBase : IDisposable
         if (plan.EosTokenIds is { } eosIds && vocab > 0 && eosIds.Length >= vocab)
             throw new InvalidGenerationOptionException("eos_token_id", eosIds, $"lists {eosIds.Length} ids; at most {vocab - 1} (the vocabulary has {vocab})");
         InVocabulary("pad_token_id", plan.PadTokenId);
+        // Forced and banned ids index the scores (Hugging Face refuses banned ids outside the vocabulary too);
+        // suppressed ids outside it match nothing, there as here.
+        InVocabulary("forced_bos_token_id", plan.ForcedBosTokenId);
+        foreach (var id in plan.ForcedEosTokenIds ?? []) InVocabulary("forced_eos_token_id", id);
+        foreach (var word in plan.BadWordsIds ?? []) foreach (var id in word) InVocabulary("bad_words_ids", id);
         InVocabulary("decoder_start_token_id", settings.DecoderStartTokenId);
         return settings;
     }
