@@ -35,8 +35,18 @@ public sealed class Blip2Captioner
         ArgumentNullException.ThrowIfNull(model);
         var dir = checkpointDirectory ?? model.CheckpointDirectory
             ?? throw new Blip2Exception("the model was not loaded from a folder: give the checkpoint folder that holds its tokenizer and preprocessor_config.json");
-        return new Blip2Captioner(model, Blip2ImageProcessor.Load(dir), TokenizerLoader.Load(dir), GenerationDefaults.Load(dir));
+        var generation = GenerationDefaults.Read(dir);
+        return new Blip2Captioner(model, Blip2ImageProcessor.Load(dir), TokenizerLoader.Load(dir), generation.Options)
+        {
+            DefaultsNotes = generation.Notes,
+        };
     }
+
+    /// <summary>
+    /// Notes on the checkpoint's generation_config.json (<see cref="GenerationDefaults.Read"/>): keys this engine
+    /// does not use, which it ignores. Empty when the captioner was not made from a checkpoint folder.
+    /// </summary>
+    public IReadOnlyList<string> DefaultsNotes { get; private init; } = [];
 
     public Blip2ModelBase Model { get; }
     public Blip2ImageProcessor Images { get; }
