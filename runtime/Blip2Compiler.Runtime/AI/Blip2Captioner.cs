@@ -40,6 +40,12 @@ public sealed class Blip2Captioner
         return new Blip2Captioner(model, Blip2ImageProcessor.Load(dir), TokenizerLoader.Load(dir));
     }
 
+    /// <summary>
+    /// Notes on the model's generation_config.json (<see cref="Blip2ConditionalGeneration.GenerationConfigNotes"/>):
+    /// keys this engine does not use, which it ignores.
+    /// </summary>
+    public IReadOnlyList<string> DefaultsNotes => Model.GenerationConfigNotes;
+
     public Blip2ConditionalGeneration Model { get; }
     public Blip2ImageProcessor Images { get; }
     public ITextTokenizer Tokenizer { get; }
@@ -58,10 +64,20 @@ public sealed class Blip2Captioner
     public IReadOnlyList<string> Caption(IReadOnlyList<ImageSource> images, IReadOnlyList<string?>? prompts = null, GenerationOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(images);
+        return [.. Captions(images, prompts, (options ?? new GenerationOptions()) with { NumReturnSequences = 1 }).Select(texts => texts[0])];
+    }
+
+    /// <summary>
+    /// Every returned sequence per image (<c>num_return_sequences</c> of them, best first for beam search): the texts
+    /// continuing each prompt, trimmed, each ending before the first of the options' <c>stop_strings</c> it holds.
+    /// </summary>
+    public IReadOnlyList<IReadOnlyList<string>> Captions(IReadOnlyList<ImageSource> images, IReadOnlyList<string?>? prompts = null, GenerationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(images);
         Model.ThrowIfDisposed();
         if (images.Count == 0) return [];
 
-        var merged = GenerationDefaults.Merge(Defaults, options) with { NumReturnSequences = 1 };
+        var merged = WithTokenizer(GenerationDefaults.Merge(Defaults, options));
         // The prompts first: a run the model cannot take (too long, too many beams) fails before any image is decoded.
         var prompt = _processor.BuildPrompts(images.Count, prompts);
         var prepared = Model.PrepareGeneration(merged, prompt.BatchSize, prompt.SequenceLength);
@@ -69,7 +85,7 @@ public sealed class Blip2Captioner
         var pixels = Images.Preprocess(images);
         var (ids, mask) = prompt.ToTensors();
         var result = Model.Run(prepared, new GenerationInputs(pixels, ids, mask));
-        return [.. result.NewTokens.Select(tokens => Tokenizer.Decode(tokens.Select(id => checked((int)id))).Trim())];
+        return Texts(result, merged, images.Count);
     }
 
     /// <summary>
@@ -86,14 +102,32 @@ public sealed class Blip2Captioner
         var count = checked((int)pixelValues.shape[0]);
         if (count == 0) return [];
 
-        var merged = GenerationDefaults.Merge(Defaults, options) with { NumReturnSequences = 1 };
+        var merged = WithTokenizer(GenerationDefaults.Merge(Defaults, options) with { NumReturnSequences = 1 });
         var prompt = _processor.BuildPrompts(count, prompts);
         var prepared = Model.PrepareGeneration(merged, prompt.BatchSize, prompt.SequenceLength);
         using var scope = torch.NewDisposeScope();
         var (ids, mask) = prompt.ToTensors();
         var result = Model.Run(prepared, new GenerationInputs(pixelValues, ids, mask));
-        return [.. result.NewTokens.Select(tokens => Tokenizer.Decode(tokens.Select(id => checked((int)id))).Trim())];
+        return [.. Texts(result, merged, count).Select(texts => texts[0])];
     }
+
+    // Each image's returned sequences as texts (num_return_sequences of them, in the result's order).
+    private IReadOnlyList<IReadOnlyList<string>> Texts(GenerationResult result, GenerationOptions merged, int images)
+    {
+        var texts = result.NewTokens.Select(tokens => Text(tokens, merged.StopStrings)).ToArray();
+        var copies = texts.Length / images;
+        return [.. texts.Chunk(copies)];
+    }
+
+    /// <summary>
+    /// The text of one row's new tokens: decoded (special tokens dropped), cut before the first stop string, trimmed.
+    /// </summary>
+    public string Text(IEnumerable<long> newTokens, IReadOnlyList<string>? stopStrings = null) =>
+        StopStringCriteria.Cut(Tokenizer.Decode(newTokens.Select(id => checked((int)id))), stopStrings).Trim();
+
+    // Stop strings need a tokenizer to decode rows (Hugging Face's generate(tokenizer=...)): the checkpoint's own.
+    private GenerationOptions WithTokenizer(GenerationOptions options) =>
+        options.StopStrings is { Count: > 0 } && options.Tokenizer is null ? options with { Tokenizer = Tokenizer } : options;
 
     /// <summary>
     /// One image and prompt, every returned sequence (<c>num_return_sequences</c> of them, best first), as token ids:
@@ -104,7 +138,7 @@ public sealed class Blip2Captioner
     {
         ArgumentNullException.ThrowIfNull(image);
         Model.ThrowIfDisposed();
-        var merged = GenerationDefaults.Merge(Defaults, options);
+        var merged = WithTokenizer(GenerationDefaults.Merge(Defaults, options));
         var built = _processor.BuildPrompts(1, [prompt]);
         var prepared = Model.PrepareGeneration(merged, built.BatchSize, built.SequenceLength);
         using var scope = torch.NewDisposeScope();
@@ -137,8 +171,17 @@ public sealed class Blip2Captioner
         Model.ThrowIfDisposed();
         var tokens = new List<int>();
         var sent = "";
+        // With stop strings, text that could still turn out to begin one is held back until it cannot (SequenceText).
+        var stops = options?.StopStrings ?? Defaults.StopStrings;
+        var held = stops is { Count: > 0 } ? new Serving.SequenceText(stops) : null;
         void Emit(string text)
         {
+            if (held is not null)
+            {
+                var piece = held.Update(text);
+                if (piece.Length > 0) onText(piece);
+                return;
+            }
             // Decode everything so far and send what is new: byte-level BPE pieces only make text together.
             if (text.Length > sent.Length && text.StartsWith(sent, StringComparison.Ordinal)) onText(text[sent.Length..]);
             sent = text;
@@ -146,17 +189,26 @@ public sealed class Blip2Captioner
         // The EOS ids the run stops on: the model's settings for these options (its generation_config.json, then config.json).
         var eos = new HashSet<long>(Model.GenerationSettings(GenerationDefaults.Merge(Defaults, options)).EosTokenIds ?? []);
         var caller = options?.OnTokens;
+        var finished = false;
         var streaming = (options ?? new GenerationOptions()) with
         {
             OnTokens = step =>
             {
                 caller?.Invoke(step);   // the caller's own hook first (a chat client's cancellation check)
-                if (eos.Contains(step[0])) return;
+                // A row that stopped on a stop string without an EOS id goes on with real tokens (as Hugging Face's).
+                if (finished || eos.Contains(step[0])) { finished = true; return; }
                 tokens.Add(checked((int)step[0]));
                 Emit(Tokenizer.Decode(tokens).TrimStart());
+                if (held is { Stopped: true }) finished = true;
             },
         };
         var text = Caption([image], [prompt], streaming)[0];
+        if (held is not null)
+        {
+            var rest = held.Finish();
+            if (rest.Length > 0) onText(rest);
+            return text;
+        }
         Emit(text);
         return text;
     }

@@ -7,7 +7,7 @@ namespace Blip2Compiler.Generation;
 /// <c>num_beams</c> running hypotheses and <c>num_beams</c> finished ones in static [batch, beams, max_length]
 /// tensors. Each step scores all beams × vocabulary continuations (log-softmax, processors, plus the beam's score),
 /// keeps the top <c>max(2, 1 + #eos) × num_beams</c>, continues the best non-finished ones, and files those that hit
-/// EOS (or max_length) among the finished, scored <c>sum_logprobs / generated_len ^ length_penalty</c> where
+/// EOS, a stop string or max_length among the finished, scored <c>sum_logprobs / generated_len ^ length_penalty</c> where
 /// generated_len counts the new tokens including the final one.
 /// </summary>
 internal static class BeamSearch
@@ -48,6 +48,9 @@ internal static class BeamSearch
         // Source beam (flat row) of each generated token; −1 where none (yet).
         var runningOrigins = full(new long[] { batch, beams, maxLength - promptLength }, -1L, ScalarType.Int64, device);
         var finishedOrigins = runningOrigins.clone();
+        // output_scores: each generated token's processed log-probability, gathered along with the origins.
+        var runningTokenScores = plan.OutputScores ? zeros(new long[] { batch, beams, maxLength - promptLength }, device: device) : null;
+        var finishedTokenScores = runningTokenScores?.clone();
 
         using var session = Decoder.Open(factory, beams, plan, rows);
         var logits = session.Next(null);
@@ -78,11 +81,20 @@ internal static class BeamSearch
                 topSequences.select(2, length).copy_(tokens);
                 var topOrigins = Gather(runningOrigins, sourceBeam);
                 topOrigins.select(2, length - promptLength).copy_(sourceBeam + batchOffset);
+                Tensor? topTokenScores = null;
+                if (runningTokenScores is not null)
+                {
+                    topTokenScores = Gather(runningTokenScores, sourceBeam);
+                    topTokenScores.select(2, length - promptLength).copy_(logProbs.view(batch, beams * vocab).gather(1, topIndices));
+                }
 
-                // d. which candidates end here: max_length reached, or an EOS token
+                // d. which candidates end here (Hugging Face's stopping criteria on them): max_length reached, an EOS
+                // token, or a stop string in the candidate's generated text
                 var hitsStop = length + 1 >= maxLength
                     ? ones(batch, beamsToKeep, ScalarType.Bool, device)
                     : eos is not null ? isin(tokens, eos) : zeros(batch, beamsToKeep, ScalarType.Bool, device);
+                if (plan.StopStrings is { } stops && length + 1 < maxLength)
+                    hitsStop = hitsStop.logical_or(StopMatches(stops, topSequences.narrow(2, promptLength, length + 1 - promptLength), device));
 
                 // e. the best num_beams candidates that have not ended continue
                 var continuing = topScores + hitsStop.to(ScalarType.Float32) * Dropped;
@@ -90,6 +102,7 @@ internal static class BeamSearch
                 Decoder.Keep(ref running, Gather(topSequences, keep));
                 Decoder.Keep(ref runningScores, Gather(continuing, keep));
                 Decoder.Keep(ref runningOrigins, Gather(topOrigins, keep));
+                if (topTokenScores is not null) runningTokenScores = Kept(runningTokenScores!, Gather(topTokenScores, keep));
 
                 // f. file the candidates that ended among the finished hypotheses if they score better
                 var justFinished = hitsStop.logical_and(topBeamMask);
@@ -102,6 +115,7 @@ internal static class BeamSearch
                 Decoder.Keep(ref finished, Gather(cat([finished, topSequences], 1), best));
                 Decoder.Keep(ref finishedScores, Gather(mergedScores, best));
                 Decoder.Keep(ref finishedOrigins, Gather(cat([finishedOrigins, topOrigins], 1), best));
+                if (topTokenScores is not null) finishedTokenScores = Kept(finishedTokenScores!, Gather(cat([finishedTokenScores!, topTokenScores], 1), best));
                 Decoder.Keep(ref isFinished, Gather(cat([isFinished, justFinished], 1), best));
 
                 // g. stop, or reorder the cache to the surviving beams and decode their last tokens
@@ -127,7 +141,27 @@ internal static class BeamSearch
         var outOrigins = finishedOrigins.narrow(1, 0, returned).reshape(batch * returned, maxLength - promptLength);
         var generated = outOrigins.ne(-1).sum(1).max().item<long>();
         var scores = finishedScores.narrow(1, 0, returned).reshape(batch * returned).cpu().data<float>().ToArray();
-        return GenerationResult.From(outSequences.narrow(1, 0, promptLength + generated), promptLength, scores);
+        var result = GenerationResult.From(outSequences.narrow(1, 0, promptLength + generated), promptLength, scores);
+        if (finishedTokenScores is null) return result;
+        var lengths = outOrigins.ne(-1).sum(1).cpu().data<long>().ToArray();
+        var tokenScores = finishedTokenScores.narrow(1, 0, returned).reshape(batch * returned, maxLength - promptLength).cpu();
+        return result with { TokenScores = [.. lengths.Select((n, r) => tokenScores[r].narrow(0, 0, n).data<float>().ToArray())] };
+    }
+
+    private static Tensor Kept(Tensor slot, Tensor value)
+    {
+        Decoder.Keep(ref slot, value);
+        return slot;
+    }
+
+    /// <summary>Which candidates' generated ids [batch, candidates, generated] decode to a text with a stop string.</summary>
+    private static Tensor StopMatches(StopStringCriteria stops, Tensor generated, Device device)
+    {
+        var (batch, candidates, length) = (generated.shape[0], generated.shape[1], (int)generated.shape[2]);
+        var ids = generated.cpu().data<long>().ToArray();
+        var matched = new bool[batch * candidates];
+        for (var c = 0; c < matched.Length; c++) matched[c] = stops.IsMatched(new ArraySegment<long>(ids, c * length, length));
+        return tensor(matched, device: device).view(batch, candidates);
     }
 
     /// <summary>

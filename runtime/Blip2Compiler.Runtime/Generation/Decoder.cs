@@ -3,8 +3,9 @@ using static TorchSharp.torch;
 namespace Blip2Compiler.Generation;
 
 /// <summary>
-/// The decoding loop of Hugging Face transformers' <c>generate</c>: greedy search, multinomial sampling and beam
-/// search (<c>_sample</c>, <c>_beam_search</c>), with its logits processors and stopping rules. Models plug in through
+/// The decoding loop of Hugging Face transformers' <c>generate</c>: greedy search, multinomial sampling, beam search
+/// and group (diverse) beam search (<c>_sample</c>, <c>_beam_search</c>, <c>_group_beam_search</c>), with its logits
+/// processors and stopping rules (EOS, max_length, stop strings). Models plug in through
 /// <see cref="DecoderFactory"/>.
 /// </summary>
 public static class Decoder
@@ -31,6 +32,7 @@ public static class Decoder
         // of host time per op measured on CPU (a decoding step is hundreds of small ops). Everything made here stays
         // here: the caller gets host arrays back.
         using var inference = TorchSharp.torch.inference_mode();
+        if (plan.IsGroupBeamSearch) return GroupBeamSearch.Run(factory, contextIds, plan, processors);
         return plan.NumBeams > 1
             ? BeamSearch.Run(factory, contextIds, plan, processors)
             : SampleSearch.Run(factory, contextIds, plan, processors, options.OnTokens);

@@ -10,25 +10,43 @@ public static class GenerationDefaults
     /// generation_config.json win; special token ids it lacks come from config.json's <c>text_config</c>, then from
     /// config.json's top level (as Hugging Face derives a generation config from the text model's config).
     /// </summary>
-    public static GenerationOptions Load(string checkpointDir) => Load(checkpointDir, config: null);
+    public static GenerationOptions Load(string checkpointDir) => Read(checkpointDir).Options;
 
     /// <summary>The same, with config.json as a load already read it (<paramref name="config"/>; null: read the file).</summary>
-    internal static GenerationOptions Load(string checkpointDir, JsonElement? config)
+    internal static GenerationOptions Load(string checkpointDir, JsonElement? config) => Read(checkpointDir, config).Options;
+
+    /// <summary>
+    /// <see cref="Load"/>, with a note for every generation_config.json key this engine does not use: keys Hugging
+    /// Face does not know, and Hugging Face options set away from their defaults that this engine does not
+    /// implement (<see cref="GenerationConfigKeys"/>). Hugging Face itself keeps unknown keys as attributes, silently.
+    /// </summary>
+    public static GenerationConfigFile Read(string checkpointDir) => Read(checkpointDir, config: null);
+
+    internal static GenerationConfigFile Read(string checkpointDir, JsonElement? config)
     {
         if (!Directory.Exists(checkpointDir))
             throw new Blip2Exception($"Checkpoint folder '{checkpointDir}' does not exist.");
 
         var generationPath = Path.Combine(checkpointDir, "generation_config.json");
         var configPath = Path.Combine(checkpointDir, "config.json");
-        var options = File.Exists(generationPath) ? Read(generationPath, ReadObject(generationPath)) : new GenerationOptions();
+        var notes = new List<string>();
+        GenerationOptions options;
+        if (File.Exists(generationPath))
+        {
+            var json = ReadObject(generationPath);
+            options = ReadOptions(generationPath, json);
+            notes.AddRange(GenerationConfigKeys.Notes(json));
+        }
+        else options = new GenerationOptions();
         if (config is not { } root)
         {
-            if (!File.Exists(configPath)) return options;
+            if (!File.Exists(configPath)) return new GenerationConfigFile(options, notes);
             root = ReadObject(configPath);
         }
         if (root.TryGetProperty("text_config", out var text) && text.ValueKind == JsonValueKind.Object)
-            options = FillTokens(options, Read(configPath, text, tokensOnly: true));
-        return FillTokens(options, Read(configPath, root, tokensOnly: true));
+            options = FillTokens(options, ReadOptions(configPath, text, tokensOnly: true));
+        options = FillTokens(options, ReadOptions(configPath, root, tokensOnly: true));
+        return new GenerationConfigFile(options, notes);
     }
 
     /// <summary>Each option of <paramref name="overrides"/> that is set replaces the one of <paramref name="defaults"/>.</summary>
@@ -55,6 +73,16 @@ public static class GenerationDefaults
             PadTokenId = overrides.PadTokenId ?? defaults.PadTokenId,
             BosTokenId = overrides.BosTokenId ?? defaults.BosTokenId,
             DecoderStartTokenId = overrides.DecoderStartTokenId ?? defaults.DecoderStartTokenId,
+            StopStrings = overrides.StopStrings ?? defaults.StopStrings,
+            Tokenizer = overrides.Tokenizer ?? defaults.Tokenizer,
+            BadWordsIds = overrides.BadWordsIds ?? defaults.BadWordsIds,
+            SuppressTokens = overrides.SuppressTokens ?? defaults.SuppressTokens,
+            BeginSuppressTokens = overrides.BeginSuppressTokens ?? defaults.BeginSuppressTokens,
+            ForcedBosTokenId = overrides.ForcedBosTokenId ?? defaults.ForcedBosTokenId,
+            ForcedEosTokenIds = overrides.ForcedEosTokenIds ?? defaults.ForcedEosTokenIds,
+            NumBeamGroups = overrides.NumBeamGroups ?? defaults.NumBeamGroups,
+            DiversityPenalty = overrides.DiversityPenalty ?? defaults.DiversityPenalty,
+            OutputScores = overrides.OutputScores ?? defaults.OutputScores,
             Seed = overrides.Seed ?? defaults.Seed,
             OnTokens = overrides.OnTokens ?? defaults.OnTokens,
         };
@@ -83,7 +111,7 @@ public static class GenerationDefaults
         }
     }
 
-    private static GenerationOptions Read(string path, JsonElement json, bool tokensOnly = false)
+    private static GenerationOptions ReadOptions(string path, JsonElement json, bool tokensOnly = false)
     {
         var reader = new Reader(path, json);
         var tokens = new GenerationOptions
@@ -113,6 +141,15 @@ public static class GenerationDefaults
             TopP = reader.Float("top_p"),
             RepetitionPenalty = reader.Float("repetition_penalty"),
             NoRepeatNgramSize = reader.Int("no_repeat_ngram_size"),
+            StopStrings = reader.Strings("stop_strings"),
+            BadWordsIds = reader.IdLists("bad_words_ids"),
+            SuppressTokens = reader.Ids("suppress_tokens"),
+            BeginSuppressTokens = reader.Ids("begin_suppress_tokens"),
+            ForcedBosTokenId = reader.Long("forced_bos_token_id"),
+            ForcedEosTokenIds = reader.Ids("forced_eos_token_id"),
+            NumBeamGroups = reader.Int("num_beam_groups"),
+            DiversityPenalty = reader.Float("diversity_penalty"),
+            OutputScores = reader.Bool("output_scores"),
         };
     }
 
@@ -144,6 +181,35 @@ public static class GenerationDefaults
             JsonValueKind.String when v.GetString() == "never" => Generation.EarlyStopping.Never,
             _ => throw Wrong(key, v, "true, false or \"never\""),
         };
+
+        /// <summary>A string or a list of strings (Hugging Face's <c>Union[str, list[str]]</c>).</summary>
+        public IReadOnlyList<string>? Strings(string key)
+        {
+            if (Get(key) is not { } v) return null;
+            if (v.ValueKind == JsonValueKind.String) return [v.GetString()!];
+            if (v.ValueKind != JsonValueKind.Array) throw Wrong(key, v, "a string or a list of strings");
+            var strings = new List<string>();
+            foreach (var item in v.EnumerateArray())
+                strings.Add(item.ValueKind == JsonValueKind.String ? item.GetString()! : throw Wrong(key, v, "a string or a list of strings"));
+            return strings;
+        }
+
+        /// <summary>A list of lists of ids (<c>bad_words_ids</c>).</summary>
+        public IReadOnlyList<IReadOnlyList<long>>? IdLists(string key)
+        {
+            if (Get(key) is not { } v) return null;
+            if (v.ValueKind != JsonValueKind.Array) throw Wrong(key, v, "a list of lists of integers");
+            var lists = new List<IReadOnlyList<long>>();
+            foreach (var item in v.EnumerateArray())
+            {
+                if (item.ValueKind != JsonValueKind.Array) throw Wrong(key, v, "a list of lists of integers");
+                var ids = new List<long>();
+                foreach (var id in item.EnumerateArray())
+                    ids.Add(id.ValueKind == JsonValueKind.Number && id.TryGetInt64(out var i) ? i : throw Wrong(key, v, "a list of lists of integers"));
+                lists.Add(ids);
+            }
+            return lists;
+        }
 
         public IReadOnlyList<long>? Ids(string key)
         {

@@ -1,3 +1,5 @@
+using Blip2Compiler.Processing;
+
 namespace Blip2Compiler.Generation;
 
 /// <summary>
@@ -61,6 +63,45 @@ public sealed record GenerationOptions
     /// <summary><c>decoder_start_token_id</c>: the first decoder id of encoder–decoder models.</summary>
     public long? DecoderStartTokenId { get; init; }
 
+    /// <summary>
+    /// <c>stop_strings</c>: a row ends as soon as its generated text contains one of these (matched in the decoded
+    /// text, so across token boundaries, as Hugging Face's <c>StopStringCriteria</c>). The ids keep the token that
+    /// completed the match (as Hugging Face returns them, pad after); texts (<see cref="StopStringCriteria.Cut"/>,
+    /// the captioner's) end before the stop string. Needs <see cref="Tokenizer"/>.
+    /// </summary>
+    public IReadOnlyList<string>? StopStrings { get; init; }
+
+    /// <summary>
+    /// Hugging Face's <c>tokenizer</c> argument of <c>generate</c>: decodes rows for <see cref="StopStrings"/>.
+    /// <see cref="AI.Blip2Captioner"/> sets its own.
+    /// </summary>
+    public ITextTokenizer? Tokenizer { get; init; }
+
+    /// <summary><c>bad_words_ids</c>: id sequences that may never be generated (the last id of each is banned after its prefix).</summary>
+    public IReadOnlyList<IReadOnlyList<long>>? BadWordsIds { get; init; }
+
+    /// <summary><c>suppress_tokens</c>: ids whose score is −inf at every step.</summary>
+    public IReadOnlyList<long>? SuppressTokens { get; init; }
+
+    /// <summary><c>begin_suppress_tokens</c>: ids whose score is −inf at the first generated position.</summary>
+    public IReadOnlyList<long>? BeginSuppressTokens { get; init; }
+
+    /// <summary><c>forced_bos_token_id</c>: the first token after a one-token context (T5's decoder start).</summary>
+    public long? ForcedBosTokenId { get; init; }
+
+    /// <summary><c>forced_eos_token_id</c>: one or several ids forced as the last token when <c>max_length</c> is reached.</summary>
+    public IReadOnlyList<long>? ForcedEosTokenIds { get; init; }
+
+    /// <summary><c>num_beam_groups</c> (default 1): diverse (group) beam search when above 1; divides <see cref="NumBeams"/>.</summary>
+    public int? NumBeamGroups { get; init; }
+
+    /// <summary><c>diversity_penalty</c> (default 0): subtracted, per group beam search step, from a token's score for
+    /// every earlier group's beam that chose it in the same step.</summary>
+    public double? DiversityPenalty { get; init; }
+
+    /// <summary><c>output_scores</c> (default false): fills <see cref="GenerationResult.TokenScores"/>.</summary>
+    public bool? OutputScores { get; init; }
+
     /// <summary>Seeds the sampler's generator, so sampled results repeat across runs. Unset: torch's global generator.</summary>
     public long? Seed { get; init; }
 
@@ -119,6 +160,50 @@ public sealed record GenerationOptions
             foreach (var id in eos)
                 if (id < 0) throw new InvalidGenerationOptionException("eos_token_id", eos, "token ids must be non-negative");
         NonNegativeId("pad_token_id", PadTokenId);
+        NonNegativeId("forced_bos_token_id", ForcedBosTokenId);
+        Ids("forced_eos_token_id", ForcedEosTokenIds);
+        Ids("suppress_tokens", SuppressTokens);
+        Ids("begin_suppress_tokens", BeginSuppressTokens);
+        if (BadWordsIds is { } bad)
+        {
+            // NoBadWordsLogitsProcessor's own checks: a non-empty list of non-empty lists of non-negative ids.
+            if (bad.Count == 0) throw new InvalidGenerationOptionException("bad_words_ids", "[]", "must be a non-empty list of token id lists");
+            foreach (var word in bad)
+            {
+                if (word is null || word.Count == 0)
+                    throw new InvalidGenerationOptionException("bad_words_ids", "[]", "every banned sequence needs at least one token id");
+                Ids("bad_words_ids", word);
+            }
+        }
+        if (StopStrings is { } stops)
+        {
+            if (stops.Count == 0) throw new InvalidGenerationOptionException("stop_strings", "[]", "must list at least one string");
+            foreach (var stop in stops)
+                if (string.IsNullOrEmpty(stop)) throw new InvalidGenerationOptionException("stop_strings", stop ?? "", "stop strings must not be empty");
+        }
+
+        // Group beam search: Hugging Face's GenerationConfig.validate rules for it.
+        Positive("num_beam_groups", NumBeamGroups);
+        AtMost("num_beam_groups", NumBeamGroups, DecodingLimits.MaxBeams);
+        if (DiversityPenalty is { } penalty && !double.IsFinite(penalty))
+            throw new InvalidGenerationOptionException("diversity_penalty", penalty, "must be a finite number");
+        var groups = NumBeamGroups ?? 1;
+        var diversity = DiversityPenalty ?? 0.0;
+        if (beams > 1 && (groups != 1 || diversity != 0.0))
+        {
+            const string prefix = "group beam search (`num_beam_groups` > 1 or `diversity_penalty` set): ";
+            if (sampling) throw new InvalidGenerationOptionException("do_sample", true, prefix + "`do_sample` must be false");
+            if (beams % groups != 0)
+                throw new InvalidGenerationOptionException("num_beam_groups", groups, prefix + $"`num_beams` ({beams}) must be divisible by it");
+            if (diversity == 0.0)
+                throw new InvalidGenerationOptionException("diversity_penalty", diversity, prefix + "must be above 0, or the groups are identical");
+            // Hugging Face builds its HammingDiversityLogitsProcessor (which refuses a penalty that is not > 0) for a
+            // positive penalty only, and then fails inside plain beam search for want of groups: both are errors here.
+            if (diversity < 0)
+                throw new InvalidGenerationOptionException("diversity_penalty", diversity, prefix + "must be above 0");
+            if (groups == 1)
+                throw new InvalidGenerationOptionException("diversity_penalty", diversity, "applies to group beam search only: set `num_beam_groups` above 1");
+        }
         NonNegativeId("bos_token_id", BosTokenId);
         NonNegativeId("decoder_start_token_id", DecoderStartTokenId);
     }
@@ -136,6 +221,13 @@ public sealed record GenerationOptions
     private static void NonNegative(string name, int? value)
     {
         if (value is { } v && v < 0) throw new InvalidGenerationOptionException(name, v, "must not be negative");
+    }
+
+    private static void Ids(string name, IReadOnlyList<long>? ids)
+    {
+        if (ids is null) return;
+        foreach (var id in ids)
+            if (id < 0) throw new InvalidGenerationOptionException(name, ids, "token ids must be non-negative");
     }
 
     private static void NonNegativeId(string name, long? value)

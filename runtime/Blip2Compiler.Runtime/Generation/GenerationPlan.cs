@@ -26,6 +26,19 @@ internal sealed record GenerationPlan
     /// <summary>Fills finished rows; Hugging Face falls back to the first EOS id.</summary>
     public required long? PadTokenId { get; init; }
     public required long? Seed { get; init; }
+    public required int NumBeamGroups { get; init; }
+    public required double DiversityPenalty { get; init; }
+    public required bool OutputScores { get; init; }
+    public required IReadOnlyList<IReadOnlyList<long>>? BadWordsIds { get; init; }
+    public required long[]? SuppressTokens { get; init; }
+    public required long[]? BeginSuppressTokens { get; init; }
+    public required long? ForcedBosTokenId { get; init; }
+    public required long[]? ForcedEosTokenIds { get; init; }
+    /// <summary>Stop strings with the tokenizer that decodes rows for them; null when none are set.</summary>
+    public required StopStringCriteria? StopStrings { get; init; }
+
+    /// <summary>Hugging Face's generation mode <c>GROUP_BEAM_SEARCH</c>: beams in more than one group.</summary>
+    public bool IsGroupBeamSearch => NumBeams > 1 && NumBeamGroups > 1;
 
     public int MaxNewTokens => MaxLength - ContextLength;
 
@@ -56,6 +69,10 @@ internal sealed record GenerationPlan
                 $"the context is already {contextLength} tokens long; raise `max_length` or set `max_new_tokens`");
         if (maxLength > int.MaxValue)
             throw new DecodingTooLargeException("max_length (context + max_new_tokens)", maxLength, int.MaxValue);
+        StopStringCriteria? stops = null;
+        if (options.StopStrings is { Count: > 0 } stopStrings)
+            stops = new StopStringCriteria(stopStrings, options.Tokenizer ?? throw new InvalidGenerationOptionException("stop_strings", stopStrings[0],
+                "needs the model's tokenizer to decode the rows: set `GenerationOptions.Tokenizer` (Blip2Captioner sets its own), as Hugging Face's generate needs `tokenizer=`"));
         var minLength = options.MinNewTokens is { } minNew ? Math.Min((long)minNew + contextLength, int.MaxValue) : options.MinLength ?? 0;
 
         return new GenerationPlan
@@ -77,6 +94,15 @@ internal sealed record GenerationPlan
             EosTokenIds = eos,
             PadTokenId = options.PadTokenId ?? eos?[0],
             Seed = options.Seed,
+            NumBeamGroups = options.NumBeamGroups ?? 1,
+            DiversityPenalty = options.DiversityPenalty ?? 0.0,
+            OutputScores = options.OutputScores ?? false,
+            BadWordsIds = options.BadWordsIds,
+            SuppressTokens = options.SuppressTokens?.ToArray(),
+            BeginSuppressTokens = options.BeginSuppressTokens?.ToArray(),
+            ForcedBosTokenId = options.ForcedBosTokenId,
+            ForcedEosTokenIds = options.ForcedEosTokenIds is { Count: > 0 } forced ? forced.ToArray() : null,
+            StopStrings = stops,
         };
     }
 }

@@ -16,6 +16,16 @@ public sealed record GenerationResult
     /// <summary>Beam search only: each returned hypothesis's length-penalised log-probability (Hugging Face's <c>sequences_scores</c>).</summary>
     public float[]? SequenceScores { get; init; }
 
+    /// <summary>
+    /// <c>output_scores</c> only: per row, the log-probability of each generated token under the scores it was chosen
+    /// from (after the processors and warpers), up to and including the row's last token — its EOS or the token that
+    /// completed a stop string; pad filling has none. What Hugging Face's <c>compute_transition_scores</c> gives:
+    /// with <c>normalize_logits=True</c> for greedy search and sampling (whose <c>scores</c> are processed logits),
+    /// as they are for beam search (whose <c>scores</c> are processed log-probabilities, followed along
+    /// <c>beam_indices</c>), so a hypothesis's entries sum to its score × generated_len ^ length_penalty.
+    /// </summary>
+    public float[][]? TokenScores { get; init; }
+
     internal static GenerationResult From(TorchSharp.torch.Tensor sequences, int contextLength, float[]? scores)
     {
         using var host = sequences.cpu();

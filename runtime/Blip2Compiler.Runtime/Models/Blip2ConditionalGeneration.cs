@@ -143,9 +143,23 @@ public abstract class Blip2ConditionalGeneration : Blip2ModelBase
     internal GenerationOptions GenerationSettings(GenerationOptions? options) =>
         GenerationDefaults.Merge(GenerationDefaultsWithCompiledIds(), options);
 
+    /// <summary>Notes on the checkpoint's generation_config.json, read with its defaults (<see cref="GenerationDefaults.Read"/>):
+    /// keys this engine does not use, which it ignores.</summary>
+    public IReadOnlyList<string> GenerationConfigNotes
+    {
+        get
+        {
+            GenerationDefaultsWithCompiledIds();
+            return _generationNotes;
+        }
+    }
+    private IReadOnlyList<string> _generationNotes = [];
+
     private GenerationOptions ReadGenerationDefaults()
     {
-        var defaults = CheckpointDirectory is null ? new GenerationOptions() : GenerationDefaults.Load(CheckpointDirectory, CheckpointConfig);
+        var file = CheckpointDirectory is null ? new GenerationConfigFile(new GenerationOptions(), []) : GenerationDefaults.Read(CheckpointDirectory, CheckpointConfig);
+        _generationNotes = file.Notes;
+        var defaults = file.Options;
         return defaults with
         {
             EosTokenIds = defaults.EosTokenIds ?? (ModelInfo.EosTokenId is long eos ? new[] { eos } : null),
@@ -219,6 +233,11 @@ public abstract class Blip2ConditionalGeneration : Blip2ModelBase
         if (plan.EosTokenIds is { } eosIds && vocab > 0 && eosIds.Length >= vocab)
             throw new InvalidGenerationOptionException("eos_token_id", eosIds, $"lists {eosIds.Length} ids; at most {vocab - 1} (the vocabulary has {vocab})");
         InVocabulary("pad_token_id", plan.PadTokenId);
+        // Forced and banned ids index the scores (Hugging Face refuses banned ids outside the vocabulary too);
+        // suppressed ids outside it match nothing, there as here.
+        InVocabulary("forced_bos_token_id", plan.ForcedBosTokenId);
+        foreach (var id in plan.ForcedEosTokenIds ?? []) InVocabulary("forced_eos_token_id", id);
+        foreach (var word in plan.BadWordsIds ?? []) foreach (var id in word) InVocabulary("bad_words_ids", id);
         InVocabulary("decoder_start_token_id", settings.DecoderStartTokenId);
         return new PreparedGeneration(settings, batch, promptIds);
     }

@@ -196,8 +196,12 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
     {
         if (request.Image is null) throw new Blip2Exception("the request has no image: BLIP-2 conditions every prompt on one image");
         var model = Captioner.Model;
+        // The tokenizer decodes rows for stop_strings on the side lane; the batch's rows find them in their SequenceText.
+        request = request with { Options = (request.Options ?? new GenerationOptions()) with { Tokenizer = Captioner.Tokenizer } };
         var settings = model.GenerationSettings(GenerationDefaults.Merge(Captioner.Defaults, request.Options));
         settings.Validate();
+        if (request.Options.OutputScores == true)
+            throw new InvalidGenerationOptionException("output_scores", true, "the engine's sequences carry no scores: use Blip2Captioner.Generate for them");
         var ids = _processor.Prompts.BuildIds(request.Prompt).Select(id => (long)id).ToArray();
         // The model's own generation prelude (decoding bounds, ids inside the vocabulary, the position budget), so a
         // request the engine takes is one a lone Generate takes, and one it refuses fails with the same typed error.

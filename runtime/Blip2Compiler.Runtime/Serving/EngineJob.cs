@@ -33,6 +33,7 @@ internal sealed class EngineJob : IDisposable
         Pixels = pixels;
         Cancellation = cancellation;
         Processors = LogitsProcessorList.For(plan);
+        Stops = SequenceText.Stops(request.Stop, settings);
         _eos = plan.EosTokenIds is { } ids ? [.. ids] : [];
         Enqueued = Stopwatch.GetTimestamp();
     }
@@ -46,6 +47,9 @@ internal sealed class EngineJob : IDisposable
     public Tensor Pixels { get; }
     public CancellationToken Cancellation { get; }
     public LogitsProcessorList Processors { get; }
+
+    /// <summary>The request's <c>stop</c> and its options' <c>stop_strings</c>.</summary>
+    public IReadOnlyList<string>? Stops { get; }
     public TaskCompletionSource<EngineCompletion> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     public CancellationTokenRegistration Registration { get; set; }
     public long Enqueued { get; }
@@ -88,7 +92,7 @@ internal sealed class EngineJob : IDisposable
         _tokens = [.. Enumerable.Range(0, Copies).Select(_ => new List<long>())];
         _unfinished = [.. Enumerable.Repeat(true, Copies)];
         _reasons = new FinishReason[Copies];
-        _texts = [.. Enumerable.Range(0, Copies).Select(_ => new SequenceText(Request.Stop))];
+        _texts = [.. Enumerable.Range(0, Copies).Select(_ => new SequenceText(Stops))];
         _next = new long[Copies];
         if (trackIds && Processors.Processors.Count > 0)
         {
@@ -123,7 +127,7 @@ internal sealed class EngineJob : IDisposable
                 _unfinished[r] = false;
                 _reasons[r] = FinishReason.Stop;
             }
-            if (Request.Stop is { Count: > 0 } || Request.OnText is not null)
+            if (Stops is { Count: > 0 } || Request.OnText is not null)
             {
                 var piece = _texts[r].Update(Decode(tokenizer, r));
                 if (piece.Length > 0) Stream(r, piece);
@@ -171,7 +175,7 @@ internal sealed class EngineJob : IDisposable
         for (var r = 0; r < newTokens.Count; r++)
         {
             var tokens = TrimPadding(newTokens[r]);
-            var text = new SequenceText(Request.Stop);
+            var text = new SequenceText(Stops);
             text.Update(tokenizer.Decode(tokens.Select(id => checked((int)id))));
             var reason = text.Stopped || tokens.Length > 0 && _eos.Contains(tokens[^1]) ? FinishReason.Stop : FinishReason.Length;
             sequences[r] = new EngineSequence(text.Text, tokens, reason);

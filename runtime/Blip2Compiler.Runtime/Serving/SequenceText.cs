@@ -20,6 +20,13 @@ internal sealed class SequenceText
         _stops = stops?.Where(s => !string.IsNullOrEmpty(s)).ToArray() ?? [];
     }
 
+    /// <summary>
+    /// The stop sequences of a request: its OpenAI-style <c>stop</c> and the <c>stop_strings</c> of its generation
+    /// options (the caller's, or the checkpoint's generation_config.json).
+    /// </summary>
+    public static IReadOnlyList<string>? Stops(IReadOnlyList<string>? requestStop, Generation.GenerationOptions settings) =>
+        settings.StopStrings is not { Count: > 0 } stopStrings ? requestStop : [.. requestStop ?? [], .. stopStrings];
+
     /// <summary>The text so far (final once <see cref="Stopped"/> or the sequence ends).</summary>
     public string Text { get; private set; } = "";
 

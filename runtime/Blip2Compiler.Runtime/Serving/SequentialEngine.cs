@@ -165,7 +165,7 @@ public sealed class SequentialEngine : IGenerationEngine
         for (var r = 0; r < rows; r++)
         {
             var row = r;
-            texts[r] = new RowText(Captioner.Tokenizer, request.Stop,
+            texts[r] = new RowText(Captioner.Tokenizer, SequenceText.Stops(request.Stop, merged),
                 request.OnText is { } onText && !beams ? piece => onText(row, piece) : null);
         }
 

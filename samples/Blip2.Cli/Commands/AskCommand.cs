@@ -9,8 +9,8 @@ namespace Blip2.Cli.Commands;
 /// <summary><c>blip2 ask &lt;image&gt; "&lt;question&gt;"</c>: visual question answering, prompt "Question: {q} Answer:".</summary>
 internal static class AskCommand
 {
-    private sealed record Answered(string Image, string Question, string Answer);
-    private sealed record Report(string Model, string Image, string Question, string Answer, RunSummary Summary);
+    private sealed record Answered(string Image, string Question, string Answer, IReadOnlyList<string>? Answers = null);
+    private sealed record Report(string Model, string Image, string Question, string Answer, RunSummary Summary, IReadOnlyList<string>? Answers = null);
 
     public static Command Create(CommonOptions common, CliContext context)
     {
@@ -34,13 +34,17 @@ internal static class AskCommand
         var input = ImageInputs.Single(imageArgument, settings);
         using var session = ModelSession.Open(settings, ModelKind.Generation, "ask");
         var captioner = Blip2Captioner.FromCheckpoint(session.Model, session.Directory);
+        foreach (var note in captioner.DefaultsNotes) settings.Note(note);
         var prompt = Blip2Captioner.QuestionPrompt(question);
-        var answer = captioner.Caption([input.Source], [prompt], options)[0];
+        var answers = captioner.Captions([input.Source], [prompt], options.NumReturnSequences is null ? options with { NumReturnSequences = 1 } : options)[0];
+        var answer = answers[0];
+        // -n: every answer, best first: one per line, or an array in JSON.
+        var all = options.NumReturnSequences is > 1 ? answers : null;
 
         var summary = RunSummary.Since(clock, 1);
-        if (settings.Json) JsonOutput.Write(settings.Out, new Report(session.Compiled.Name, input.Name, question, answer, summary));
-        else if (settings.JsonLines) JsonOutput.WriteLine(settings.Out, new Answered(input.Name, question, answer));
-        else settings.Out.WriteLine(answer);
+        if (settings.Json) JsonOutput.Write(settings.Out, new Report(session.Compiled.Name, input.Name, question, answer, summary, all));
+        else if (settings.JsonLines) JsonOutput.WriteLine(settings.Out, new Answered(input.Name, question, answer, all));
+        else foreach (var line in answers) settings.Out.WriteLine(line);
         settings.Summary(summary);
         return ExitCodes.Success;
     }

@@ -14,7 +14,8 @@ namespace Blip2.Cli.Commands;
 /// </summary>
 internal static class CaptionCommand
 {
-    private sealed record Caption(string Image, string? Text, string? Error = null);
+    /// <summary>One image's caption; with -n above 1 every returned text, best first, in <see cref="Texts"/>.</summary>
+    private sealed record Caption(string Image, string? Text, string? Error = null, IReadOnlyList<string>? Texts = null);
     private sealed record Report(string Model, IReadOnlyList<Caption> Captions, RunSummary Summary);
 
     public static Command Create(CommonOptions common, CliContext context)
@@ -41,6 +42,10 @@ internal static class CaptionCommand
         var (inputs, _) = ImageInputs.Expand(arguments, settings);
         using var session = ModelSession.Open(settings, ModelKind.Generation, "caption");
         var captioner = Blip2Captioner.FromCheckpoint(session.Model, session.Directory);
+        foreach (var note in captioner.DefaultsNotes) settings.Note(note);
+        // Without -n one text per image, whatever the checkpoint's num_return_sequences says (as before -n existed).
+        var several = options.NumReturnSequences is > 1;
+        options = options.NumReturnSequences is null ? options with { NumReturnSequences = 1 } : options;
 
         var progress = new ProgressBar(settings.Error, inputs.Count, settings.Interactive && !settings.Quiet && inputs.Count > 1);
         var results = new ResultWriter<Caption>(settings, progress);
@@ -50,11 +55,16 @@ internal static class CaptionCommand
             foreach (var batch in inputs.Chunk(batchSize))
             {
                 cancel.ThrowIfCancellationRequested();
-                var (texts, failures) = ImageBatch.Run(batch, images => captioner.Caption(images, [.. images.Select(_ => prompt)], options), failFast);
+                var (texts, failures) = ImageBatch.Run(batch, images => captioner.Captions(images, [.. images.Select(_ => prompt)], options), failFast);
                 for (int i = 0; i < batch.Length; i++)
                 {
                     if (failures.TryGetValue(batch[i].Name, out var error)) results.Failure(new Caption(batch[i].Name, null, error.Problem), error);
-                    else if (texts.TryGetValue(i, out var text)) results.Result(new Caption(batch[i].Name, text), $"{batch[i].Name}\t{text}");
+                    else if (texts.TryGetValue(i, out var all))
+                    {
+                        // -n: one line per returned text in text output, all of them as an array in JSON.
+                        var lines = string.Join(Environment.NewLine, all.Select(text => $"{batch[i].Name}\t{text}"));
+                        results.Result(new Caption(batch[i].Name, all[0], Texts: several ? all : null), lines);
+                    }
                 }
                 progress.Advance(batch.Length);
                 if (failFast && failures.Count > 0) break;
