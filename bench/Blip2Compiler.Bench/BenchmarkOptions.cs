@@ -10,10 +10,10 @@ namespace Blip2Compiler.Bench;
 /// delete them when done.
 /// </summary>
 public sealed record BenchmarkOptions(double SecondsPerCase, int Threads, string Config, string Device, torch.ScalarType DType,
-    int Warmup, int Iterations, string Directory)
+    int Warmup, int Iterations, string Directory, int Soak = 0)
 {
     public const string Usage = "options: --config NAME (mid, mid-t5, mid-itm, opt-2.7b, flan-t5-xl, itm-vit-g), --device cpu|cuda[:N], " +
-                                "--dtype float32|float16|bfloat16, --warmup N, --iterations N, --threads N, --seconds S, --dir FOLDER";
+                                "--dtype float32|float16|bfloat16, --warmup N, --iterations N, --threads N, --seconds S, --dir FOLDER, --soak N (serve-load)";
 
     /// <summary>The dtype as the JSON lines and reference.py spell it.</summary>
     public string DTypeName => DType switch
@@ -33,6 +33,7 @@ public sealed record BenchmarkOptions(double SecondsPerCase, int Threads, string
         var warmup = 1;
         var iterations = 3;
         var directory = Path.GetTempPath();
+        var soak = 0;
         for (var i = 0; i < args.Count; i++)
         {
             var value = i + 1 < args.Count ? args[i + 1] : null;
@@ -52,13 +53,15 @@ public sealed record BenchmarkOptions(double SecondsPerCase, int Threads, string
                     warmup = w; i++; break;
                 case "--iterations" when int.TryParse(value, out var n) && n > 0:
                     iterations = n; i++; break;
+                case "--soak" when int.TryParse(value, out var r) && r > 0:
+                    soak = r; i++; break;
                 case "--dir" when value is not null && System.IO.Directory.Exists(value):
                     directory = value; i++; break;
                 default:
                     throw new ArgumentException($"unknown or invalid option '{args[i]}'{(value is null ? "" : $" '{value}'")} ({Usage})");
             }
         }
-        return new BenchmarkOptions(seconds, threads, config, device, dtype, warmup, iterations, directory);
+        return new BenchmarkOptions(seconds, threads, config, device, dtype, warmup, iterations, directory, soak);
     }
 
     private static torch.ScalarType? ParseDType(string name) => name switch
