@@ -14,11 +14,12 @@ namespace Blip2Compiler.Nn;
 /// in cache, so a batch-8 step reads the same weight bytes as a batch-1 step.
 /// </summary>
 /// <remarks>
-/// Why not libtorch's addmm: its MKL sgemm on this AMD EPYC (AVX2, bench `tmp`/`engine-step` ops, one thread, best of
-/// 15) took 3.9 ms for 8 rows × [4096, 1024] against 0.8 ms for one row (17 GFLOP/s), 3.5 ms × [1024, 4096] against 0.65
-/// and 40–64 ms for the [50304, 1024] LM head against 13–15 ms: 3–5× one row where the weights' memory read, the whole
-/// cost of one row, is the same. Each output is one FMA chain over k in 8-float lanes, then a lane sum: the same
-/// arithmetic for an activation row whatever other rows are in the call.
+/// Why not libtorch's addmm: its MKL sgemm on the 2-core AMD EPYC here (one thread, best of 15; bench/RESULTS.md,
+/// "Batched decoding step per op") took 3.9 ms for 8 rows × [4096, 1024] against 0.8 ms for one row (17 GFLOP/s),
+/// 3.5 ms × [1024, 4096] against 0.65, and 40–64 ms for the [50304, 1024] LM head against 13–15 ms: 3–5× one row where
+/// the weights' memory read, the whole cost of one row, is the same. This kernel, same moment: 3.0, 2.3 and 143 ms
+/// against addmm's 5.1, 7.5 and 394. Each output is one FMA chain over k in 8-float lanes, then a fixed lane sum:
+/// the same arithmetic for an activation row whatever other rows are in the call.
 /// </remarks>
 public static unsafe class SkinnyGemm
 {
