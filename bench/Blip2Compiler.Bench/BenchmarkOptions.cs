@@ -10,14 +10,14 @@ namespace Blip2Compiler.Bench;
 /// delete them when done.
 /// </summary>
 public sealed record BenchmarkOptions(double SecondsPerCase, int Threads, string Config, string Device, torch.ScalarType DType,
-    int Warmup, int Iterations, string Directory)
+    int Warmup, int Iterations, string Directory, int Soak = 0)
 {
     /// <summary><c>--dtypes a,b</c>: the dtypes a benchmark that sweeps them (load) measures; null: all it knows.</summary>
     public IReadOnlyList<torch.ScalarType>? DTypes { get; init; }
 
     public const string Usage = "options: --config NAME (mid, mid-t5, mid-itm, opt-2.7b, flan-t5-xl, itm-vit-g), --device cpu|cuda[:N], " +
                                 "--dtype float32|float16|bfloat16, --warmup N, --iterations N, --threads N, --seconds S, --dir FOLDER, " +
-                                "--dtypes float32,bfloat16 (load: which target dtypes)";
+                                "--dtypes float32,bfloat16 (load: which target dtypes), --soak N (serve-load)";
 
     /// <summary>The dtype as the JSON lines and reference.py spell it.</summary>
     public string DTypeName => DType switch
@@ -38,6 +38,7 @@ public sealed record BenchmarkOptions(double SecondsPerCase, int Threads, string
         var iterations = 3;
         var directory = Path.GetTempPath();
         List<torch.ScalarType>? dtypes = null;
+        var soak = 0;
         for (var i = 0; i < args.Count; i++)
         {
             var value = i + 1 < args.Count ? args[i + 1] : null;
@@ -59,13 +60,15 @@ public sealed record BenchmarkOptions(double SecondsPerCase, int Threads, string
                     iterations = n; i++; break;
                 case "--dtypes" when value is not null && value.Split(',').Select(ParseDType).ToList() is { } list && list.All(d => d is not null):
                     dtypes = list.Select(d => d!.Value).ToList(); i++; break;
+                case "--soak" when int.TryParse(value, out var r) && r > 0:
+                    soak = r; i++; break;
                 case "--dir" when value is not null && System.IO.Directory.Exists(value):
                     directory = value; i++; break;
                 default:
                     throw new ArgumentException($"unknown or invalid option '{args[i]}'{(value is null ? "" : $" '{value}'")} ({Usage})");
             }
         }
-        return new BenchmarkOptions(seconds, threads, config, device, dtype, warmup, iterations, directory) { DTypes = dtypes };
+        return new BenchmarkOptions(seconds, threads, config, device, dtype, warmup, iterations, directory, soak) { DTypes = dtypes };
     }
 
     private static torch.ScalarType? ParseDType(string name) => name switch

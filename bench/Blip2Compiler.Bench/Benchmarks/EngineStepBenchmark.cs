@@ -54,6 +54,18 @@ public sealed class EngineStepBenchmark : IBenchmark
         report.Metric(Name, options.Config, options, 1, "step", one, "ms", ("best", times[1].Min()), ("steps", times[1].Count), ("lone_generate_step_ms", loneOne));
         report.Metric(Name, options.Config, options, 8, "step", eight, "ms", ("best", times[8].Min()), ("steps", times[8].Count),
             ("ratio_to_batch1", eight / one), ("lone_generate_step_ms", loneEight), ("lone_ratio_to_batch1", loneEight / loneOne));
+
+        // Where a step's time goes, per op class, each timed alone on the model's shapes at the step's window.
+        var window = (prompt.Length + 32 + Warmup + Steps) / 32 * 32 + 32;
+        foreach (var batch in new[] { 1, 8 })
+        {
+            var ops = StepOps.Time(model, options, batch, window, Math.Max(Steps, 10));
+            var step = batch == 1 ? one : eight;
+            var inStep = ops.Where(o => !o.Key.EndsWith("_alt", StringComparison.Ordinal)).Sum(o => o.Value);
+            var rest = step - inStep;
+            report.Metric(Name, options.Config, options, batch, "ops", inStep, "ms",
+                [.. ops.Select(o => (o.Key + "_ms", (object?)o.Value)), ("other_ms", rest), ("step_ms", step)]);
+        }
     }
 
     private static double Median(List<double> values)

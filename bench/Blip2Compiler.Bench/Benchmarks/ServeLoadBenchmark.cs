@@ -20,7 +20,9 @@ namespace Blip2Compiler.Bench.Benchmarks;
 /// `blip2 serve` under load: closed-loop clients (1, 2, 4, 8, 16; each sends its next request when the last is
 /// answered) against the real server on a loopback port, greedy captions of exactly 30 new tokens, on both engines;
 /// and lone `Caption` calls in the same run (the single-request baseline). Reports captions/s, p50 and p99 latency,
-/// failed requests and the process's working set after each case.
+/// failed requests and the process's working set after each case. With <c>--soak N</c>, the continuous engine then
+/// answers N more requests from 8 closed-loop clients (4 new tokens each: memory is per request, not per token),
+/// reporting resident and managed memory at every tenth of them, so a leak shows as growth.
 /// </summary>
 public sealed class ServeLoadBenchmark : IBenchmark
 {
@@ -64,11 +66,12 @@ public sealed class ServeLoadBenchmark : IBenchmark
             host.StartAsync().GetAwaiter().GetResult();
             var address = new Uri(host.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
             using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromMinutes(10) };
-            var body = JsonSerializer.Serialize(new
+            string Body(int tokens) => JsonSerializer.Serialize(new
             {
-                model = options.Config, max_tokens = BenchInputs.CaptionTokens, min_tokens = BenchInputs.CaptionTokens,
+                model = options.Config, max_tokens = tokens, min_tokens = tokens,
                 messages = new[] { new { role = "user", content = new object[] { new { type = "image_url", image_url = new { url = "data:image/png;base64," + Convert.ToBase64String(png) } } } } },
             });
+            var body = Body(BenchInputs.CaptionTokens);
             Send(http, body).GetAwaiter().GetResult();   // warm-up
             foreach (var clients in Clients)
             {
@@ -78,17 +81,56 @@ public sealed class ServeLoadBenchmark : IBenchmark
                     ("requests", count), ("failed", failed), ("working_set_mb", Environment.WorkingSet / 1048576.0),
                     ("config", options.Config), ("threads", options.Threads), ("max_batch", engineOptions.MaxBatch));
             }
+            if (kind == "continuous" && options.Soak > 0) Soak(http, Body(4), options, report, engine);
             host.StopAsync().GetAwaiter().GetResult();
             served.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
     }
 
-    private static async Task<bool> Send(HttpClient http, string body)
+    private static async Task<bool> Send(HttpClient http, string body, int tokens = BenchInputs.CaptionTokens)
     {
         using var response = await http.PostAsync("/v1/chat/completions", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
         if (!response.IsSuccessStatusCode) return false;
         var json = await response.Content.ReadFromJsonAsync<JsonElement>();
-        return json.GetProperty("usage").GetProperty("completion_tokens").GetInt32() == BenchInputs.CaptionTokens;
+        return json.GetProperty("usage").GetProperty("completion_tokens").GetInt32() == tokens;
+    }
+
+    /// <summary>N requests, 8 clients: resident and managed memory (after a full GC) at every tenth, and the end state.</summary>
+    private void Soak(HttpClient http, string body, BenchmarkOptions options, JsonReport report, IGenerationEngine engine)
+    {
+        const int clients = 8;
+        var total = options.Soak;
+        int sent = 0, done = 0, failed = 0;
+        var samples = new List<(int Requests, double ResidentMb, double ManagedMb)>();
+        void Sample()
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            samples.Add((done, ProcessMemory.Current() / 1048576.0, GC.GetTotalMemory(true) / 1048576.0));
+        }
+        Sample();
+        var clock = Stopwatch.StartNew();
+        Task.WhenAll(Enumerable.Range(0, clients).Select(async _ =>
+        {
+            while (Interlocked.Increment(ref sent) <= total)
+            {
+                var ok = await Send(http, body, tokens: 4);
+                if (!ok) Interlocked.Increment(ref failed);
+                var n = Interlocked.Increment(ref done);
+                if (n % Math.Max(1, total / 10) == 0) lock (samples) Sample();
+            }
+        })).GetAwaiter().GetResult();
+        var seconds = clock.Elapsed.TotalSeconds;
+        var stats = engine.Statistics;
+        var first = samples[0];
+        var last = samples[^1];
+        report.Result(Name, $"continuous engine, soak of {total} requests",
+            ("requests", total), ("failed", failed), ("seconds", seconds), ("requests_per_s", total / seconds),
+            ("resident_mb_start", first.ResidentMb), ("resident_mb_end", last.ResidentMb), ("resident_mb_max", samples.Max(s => s.ResidentMb)),
+            ("managed_mb_start", first.ManagedMb), ("managed_mb_end", last.ManagedMb),
+            ("resident_mb_samples", string.Join(" ", samples.Select(s => $"{s.Requests}:{s.ResidentMb:F0}"))),
+            ("running_rows_after", stats.RunningRows), ("queue_depth_after", stats.QueueDepth),
+            ("config", options.Config), ("threads", options.Threads), ("new_tokens", 4));
     }
 
     private static async Task<(int Count, int Failed, List<double> Latencies, double Seconds)> Load(HttpClient http, string body, int clients, double seconds)

@@ -7,7 +7,8 @@ namespace Blip2Compiler.Nn;
 
 /// <summary>
 /// y = x Wᵀ + b: one addmm, or the weight-only kernel when the weight was quantized at load (<see cref="Quantized"/>;
-/// then <see cref="Weight"/> is the packed data).
+/// then <see cref="Weight"/> is the packed data), or for a few float32 CPU rows (a batched decoding step) the
+/// read-the-weight-once kernel (<see cref="SkinnyGemm"/>).
 /// </summary>
 public sealed class Linear
 {
@@ -20,7 +21,10 @@ public sealed class Linear
         Bias = bias ? p.Take(prefix + "bias") : null;
         Quantized = QuantizedWeights.Find(Weight);
     }
-    public Tensor Forward(Tensor x) => Quantized is { } q ? q.Forward(x, Bias) : nn.functional.linear(x, Weight, Bias);
+    public Tensor Forward(Tensor x) =>
+        Quantized is { } q ? q.Forward(x, Bias)
+        : SkinnyGemm.Takes(x, Weight, Bias) ? SkinnyGemm.Forward(x, Weight, Bias)
+        : nn.functional.linear(x, Weight, Bias);
 }
 
 public sealed class LayerNorm

@@ -14,7 +14,9 @@ public static partial class Ops
     /// <summary>A linear on a raw weight parameter (the vision tower's fused qkv, a tied LM head): quantized when the
     /// weight has a quantized form (<see cref="QuantizedWeights"/>).</summary>
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias) =>
-        QuantizedWeights.Find(weight) is { } q ? q.Forward(x, bias) : nn.functional.linear(x, weight, bias);
+        QuantizedWeights.Find(weight) is { } q ? q.Forward(x, bias)
+        : SkinnyGemm.Takes(x, weight, bias) ? SkinnyGemm.Forward(x, weight, bias)
+        : nn.functional.linear(x, weight, bias);
 
     public static Tensor Gelu(Tensor x) => nn.functional.gelu(x);
     public static Tensor Relu(Tensor x) => nn.functional.relu(x);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -89,6 +90,52 @@ public class ServeProcessTests(ServedProcess fixture) : IClassFixture<ServedProc
 
         var metrics = await fixture.Server.Http().GetStringAsync("/metrics");
         Assert.Contains("blip2_requests_total{endpoint=\"/v1/chat/completions\",status=\"200\"}", metrics);
+    }
+
+    [Fact]
+    public async Task AClientThatLeavesMidStreamIsCancelledAndItsRowFreed()
+    {
+        // A real client on a real socket: it reads the first streamed text of a long answer (every position the tiny
+        // model has: EOS suppressed by min_tokens), then closes the connection. The engine counts the request as
+        // cancelled, not completed, and its row leaves; the server answers the next request.
+        double Metric(string text, string name) =>
+            text.Split('\n').Where(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Select(l => double.Parse(l[(name.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture)).Single();
+        const string cancelled = "blip2_engine_requests_total{outcome=\"cancelled\"}";
+        const string completed = "blip2_engine_requests_total{outcome=\"completed\"}";
+        using var scrape = fixture.Server.Http();
+        var before = await scrape.GetStringAsync("/metrics");
+        var maxTokens = 90;   // 128 positions − the 32 queries − BOS − room to spare
+        using (var client = fixture.Server.Http(ServedProcess.Key))
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+            {
+                Content = Requests.Json(Requests.Chat(maxTokens, stream: true, extra: new() { ["min_tokens"] = maxTokens })),
+            };
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+            // The first chunk is the role; text chunks carry "delta":{"content":...}.
+            while (await reader.ReadLineAsync() is { } line)
+                if (line.Contains("\"delta\":{\"content\":", StringComparison.Ordinal)) break;
+        }   // the connection closes here, mid-answer
+
+        var timeout = Stopwatch.StartNew();
+        string after;
+        do
+        {
+            await Task.Delay(20);
+            after = await scrape.GetStringAsync("/metrics");
+        } while (Metric(after, cancelled) == Metric(before, cancelled) && timeout.Elapsed < TimeSpan.FromSeconds(60));
+        Assert.Equal(Metric(before, cancelled) + 1, Metric(after, cancelled));
+        Assert.Equal(Metric(before, completed), Metric(after, completed));
+        Assert.Equal(0, Metric(after, "blip2_running_rows"));
+        Assert.True(Metric(after, "blip2_generated_tokens_total") - Metric(before, "blip2_generated_tokens_total") < maxTokens,
+            "the row left before its last token");
+
+        using var next = fixture.Server.Http(ServedProcess.Key);
+        using var answer = await next.PostAsync("/v1/chat/completions", Requests.Json(Requests.Chat(4)));
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        Assert.False(fixture.Server.HasExited, fixture.Server.Errors);
     }
 }
 
