@@ -6,6 +6,8 @@ using Blip2Compiler.Bench;
 // The load benchmark measures each load in a fresh process (its peak RSS is then that load's), started as this.
 if (args.Length > 0 && args[0] == Blip2Compiler.Bench.Benchmarks.LoadBenchmark.ChildCommand)
     return Blip2Compiler.Bench.Benchmarks.LoadBenchmark.RunChild(args[1..]);
+if (args.Length > 0 && args[0] == Blip2Compiler.Bench.Benchmarks.JobBenchmark.ChildCommand)
+    return Blip2Compiler.Bench.Benchmarks.JobBenchmark.RunChild(args[1..]);
 
 var benchmarks = typeof(IBenchmark).Assembly.GetTypes()
     .Where(t => typeof(IBenchmark).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false })
