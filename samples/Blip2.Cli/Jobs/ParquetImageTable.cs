@@ -100,8 +100,7 @@ internal sealed class ParquetImageTable
             cancel.ThrowIfCancellationRequested();
             long row = first + i;
             var key = keys?[i] ?? row.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            // Parquet.Net gives a null binary value as an empty array: no bytes, so the path (if any) is the image.
-            if (bytes?[i] is { Length: > 0 } encoded) yield return new JobSample(File, key, row, encoded, null, null);
+            if (bytes?[i] is { } encoded) yield return new JobSample(File, key, row, encoded, null, null);
             else if (paths?[i] is { Length: > 0 } path) yield return new JobSample(File, key, row, default, Path.Combine(folder, path), null);
             else yield return JobSample.Missing(File, key, row, $"row {row} has no image (column '{Column}' is null)");
         }
@@ -114,29 +113,31 @@ internal sealed class ParquetImageTable
             await using var reader = await OpenReaderAsync(File, cancel).ConfigureAwait(false);
             using var group = reader.OpenRowGroupReader(rowGroup);
             var rows = checked((int)group.RowCount);
+            // The nullable form: a null value comes back as null (the byte[] helper gave some nulls as another row's or
+            // an empty value), copied out before the row group's buffers go back to their pool.
             byte[]?[]? bytes = null;
             string?[]? paths = null, keys = null;
             if (_bytes is not null)
             {
-                bytes = new byte[rows][];
-                await group.ReadAsync(_bytes, bytes.AsMemory()!, null, cancel).ConfigureAwait(false);
+                var values = new ReadOnlyMemory<byte>?[rows];
+                await group.ReadAsync<ReadOnlyMemory<byte>>(_bytes, values.AsMemory(), null, cancel).ConfigureAwait(false);
+                bytes = [.. values.Select(v => v?.ToArray())];
             }
-            if (_path is not null)
-            {
-                paths = new string[rows];
-                await group.ReadAsync(_path, paths.AsMemory()!, null, cancel).ConfigureAwait(false);
-            }
-            if (_key is not null)
-            {
-                keys = new string[rows];
-                await group.ReadAsync(_key, keys.AsMemory()!, null, cancel).ConfigureAwait(false);
-            }
+            if (_path is not null) paths = await ReadTextAsync(group, _path, rows, cancel).ConfigureAwait(false);
+            if (_key is not null) keys = await ReadTextAsync(group, _key, rows, cancel).ConfigureAwait(false);
             return (bytes, paths, keys);
         }
         catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or InvalidOperationException or ArgumentException or FormatException or IndexOutOfRangeException)
         {
             throw new InputShardException($"{File} (row group {rowGroup})", $"cannot be read: {e.Message}", e);
         }
+    }
+
+    private static async Task<string?[]> ReadTextAsync(ParquetRowGroupReader group, DataField field, int rows, CancellationToken cancel)
+    {
+        var values = new ReadOnlyMemory<char>?[rows];
+        await group.ReadAsync<ReadOnlyMemory<char>>(field, values.AsMemory(), null, cancel).ConfigureAwait(false);
+        return [.. values.Select(v => v?.ToString())];
     }
 
     private static async Task<ParquetReader> OpenReaderAsync(string file, CancellationToken cancel)

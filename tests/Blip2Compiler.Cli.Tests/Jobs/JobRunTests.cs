@@ -171,4 +171,18 @@ public class JobRunTests
         Assert.Contains("does not exist", (await CliRun.Run("job", "caption", temp.File("nope.tar"), "--output-dir", temp.Path)).AssertOneError(1));
         Assert.Contains("holds no job manifest", (await CliRun.Run("merge", temp.Path)).AssertOneError(1));
     }
+
+    [Fact]
+    public async Task JobCaptionsAreTheCaptionCommands()
+    {
+        // The job hands the model batches it preprocessed on its own threads (Caption(Tensor)); blip2 caption hands
+        // it the images (Caption(ImageSource)). Same images, same batches: the same texts.
+        using var temp = new TempFolder();
+        for (int i = 0; i < 4; i++) File.WriteAllBytes(temp.File($"pics/{i}.png"), JobDataset.Png(40 + i));
+        var output = temp.File("out");
+        Assert.Equal(0, (await CliRun.Run(Job([temp.File("pics")], output))).ExitCode);
+        var job = Records((await CliRun.Run("merge", output)).Out).Select(r => r.GetProperty("caption").GetString()).ToList();
+        var caption = await CliRun.Run("caption", temp.File("pics"), "--max-new-tokens", "3", "--batch-size", "2", "--threads", "1", "--model", CliRun.TinyOpt);
+        Assert.Equal(caption.OutLines.Select(l => l.Split('\t')[1]), job);
+    }
 }
