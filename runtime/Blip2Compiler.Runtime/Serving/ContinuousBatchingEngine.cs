@@ -254,6 +254,7 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
                     }
                     Leave();
                     var stepped = _batch!.Rows > 0 ? Step() : null;
+                    if (stepped is not null && _options.StepPause > TimeSpan.Zero) Thread.Sleep(_options.StepPause);
                     var admitted = Admit();
                     pending = (stepped, admitted) switch
                     {

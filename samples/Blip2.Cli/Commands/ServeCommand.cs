@@ -84,7 +84,14 @@ internal static class ServeCommand
             if (compiled.Kind == ModelKind.Retrieval)
                 return ServedModel.ForRetrieval(compiled.Name, Blip2Retriever.FromCheckpoint((ImageTextRetrieval)model, directory), model);
             var captioner = Blip2Captioner.FromCheckpoint(model, directory);
-            var engineOptions = new EngineOptions { MaxBatch = settings.MaxBatch, MaxQueue = settings.MaxQueue };
+            var engineOptions = new EngineOptions
+            {
+                MaxBatch = settings.MaxBatch,
+                MaxQueue = settings.MaxQueue,
+                // Tests only (see EngineOptions.StepPause); unset or not a number: no pause.
+                StepPause = int.TryParse(Environment.GetEnvironmentVariable("BLIP2_ENGINE_STEP_PAUSE_MS"), out var pause) && pause > 0
+                    ? TimeSpan.FromMilliseconds(Math.Min(pause, 1000)) : TimeSpan.Zero,
+            };
             IGenerationEngine engine = settings.Engine == "sequential"
                 ? new SequentialEngine(captioner, engineOptions)
                 : new ContinuousBatchingEngine(captioner, engineOptions);

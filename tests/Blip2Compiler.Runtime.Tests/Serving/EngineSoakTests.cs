@@ -12,6 +12,7 @@ namespace Blip2Compiler.Tests.Serving;
 /// 2,000 requests through one continuous-batching engine on the tiny checkpoint (a few tokens each, greedy and seeded
 /// sampling, some cancelled as they run): every one ends, no slot stays taken, and memory stays flat.
 /// </summary>
+[Collection(MemorySoak.Name)]
 public class EngineSoakTests(ServingModels models) : IClassFixture<ServingModels>
 {
     private const int Requests = 2000, Warmup = 200, InFlight = 24;
@@ -90,4 +91,12 @@ public class EngineSoakTests(ServingModels models) : IClassFixture<ServingModels
         using var process = Process.GetCurrentProcess();
         return (GC.GetTotalMemory(forceFullCollection: true), process.WorkingSet64);
     }
+}
+
+/// <summary>Tests that measure the process's memory run alone: the working set is the whole test process's, and a
+/// neighbour test loading a model beside the soak grew it by 64 MB in one full-suite run (the soak alone: flat).</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class MemorySoak
+{
+    public const string Name = "memory soak (runs alone)";
 }

@@ -30,7 +30,10 @@ public sealed partial class ServeProcess : IAsyncDisposable
     private static readonly string CliOutput = typeof(ServeProcess).Assembly
         .GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "CliOutput").Value!;
 
-    public static async Task<ServeProcess> StartAsync(params string[] args)
+    public static Task<ServeProcess> StartAsync(params string[] args) => StartAsync(environment: [], args);
+
+    /// <summary><see cref="StartAsync(string[])"/> with environment variables set for the server process.</summary>
+    public static async Task<ServeProcess> StartAsync((string Name, string Value)[] environment, params string[] args)
     {
         // The CLI's own output, not the copy in this test's folder: its runtimeconfig names the libtorch folder the
         // tool keeps aside there (Blip2LibTorchAside), which this folder does not have.
@@ -42,6 +45,7 @@ public sealed partial class ServeProcess : IAsyncDisposable
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
         start.UseShellExecute = false;
+        foreach (var (name, value) in environment) start.Environment[name] = value;
         var process = System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException("blip2 serve did not start");
         var stderr = new StringBuilder();
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (stderr) stderr.AppendLine(e.Data); };

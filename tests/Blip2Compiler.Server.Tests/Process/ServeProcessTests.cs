@@ -97,15 +97,18 @@ public class ServeProcessTests(ServedProcess fixture) : IClassFixture<ServedProc
     {
         // A real client on a real socket: it reads the first streamed text of a long answer (every position the tiny
         // model has: EOS suppressed by min_tokens), then closes the connection. The engine counts the request as
-        // cancelled, not completed, and its row leaves; the server answers the next request.
+        // cancelled, not completed, and its row leaves; the server answers the next request. Its own server pauses
+        // 20 ms after each step (EngineOptions.StepPause): unpaused, the tiny model's 90 tokens finished before the
+        // closed socket reached the engine on an idle machine (completed 0 -> 1, cancelled 0 -> 0).
+        await using var server = await ServeProcess.StartAsync([("BLIP2_ENGINE_STEP_PAUSE_MS", "20")], "--api-key", ServedProcess.Key);
         double Metric(string text, string name) =>
             text.Split('\n').Where(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Select(l => double.Parse(l[(name.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture)).Single();
         const string cancelled = "blip2_engine_requests_total{outcome=\"cancelled\"}";
         const string completed = "blip2_engine_requests_total{outcome=\"completed\"}";
-        using var scrape = fixture.Server.Http();
+        using var scrape = server.Http();
         var before = await scrape.GetStringAsync("/metrics");
         var maxTokens = 90;   // 128 positions − the 32 queries − BOS − room to spare
-        using (var client = fixture.Server.Http(ServedProcess.Key))
+        using (var client = server.Http(ServedProcess.Key))
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
             {
@@ -125,17 +128,17 @@ public class ServeProcessTests(ServedProcess fixture) : IClassFixture<ServedProc
         {
             await Task.Delay(20);
             after = await scrape.GetStringAsync("/metrics");
-        } while (Metric(after, cancelled) == Metric(before, cancelled) && timeout.Elapsed < TimeSpan.FromSeconds(60));
-        Assert.Equal(Metric(before, cancelled) + 1, Metric(after, cancelled));
-        Assert.Equal(Metric(before, completed), Metric(after, completed));
+        } while (Metric(after, cancelled) == Metric(before, cancelled) && Metric(after, completed) == Metric(before, completed) && timeout.Elapsed < TimeSpan.FromSeconds(60));
+        Assert.True((Metric(before, cancelled) + 1, Metric(before, completed)) == (Metric(after, cancelled), Metric(after, completed)),
+            $"cancelled {Metric(before, cancelled)} -> {Metric(after, cancelled)}, completed {Metric(before, completed)} -> {Metric(after, completed)}");
         Assert.Equal(0, Metric(after, "blip2_running_rows"));
         Assert.True(Metric(after, "blip2_generated_tokens_total") - Metric(before, "blip2_generated_tokens_total") < maxTokens,
             "the row left before its last token");
 
-        using var next = fixture.Server.Http(ServedProcess.Key);
+        using var next = server.Http(ServedProcess.Key);
         using var answer = await next.PostAsync("/v1/chat/completions", Requests.Json(Requests.Chat(4)));
         Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
-        Assert.False(fixture.Server.HasExited, fixture.Server.Errors);
+        Assert.False(server.HasExited, server.Errors);
     }
 }
 
