@@ -7,6 +7,9 @@ namespace Blip2Compiler.Tests.Serving;
 /// The continuous-batching engine against lone <c>Generate</c> / <c>Caption</c> calls on the tiny OPT checkpoint:
 /// requests that run side by side, join mid-run and leave early get exactly the tokens and text they get alone.
 /// </summary>
+// In the memory-soak collection: its 2,000-request test reads the process working set (288 → 377 MB once, with a
+// model-loading neighbour running beside it in CI).
+[Collection(MemorySoak.Name)]
 public class ContinuousBatchingEngineTests(ServingModels models) : IClassFixture<ServingModels>
 {
     private static readonly string?[] Prompts = [null, "a photo of", "Question: what is in the picture? Answer:", "an", "the colors of this image are"];
