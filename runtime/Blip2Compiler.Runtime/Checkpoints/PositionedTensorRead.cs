@@ -50,7 +50,7 @@ internal static class PositionedTensorRead
 
     /// <summary>A file that ends early (truncated since it was opened) or fails to read is a
     /// <see cref="CheckpointFormatException"/> naming the tensor.</summary>
-    private static void Read(SafeFileHandle handle, string path, TensorInfo info, long offset, Span<byte> destination)
+    internal static void Read(SafeFileHandle handle, string path, TensorInfo info, long offset, Span<byte> destination)
     {
         var position = info.DataOffset + offset;
         while (!destination.IsEmpty)

@@ -196,28 +196,8 @@ public sealed class SafetensorsFile : ICheckpointFile
     /// <summary>Reads <paramref name="destination"/>'s length of <paramref name="info"/>'s data from
     /// <paramref name="offset"/> into it; a file that ends early (truncated since its header was read) or fails to
     /// read is a <see cref="CheckpointFormatException"/> naming the tensor.</summary>
-    private void ReadData(SafeFileHandle handle, TensorInfo info, long offset, Span<byte> destination)
-    {
-        var position = info.DataOffset + offset;
-        while (!destination.IsEmpty)
-        {
-            int read;
-            try
-            {
-                read = RandomAccess.Read(handle, destination, position);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new CheckpointFormatException(Path, $"tensor '{info.Name}' cannot be read at byte {position}: {e.Message}", e);
-            }
-            if (read == 0)
-                throw new CheckpointFormatException(Path,
-                    $"tensor '{info.Name}': the file ends at byte {RandomAccess.GetLength(handle)}, inside the tensor's data " +
-                    $"[{info.DataOffset}, {info.DataOffset + info.ByteLength}) (truncated since it was opened?)");
-            destination = destination[read..];
-            position += read;
-        }
-    }
+    private void ReadData(SafeFileHandle handle, TensorInfo info, long offset, Span<byte> destination) =>
+        PositionedTensorRead.Read(handle, Path, info, offset, destination);
 
     private static void ReadExactly(SafeFileHandle handle, string path, Span<byte> destination, long position)
     {
