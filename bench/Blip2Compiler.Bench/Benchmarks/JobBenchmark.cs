@@ -90,9 +90,7 @@ public sealed class JobBenchmark : IBenchmark
 
     private static ChildResult Child(string shards, string parts, BenchmarkOptions options, int shard, int workers, int threads)
     {
-        var start = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false, RedirectStandardOutput = true };
-        foreach (var arg in new[] { ChildCommand, shards, parts, options.Config, options.Device, options.DTypeName, threads.ToString(), shard.ToString(), workers.ToString() })
-            start.ArgumentList.Add(arg);
+        var start = ChildProcess.StartInfo(ChildCommand, shards, parts, options.Config, options.Device, options.DTypeName, threads.ToString(), shard.ToString(), workers.ToString());
         using var child = Process.Start(start)!;
         var line = child.StandardOutput.ReadToEnd();
         child.WaitForExit();

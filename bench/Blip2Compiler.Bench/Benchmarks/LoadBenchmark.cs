@@ -97,11 +97,7 @@ public sealed class LoadBenchmark : IBenchmark
     /// <summary>Loads the checkpoint in a fresh process of this program and reads back its timing and memory.</summary>
     private static ChildResult Child(string directory, BenchmarkOptions options, bool readFloor = false)
     {
-        var start = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false, RedirectStandardOutput = true };
-        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
-            start.ArgumentList.Add(typeof(LoadBenchmark).Assembly.Location);
-        foreach (var arg in new[] { ChildCommand, directory, options.Config, options.Device, options.DTypeName, options.Threads.ToString(), readFloor ? "floor" : "load" })
-            start.ArgumentList.Add(arg);
+        var start = ChildProcess.StartInfo(ChildCommand, directory, options.Config, options.Device, options.DTypeName, options.Threads.ToString(), readFloor ? "floor" : "load");
         using var child = Process.Start(start)!;
         var output = child.StandardOutput.ReadToEnd();
         child.WaitForExit();
