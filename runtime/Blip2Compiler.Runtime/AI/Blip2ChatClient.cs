@@ -11,10 +11,11 @@ namespace Blip2Compiler.AI;
 /// the model's positions; with another <see cref="PromptTemplate"/>, the last user text put into it). Every response
 /// says what its prompt was and what was left out in <see cref="ChatResponse.AdditionalProperties"/> (the streamed
 /// ones on their last update): <see cref="ConversationFit.ToAdditionalProperties"/>.
-/// <see cref="ChatOptions"/> map to generation options: MaxOutputTokens → max_new_tokens; Temperature, TopP, TopK →
-/// sampling (Temperature 0 → greedy); Seed; and from AdditionalProperties "num_beams", "min_new_tokens",
-/// "repetition_penalty". A cancelled token stops the decoding at its next token (greedy search and sampling; beam
-/// search chooses its tokens at the end).
+/// <see cref="ChatOptions"/> map to generation options (<see cref="ToGenerationOptions"/>): MaxOutputTokens →
+/// max_new_tokens; Temperature, TopP, TopK → sampling (Temperature 0 → greedy); Seed; StopSequences → stop_strings
+/// (the answer ends before the first one, across token boundaries); and from AdditionalProperties "num_beams",
+/// "min_new_tokens", "repetition_penalty", "no_repeat_ngram_size". A cancelled token stops the decoding at its next
+/// token (greedy search and sampling; beam search chooses its tokens at the end).
 /// </summary>
 public sealed class Blip2ChatClient : IChatClient
 {
@@ -125,10 +126,28 @@ public sealed class Blip2ChatClient : IChatClient
     /// <summary>The client does not own the model: dispose it yourself.</summary>
     public void Dispose() { }
 
-    /// <summary>How chat options become generation options (unset ones fall back to the checkpoint's generation_config.json).</summary>
+    /// <summary>
+    /// How chat options become generation options (unset ones fall back to the checkpoint's generation_config.json).
+    /// Not mapped, and why: FrequencyPenalty and PresencePenalty are OpenAI's additive penalties, which Hugging Face's
+    /// generate has no processor for (its multiplicative repetition_penalty is another formula: AdditionalProperties
+    /// "repetition_penalty"), so a non-zero one is an <see cref="UnsupportedChatOptionException"/> rather than an
+    /// answer that ignored it; so are a JSON ResponseFormat (nothing constrains BLIP-2's text to JSON) and a ToolMode
+    /// that requires a tool call (BLIP-2 calls no tools). Tools under ToolMode auto or none are left unused, as a
+    /// model that never calls them does; Instructions are left out as system messages are (BLIP-2 has no
+    /// instruction prompt: <see cref="ConversationPrompt"/>); ModelId, ConversationId and Reasoning have no
+    /// counterpart in a client over one loaded model that keeps no state.
+    /// </summary>
     public static GenerationOptions ToGenerationOptions(ChatOptions? options)
     {
         if (options is null) return new GenerationOptions();
+        Refuse(nameof(ChatOptions.FrequencyPenalty), options.FrequencyPenalty, options.FrequencyPenalty is { } f && f != 0,
+            "OpenAI's frequency penalty has no counterpart in Hugging Face's generate: use AdditionalProperties[\"repetition_penalty\"] (multiplicative, 1.0 = none)");
+        Refuse(nameof(ChatOptions.PresencePenalty), options.PresencePenalty, options.PresencePenalty is { } p && p != 0,
+            "OpenAI's presence penalty has no counterpart in Hugging Face's generate: use AdditionalProperties[\"repetition_penalty\"] (multiplicative, 1.0 = none)");
+        Refuse(nameof(ChatOptions.ResponseFormat), options.ResponseFormat, options.ResponseFormat is ChatResponseFormatJson,
+            "BLIP-2 answers in free text; nothing constrains its output to JSON");
+        Refuse(nameof(ChatOptions.ToolMode), options.ToolMode, options.ToolMode is RequiredChatToolMode,
+            "BLIP-2 does not call tools, so a required tool call cannot be made");
         bool sampling = options.Temperature is > 0 || options.TopP is not null || options.TopK is not null;
         var extra = options.AdditionalProperties;
         return new GenerationOptions
@@ -139,9 +158,17 @@ public sealed class Blip2ChatClient : IChatClient
             TopP = options.TopP,
             TopK = options.TopK,
             Seed = options.Seed,
+            // An empty list asks for no stop strings (OpenAI's stop: []); GenerationOptions.Validate refuses an empty string.
+            StopStrings = options.StopSequences is { Count: > 0 } stops ? [.. stops] : null,
             NumBeams = extra?.TryGetValue("num_beams", out int beams) == true ? beams : null,
             MinNewTokens = extra?.TryGetValue("min_new_tokens", out int minNew) == true ? minNew : null,
             RepetitionPenalty = extra?.TryGetValue("repetition_penalty", out double penalty) == true ? penalty : null,
+            NoRepeatNgramSize = extra?.TryGetValue("no_repeat_ngram_size", out int ngram) == true ? ngram : null,
         };
+    }
+
+    private static void Refuse(string option, object? value, bool refused, string why)
+    {
+        if (refused) throw new UnsupportedChatOptionException(option, value, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"ChatOptions.{option} = {value}: {why}"));
     }
 }

@@ -48,6 +48,7 @@ internal static class ChatCommand
         var clock = Stopwatch.StartNew();
         using var session = ModelSession.Open(settings, ModelKind.Generation, "chat");
         var checkpoint = Blip2Captioner.FromCheckpoint(session.Model, session.Directory);
+        foreach (var note in checkpoint.DefaultsNotes) settings.Note(note);
         // The command line's options over the checkpoint's generation_config.json, for every answer.
         var captioner = new Blip2Captioner(session.Model, checkpoint.Images, checkpoint.Tokenizer, GenerationDefaults.Merge(checkpoint.Defaults, options));
         using var client = new Blip2ChatClient(captioner, session.Compiled.Name);

@@ -13,7 +13,9 @@ namespace Blip2.Cli.Commands;
 /// Inputs are images, folders, WebDataset tar shards, Parquet tables and <c>--files-from</c> lists; the worker takes
 /// its share of the input units (<see cref="ShardSpec"/>), writes one part per unit into the shared folder (each
 /// whole or not at all) and skips the parts an earlier run of the same command wrote, so a killed worker that is
-/// started again finishes its share without duplicates or holes. <c>blip2 merge DIR</c> makes one table of the parts.
+/// started again finishes its share without duplicates or holes. <c>blip2 merge DIR</c> makes one table of the parts;
+/// with <c>--output table.parquet|table.jsonl</c> the worker that finds the whole job written when its share is done
+/// writes that table itself (as merge does), so one worker, or the last of N, leaves the finished table.
 /// An input that fails is an error record, not an abort: the worker exits 0 when its share is written, 1 when a unit
 /// could not be read at all (then its orchestrator retries it), 2 for a mistake on the command line.
 /// </summary>
@@ -23,7 +25,7 @@ internal static class JobCommand
     {
         public readonly Argument<string[]> Inputs = new("inputs") { Description = "Image files, folders, WebDataset .tar shards, .parquet tables.", Arity = ArgumentArity.ZeroOrMore };
         public readonly Option<string?> FilesFrom = new("--files-from") { Description = "A file listing inputs, one a line (- for stdin).", HelpName = "FILE" };
-        public readonly Option<string> OutputDir = new("--output-dir") { Description = "The folder of parts and manifests, shared by all workers (created if missing).", HelpName = "DIR", Required = true };
+        public readonly Option<string?> OutputDir = new("--output-dir") { Description = "The folder of parts and manifests, shared by all workers (created if missing); default with --output FILE: FILE.parts.", HelpName = "DIR" };
         public readonly Option<string?> Shard = new("--shard") { Description = "This worker's share: I/N, worker I (from 0) of N. Default: JOB_COMPLETION_INDEX with --shards (Kubernetes), SLURM_ARRAY_TASK_ID/COUNT (Slurm), else all.", HelpName = "I/N" };
         public readonly Option<int?> Shards = OptionValues.WholeNumber("--shards", "Number of workers, with JOB_COMPLETION_INDEX (a Kubernetes Indexed Job's completions).");
         public readonly Option<int?> BatchSize = OptionValues.WholeNumber("--batch-size", "Images per forward pass (default 8).");
@@ -56,14 +58,15 @@ internal static class JobCommand
         generation.AddTo(command);
         command.SetAction((parse, cancel) => Task.Run(() =>
         {
-            using var settings = common.Read(parse, context);
+            using var settings = common.Read(parse, context, openOutput: false);   // --output is the table, written at the end
             var decoding = generation.Read(parse);
             var text = parse.GetValue(prompt);
             return Run(settings, context, parse, options, ModelKind.Generation, session =>
             {
                 var captioner = Blip2Captioner.FromCheckpoint(session.Model, session.Directory);
+                foreach (var note in captioner.DefaultsNotes) settings.Note(note);
                 return new CaptionTask(captioner, ModelId(settings, session), text, decoding);
-            }, $"prompt={text ?? ""}; {decoding}", cancel);
+            }, $"prompt={text ?? ""}; {decoding}", common.OutputPath(parse), cancel);
         }, cancel));
         return command;
     }
@@ -75,9 +78,9 @@ internal static class JobCommand
         options.AddTo(command);
         command.SetAction((parse, cancel) => Task.Run(() =>
         {
-            using var settings = common.Read(parse, context);
+            using var settings = common.Read(parse, context, openOutput: false);
             return Run(settings, context, parse, options, ModelKind.Retrieval, session =>
-                new EmbedTask(Blip2Retriever.FromCheckpoint((ImageTextRetrieval)session.Model, session.Directory), ModelId(settings, session)), "", cancel);
+                new EmbedTask(Blip2Retriever.FromCheckpoint((ImageTextRetrieval)session.Model, session.Directory), ModelId(settings, session)), "", common.OutputPath(parse), cancel);
         }, cancel));
         return command;
     }
@@ -87,7 +90,7 @@ internal static class JobCommand
         settings.Model is { } given ? (Directory.Exists(given) ? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(given))) : given) : Path.GetFileName(session.Directory);
 
     private static int Run(RunSettings settings, CliContext context, ParseResult parse, JobOptions options, ModelKind kind,
-        Func<ModelSession, JobTask> createTask, string taskSettings, CancellationToken cancel)
+        Func<ModelSession, JobTask> createTask, string taskSettings, string? table, CancellationToken cancel)
     {
         var clock = Stopwatch.StartNew();
         int batchSize = parse.GetValue(options.BatchSize) ?? 8, partSize = parse.GetValue(options.PartSize) ?? JobInputs.DefaultPartSize;
@@ -95,6 +98,10 @@ internal static class JobCommand
         if (batchSize < 1) throw new UsageException($"--batch-size must be at least 1 (got {batchSize})");
         if (partSize < 1) throw new UsageException($"--part-size must be at least 1 (got {partSize})");
         if (decodeThreads < 1) throw new UsageException($"--decode-threads must be at least 1 (got {decodeThreads})");
+        if (table is not null) JobMerge.TableFormat(table);   // a wrong extension is a usage error before any work
+        var outputDir = parse.GetValue(options.OutputDir) ?? (table is null
+            ? throw new UsageException("give --output-dir DIR, the folder of the job's parts (or --output FILE: the table, its parts in FILE.parts)")
+            : table + ".parts");
         var shard = ShardSpec.Resolve(parse.GetValue(options.Shard), parse.GetValue(options.Shards), settings.Environment);
 
         var arguments = (parse.GetValue(options.Inputs) ?? []).ToList();
@@ -103,7 +110,7 @@ internal static class JobCommand
         var inputs = JobInputs.ExpandAsync(arguments, parse.GetValue(options.ImageColumn), partSize, cancel).GetAwaiter().GetResult();
         if (inputs.SkippedFiles > 0) settings.Note($"skipped {inputs.SkippedFiles} file{(inputs.SkippedFiles == 1 ? "" : "s")} in folders that are neither images, .tar shards nor .parquet tables");
 
-        var folder = new JobFolder(parse.GetValue(options.OutputDir)!);
+        var folder = new JobFolder(outputDir);
         using var session = ModelSession.Open(settings, kind, "job " + (kind == ModelKind.Generation ? "caption" : "embed"));
         var task = createTask(session);
         var identity = new JobIdentity(task.Name, $"{task.Model} ({session.Compiled.Name})",
@@ -139,8 +146,28 @@ internal static class JobCommand
             },
         };
         var unreadable = pipeline.Run(todo, folder, cancel);
+        if (table is not null && unreadable.Count == 0) WriteTableIfFinished(settings, folder, table, cancel);
         settings.Summary(RunSummary.Since(clock, images, failures));
         foreach (var failure in unreadable) Cli.Fail(settings.Error, failure.Message, ExitCodes.Failure);
         return unreadable.Count > 0 ? ExitCodes.Failure : ExitCodes.Success;
+    }
+
+    /// <summary>
+    /// --output: once every worker's parts are written (this one's share last, or alone), the job's table, as
+    /// <c>blip2 merge DIR --output FILE</c> writes it. Each worker checks after its own last part, so of workers that
+    /// finish together the later check sees every part and at least one writes the table; a worker whose share is
+    /// done before the others' only says so.
+    /// </summary>
+    private static void WriteTableIfFinished(RunSettings settings, JobFolder folder, string table, CancellationToken cancel)
+    {
+        try
+        {
+            var count = JobMerge.WriteTableAsync(folder.Path, table, cancel).GetAwaiter().GetResult();
+            settings.Note($"wrote {table}: {count} records, the whole job");
+        }
+        catch (IncompleteJobException e)
+        {
+            settings.Note($"this worker's share is written; {table} is written by the worker that finishes the job (or by blip2 merge {folder.Path} --output {table}): {e.Message}");
+        }
     }
 }

@@ -19,35 +19,9 @@ internal static class MergeCommand
             using var settings = common.Read(parse, context, openOutput: false);
             var directory = parse.GetValue(folder)!;
             var (job, parts) = JobMerge.Plan(directory);
-            var lines = JobMerge.Lines(directory, parts);
-            int count;
-            if (common.OutputPath(parse) is not { } output) count = JobMerge.WriteJsonLines(lines, settings.Out);
-            else
-            {
-                if (Directory.Exists(output)) throw new UsageException($"--output '{output}' is a folder: give a file name (.parquet or .jsonl)");
-                bool parquet = output.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase);
-                if (!parquet && !output.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) && !output.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
-                    throw new UsageException($"--output '{output}': the table's format comes from its extension, .parquet or .jsonl");
-                var temp = output + "." + Environment.ProcessId + ".tmp";
-                try
-                {
-                    await using (var stream = new FileStream(temp, FileMode.Create, FileAccess.ReadWrite, FileShare.None))
-                    {
-                        if (parquet) count = await JobMerge.WriteParquetAsync(lines, job.Task, stream, cancel).ConfigureAwait(false);
-                        else
-                        {
-                            await using var writer = new StreamWriter(stream, new System.Text.UTF8Encoding(false), leaveOpen: true);
-                            count = JobMerge.WriteJsonLines(lines, writer);
-                        }
-                        stream.Flush(flushToDisk: true);
-                    }
-                    File.Move(temp, output, overwrite: true);
-                }
-                finally
-                {
-                    if (File.Exists(temp)) File.Delete(temp);
-                }
-            }
+            var count = common.OutputPath(parse) is { } output
+                ? await JobMerge.WriteTableAsync(directory, output, cancel).ConfigureAwait(false)
+                : JobMerge.WriteJsonLines(JobMerge.Lines(directory, parts), settings.Out);
             settings.Note($"merged {count} records from {parts.Count} parts of {job.Shards} worker{(job.Shards == 1 ? "" : "s")} ({job.Task}, {job.Model})");
             return ExitCodes.Success;
         }, cancel));

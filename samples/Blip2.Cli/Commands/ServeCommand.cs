@@ -84,6 +84,8 @@ internal static class ServeCommand
             if (compiled.Kind == ModelKind.Retrieval)
                 return ServedModel.ForRetrieval(compiled.Name, Blip2Retriever.FromCheckpoint((ImageTextRetrieval)model, directory), model);
             var captioner = Blip2Captioner.FromCheckpoint(model, directory);
+            // At start-up, once, as caption and ask print them: keys of generation_config.json this engine ignores.
+            foreach (var note in captioner.DefaultsNotes) run.Note(note);
             var engineOptions = new EngineOptions
             {
                 MaxBatch = settings.MaxBatch,

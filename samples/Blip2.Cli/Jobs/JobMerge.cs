@@ -33,6 +33,55 @@ internal static class JobMerge
         return (job, parts);
     }
 
+    /// <summary>
+    /// Writes a finished job's records to <paramref name="output"/>, a Parquet table (<c>.parquet</c>) or JSON Lines
+    /// (<c>.jsonl</c>, <c>.json</c>), by its extension: to a temporary file beside it, renamed over it when whole, so a
+    /// reader (or a worker that dies while writing it) never leaves half a table. Two workers that finish together and
+    /// both write it write the same bytes. Returns the record count.
+    /// </summary>
+    public static async Task<int> WriteTableAsync(string folder, string output, CancellationToken cancel)
+    {
+        var format = TableFormat(output);
+        var (job, parts) = Plan(folder);
+        var lines = Lines(folder, parts);
+        var temp = output + "." + Environment.ProcessId + ".tmp";
+        try
+        {
+            int count;
+            await using (var stream = new FileStream(temp, FileMode.Create, FileAccess.ReadWrite, FileShare.None))
+            {
+                if (format == ParquetExtension) count = await WriteParquetAsync(lines, job.Task, stream, cancel).ConfigureAwait(false);
+                else
+                {
+                    await using var writer = new StreamWriter(stream, new System.Text.UTF8Encoding(false), leaveOpen: true);
+                    count = WriteJsonLines(lines, writer);
+                }
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, output, overwrite: true);
+            return count;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new Blip2Compiler.Blip2Exception($"the table '{output}' could not be written: {e.Message}");
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+
+    private const string ParquetExtension = ".parquet";
+
+    /// <summary>The table format <paramref name="output"/> names by its extension; a usage error for a folder or another extension.</summary>
+    public static string TableFormat(string output)
+    {
+        if (Directory.Exists(output)) throw new UsageException($"--output '{output}' is a folder: give a file name (.parquet or .jsonl)");
+        var extension = Path.GetExtension(output).ToLowerInvariant();
+        return extension is ParquetExtension or ".jsonl" or ".json" ? extension
+            : throw new UsageException($"--output '{output}': the table's format comes from its extension, .parquet or .jsonl");
+    }
+
     public static IEnumerable<string> Lines(string folder, IReadOnlyList<PartEntry> parts) =>
         parts.SelectMany(p => File.ReadLines(Path.Combine(folder, p.File)).Where(l => l.Length > 0));
 
@@ -52,7 +101,8 @@ internal static class JobMerge
 
     /// <summary>
     /// The records as a Parquet table: key, source, index, model, then caption (a caption job) or embedding (a list of
-    /// floats, an embed job), and error. Written a row group at a time.
+    /// floats, an embed job), error, and the source's text, metadata (its JSON text) and the reader's note. Written a
+    /// row group at a time.
     /// </summary>
     public static async Task<int> WriteParquetAsync(IEnumerable<string> lines, string task, Stream output, CancellationToken cancel)
     {
@@ -80,8 +130,15 @@ internal sealed class CaptionRow
     [System.Text.Json.Serialization.JsonPropertyName("model")] public string Model { get; set; } = "";
     [System.Text.Json.Serialization.JsonPropertyName("caption")] public string? Caption { get; set; }
     [System.Text.Json.Serialization.JsonPropertyName("error")] public string? Error { get; set; }
+    [System.Text.Json.Serialization.JsonPropertyName("text")] public string? Text { get; set; }
+    [System.Text.Json.Serialization.JsonPropertyName("metadata")] public string? Metadata { get; set; }
+    [System.Text.Json.Serialization.JsonPropertyName("note")] public string? Note { get; set; }
 
-    public static CaptionRow From(JobRecord r) => new() { Key = r.Key, Source = r.Source, Index = r.Index, Model = r.Model, Caption = r.Caption, Error = r.Error };
+    public static CaptionRow From(JobRecord r) => new()
+    {
+        Key = r.Key, Source = r.Source, Index = r.Index, Model = r.Model, Caption = r.Caption, Error = r.Error,
+        Text = r.Text, Metadata = r.Metadata?.GetRawText(), Note = r.Note,
+    };
 }
 
 /// <summary>An embed job's Parquet row; a failed input's embedding is null.</summary>
@@ -93,6 +150,13 @@ internal sealed class EmbeddingRow
     [System.Text.Json.Serialization.JsonPropertyName("model")] public string Model { get; set; } = "";
     [System.Text.Json.Serialization.JsonPropertyName("embedding")] public float[]? Embedding { get; set; }
     [System.Text.Json.Serialization.JsonPropertyName("error")] public string? Error { get; set; }
+    [System.Text.Json.Serialization.JsonPropertyName("text")] public string? Text { get; set; }
+    [System.Text.Json.Serialization.JsonPropertyName("metadata")] public string? Metadata { get; set; }
+    [System.Text.Json.Serialization.JsonPropertyName("note")] public string? Note { get; set; }
 
-    public static EmbeddingRow From(JobRecord r) => new() { Key = r.Key, Source = r.Source, Index = r.Index, Model = r.Model, Embedding = r.Embedding, Error = r.Error };
+    public static EmbeddingRow From(JobRecord r) => new()
+    {
+        Key = r.Key, Source = r.Source, Index = r.Index, Model = r.Model, Embedding = r.Embedding, Error = r.Error,
+        Text = r.Text, Metadata = r.Metadata?.GetRawText(), Note = r.Note,
+    };
 }

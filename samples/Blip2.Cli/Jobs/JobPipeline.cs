@@ -154,7 +154,7 @@ internal sealed class JobPipeline(JobTask task, int decodeThreads, int batchSize
         for (int i = 0; i < pending.Count; i++)
         {
             var s = pending[i].Sample;
-            var record = records[i] ?? new JobRecord(s.Key, s.Source, s.Index, task.Model, Error: pending[i].Problem);
+            var record = records[i] ?? JobRecord.For(s, task.Model) with { Error = pending[i].Problem };
             writer.Write(record.ToJsonLine(), failed: record.Error is not null);
         }
         pending.Clear();

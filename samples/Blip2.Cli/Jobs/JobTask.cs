@@ -27,7 +27,7 @@ internal sealed class CaptionTask(Blip2Captioner captioner, string model, string
     public override IReadOnlyList<JobRecord> Run(torch.Tensor pixels, IReadOnlyList<JobSample> samples)
     {
         var texts = captioner.Caption(pixels, [.. samples.Select(_ => prompt)], options);
-        return [.. samples.Select((s, i) => new JobRecord(s.Key, s.Source, s.Index, Model, Caption: texts[i]))];
+        return [.. samples.Select((s, i) => JobRecord.For(s, Model) with { Caption = texts[i] })];
     }
 }
 
@@ -36,6 +36,6 @@ internal sealed class EmbedTask(Blip2Retriever retriever, string model) : JobTas
     public override IReadOnlyList<JobRecord> Run(torch.Tensor pixels, IReadOnlyList<JobSample> samples)
     {
         var vectors = retriever.EmbedImages(pixels);
-        return [.. samples.Select((s, i) => new JobRecord(s.Key, s.Source, s.Index, Model, Embedding: vectors[i]))];
+        return [.. samples.Select((s, i) => JobRecord.For(s, Model) with { Embedding = vectors[i] })];
     }
 }

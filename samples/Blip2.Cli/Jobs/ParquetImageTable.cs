@@ -10,7 +10,7 @@ internal enum ImageColumnKind { Bytes, Struct, Path }
 
 /// <summary>
 /// A Parquet table with an image column, read with Parquet.Net one row group at a time (the job's unit of work):
-/// only the image column (and a key column, when there is one) of that row group is read, never the whole table.
+/// only the image column (and a key column and a text column, when there are) of that row group is read, never the whole table.
 /// Paths in the table are taken relative to the table's folder.
 /// </summary>
 internal sealed class ParquetImageTable
@@ -19,17 +19,20 @@ internal sealed class ParquetImageTable
     private static readonly string[] ImageColumns = ["image", "img", "jpg", "jpeg", "png", "webp"];
     private static readonly string[] PathColumns = ["path", "image_path", "file_name", "filename", "file"];
     private static readonly string[] KeyColumns = ["__key__", "key"];
+    /// <summary>A string column with the source's text for the image: img2dataset's <c>caption</c>, or <c>text</c>.</summary>
+    private static readonly string[] TextColumns = ["caption", "text"];
 
     private readonly DataField? _bytes;
     private readonly DataField? _path;
     private readonly DataField? _key;
+    private readonly DataField? _text;
 
-    private ParquetImageTable(string file, string column, ImageColumnKind kind, DataField? bytes, DataField? path, DataField? key, long[] rowCounts)
+    private ParquetImageTable(string file, string column, ImageColumnKind kind, DataField? bytes, DataField? path, DataField? key, DataField? text, long[] rowCounts)
     {
         File = file;
         Column = column;
         Kind = kind;
-        (_bytes, _path, _key) = (bytes, path, key);
+        (_bytes, _path, _key, _text) = (bytes, path, key, text);
         RowCounts = rowCounts;
     }
 
@@ -64,8 +67,9 @@ internal sealed class ParquetImageTable
                 break;
         }
         var key = KeyColumns.Select(n => fields.OfType<DataField>().FirstOrDefault(f => f.Name == n && IsText(f))).FirstOrDefault(f => f is not null);
+        var text = TextColumns.Select(n => fields.OfType<DataField>().FirstOrDefault(f => f.Name == n && IsText(f) && f != image)).FirstOrDefault(f => f is not null);
         var counts = Enumerable.Range(0, reader.RowGroupCount).Select(g => reader.RowGroups[g].RowCount).ToArray();
-        return new ParquetImageTable(file, image.Name, kind, bytes, path, key, counts);
+        return new ParquetImageTable(file, image.Name, kind, bytes, path, key, text, counts);
     }
 
     private static ImageColumnKind? ImageKind(Field field) => field switch
@@ -89,10 +93,13 @@ internal sealed class ParquetImageTable
         _ => $"{f.Name} ({f.SchemaType})",
     }));
 
-    /// <summary>The rows of one row group, in order; their index is the row number in the table.</summary>
+    /// <summary>The string column whose values are the records' <c>text</c> (<c>caption</c> or <c>text</c>), if the table has one.</summary>
+    public string? TextColumn => _text?.Name;
+
+    /// <summary>The rows of one row group, in order; their index is the row number in the table, their text the text column's value.</summary>
     public async IAsyncEnumerable<JobSample> ReadRowGroupAsync(int rowGroup, [EnumeratorCancellation] CancellationToken cancel = default)
     {
-        var (bytes, paths, keys) = await ReadColumnsAsync(rowGroup, cancel).ConfigureAwait(false);
+        var (bytes, paths, keys, texts) = await ReadColumnsAsync(rowGroup, cancel).ConfigureAwait(false);
         long first = RowCounts.Take(rowGroup).Sum();
         var folder = Path.GetDirectoryName(File) ?? "";
         for (int i = 0; i < RowCounts[rowGroup]; i++)
@@ -100,13 +107,14 @@ internal sealed class ParquetImageTable
             cancel.ThrowIfCancellationRequested();
             long row = first + i;
             var key = keys?[i] ?? row.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            if (bytes?[i] is { } encoded) yield return new JobSample(File, key, row, encoded, null, null);
-            else if (paths?[i] is { Length: > 0 } path) yield return new JobSample(File, key, row, default, Path.Combine(folder, path), null);
-            else yield return JobSample.Missing(File, key, row, $"row {row} has no image (column '{Column}' is null)");
+            var sample = bytes?[i] is { } encoded ? new JobSample(File, key, row, encoded, null, null)
+                : paths?[i] is { Length: > 0 } path ? new JobSample(File, key, row, default, Path.Combine(folder, path), null)
+                : JobSample.Missing(File, key, row, $"row {row} has no image (column '{Column}' is null)");
+            yield return texts is null ? sample : sample with { Text = texts[i] };
         }
     }
 
-    private async Task<(byte[]?[]? Bytes, string?[]? Paths, string?[]? Keys)> ReadColumnsAsync(int rowGroup, CancellationToken cancel)
+    private async Task<(byte[]?[]? Bytes, string?[]? Paths, string?[]? Keys, string?[]? Texts)> ReadColumnsAsync(int rowGroup, CancellationToken cancel)
     {
         try
         {
@@ -116,7 +124,7 @@ internal sealed class ParquetImageTable
             // The nullable form: a null value comes back as null (the byte[] helper gave some nulls as another row's or
             // an empty value), copied out before the row group's buffers go back to their pool.
             byte[]?[]? bytes = null;
-            string?[]? paths = null, keys = null;
+            string?[]? paths = null, keys = null, texts = null;
             if (_bytes is not null)
             {
                 var values = new ReadOnlyMemory<byte>?[rows];
@@ -125,7 +133,8 @@ internal sealed class ParquetImageTable
             }
             if (_path is not null) paths = await ReadTextAsync(group, _path, rows, cancel).ConfigureAwait(false);
             if (_key is not null) keys = await ReadTextAsync(group, _key, rows, cancel).ConfigureAwait(false);
-            return (bytes, paths, keys);
+            if (_text is not null) texts = await ReadTextAsync(group, _text, rows, cancel).ConfigureAwait(false);
+            return (bytes, paths, keys, texts);
         }
         catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or InvalidOperationException or ArgumentException or FormatException or IndexOutOfRangeException)
         {

@@ -55,6 +55,54 @@ public class ChatClientTests(TinyModels models) : IClassFixture<TinyModels>
     }
 
     [Fact]
+    public async Task AStopSequenceEndsTheAnswerAndIsCutFromIt()
+    {
+        using var client = Client();
+        var unconstrained = new ChatOptions { MaxOutputTokens = 12 };
+        // The pieces of an unconstrained stream are the decoded tokens: a stop text made of the end of one piece and
+        // the start of the next spans a token boundary, and is one the tiny model really produces.
+        var pieces = (await client.GetStreamingResponseAsync([UserTurn(null)], unconstrained).ToListAsync())
+            .Select(u => u.Text).Where(t => t.Length > 0).ToList();
+        var full = string.Concat(pieces);
+        Assert.True(pieces.Count >= 4, $"too few pieces to pick a stop from: '{full}'");
+        var k = Enumerable.Range(1, pieces.Count - 2).First(i => !char.IsWhiteSpace(pieces[i][^1]));
+        var stop = pieces[k][^1..] + pieces[k + 1][..1];
+        var expected = full[..full.IndexOf(stop, StringComparison.Ordinal)].Trim();
+
+        var stopped = new ChatOptions { MaxOutputTokens = 12, StopSequences = [stop] };
+        var response = await client.GetResponseAsync([UserTurn(null)], stopped);
+        Assert.Equal(expected, response.Text);
+        Assert.DoesNotContain(stop, response.Text);
+        var streamed = string.Concat((await client.GetStreamingResponseAsync([UserTurn(null)], stopped).ToListAsync()).Select(u => u.Text));
+        Assert.Equal(expected, streamed.Trim());
+        // A stop the answer never reaches leaves it whole.
+        Assert.Equal(full.Trim(), (await client.GetResponseAsync([UserTurn(null)], new ChatOptions { MaxOutputTokens = 12, StopSequences = ["\u0001never"] })).Text);
+    }
+
+    [Fact]
+    public async Task OptionsBlip2CannotHonourAreTypedErrorsBeforeAnyWork()
+    {
+        using var client = Client();
+        var frequency = await Assert.ThrowsAsync<UnsupportedChatOptionException>(() => client.GetResponseAsync([UserTurn(null)], new ChatOptions { FrequencyPenalty = 0.5f }));
+        Assert.Equal(("FrequencyPenalty", (object?)0.5f), (frequency.Option, frequency.Value));
+        Assert.Contains("repetition_penalty", frequency.Message);
+        Assert.Equal("PresencePenalty", (await Assert.ThrowsAsync<UnsupportedChatOptionException>(
+            () => client.GetResponseAsync([UserTurn(null)], new ChatOptions { PresencePenalty = -1f }))).Option);
+        Assert.Equal("ResponseFormat", (await Assert.ThrowsAsync<UnsupportedChatOptionException>(
+            () => client.GetResponseAsync([UserTurn(null)], new ChatOptions { ResponseFormat = ChatResponseFormat.Json }))).Option);
+        Assert.Equal("ToolMode", (await Assert.ThrowsAsync<UnsupportedChatOptionException>(
+            () => client.GetStreamingResponseAsync([UserTurn(null)], new ChatOptions { ToolMode = ChatToolMode.RequireAny }).ToListAsync().AsTask())).Option);
+        // Zero penalties, a text format and tools the model may leave uncalled are what BLIP-2 does anyway.
+        var fine = await client.GetResponseAsync([UserTurn(null)], new ChatOptions
+        {
+            MaxOutputTokens = 3, FrequencyPenalty = 0, PresencePenalty = 0, ResponseFormat = ChatResponseFormat.Text, ToolMode = ChatToolMode.Auto,
+        });
+        Assert.False(string.IsNullOrWhiteSpace(fine.Text));
+        // An empty stop string is the generation options' own typed error.
+        await Assert.ThrowsAsync<Generation.InvalidGenerationOptionException>(() => client.GetResponseAsync([UserTurn(null)], new ChatOptions { StopSequences = [""] }));
+    }
+
+    [Fact]
     public async Task WithoutAnImageItSaysSo()
     {
         using var client = Client();
@@ -67,8 +115,8 @@ public class ChatClientTests(TinyModels models) : IClassFixture<TinyModels>
     {
         var sampled = Blip2ChatClient.ToGenerationOptions(new ChatOptions
         {
-            MaxOutputTokens = 7, Temperature = 0.5f, TopP = 0.9f, TopK = 20, Seed = 3,
-            AdditionalProperties = new() { ["num_beams"] = 2, ["repetition_penalty"] = 1.3 },
+            MaxOutputTokens = 7, Temperature = 0.5f, TopP = 0.9f, TopK = 20, Seed = 3, StopSequences = ["\n", "Question:"],
+            AdditionalProperties = new() { ["num_beams"] = 2, ["repetition_penalty"] = 1.3, ["no_repeat_ngram_size"] = 3 },
         });
         Assert.Equal(7, sampled.MaxNewTokens);
         Assert.True(sampled.DoSample);
@@ -78,6 +126,9 @@ public class ChatClientTests(TinyModels models) : IClassFixture<TinyModels>
         Assert.Equal(3, sampled.Seed);
         Assert.Equal(2, sampled.NumBeams);
         Assert.Equal(1.3, sampled.RepetitionPenalty);
+        Assert.Equal(3, sampled.NoRepeatNgramSize);
+        Assert.Equal(["\n", "Question:"], sampled.StopStrings);
+        Assert.Null(Blip2ChatClient.ToGenerationOptions(new ChatOptions { StopSequences = [] }).StopStrings);
 
         var greedy = Blip2ChatClient.ToGenerationOptions(new ChatOptions { Temperature = 0 });
         Assert.False(greedy.DoSample);

@@ -29,6 +29,49 @@ public class InputReaderTests
     }
 
     [Fact]
+    public async Task TarSamplesCarryTheirTextAndJsonMembers()
+    {
+        using var temp = new TempFolder();
+        var samples = await ReadTar(JobDataset.WebDatasetShard(temp.Path, 2, 2));
+        Assert.All(samples, s => Assert.Equal("a caption", s.Text));
+        Assert.All(samples, s => Assert.Equal("http://example.com", s.Metadata!.Value.GetProperty("url").GetString()));
+        Assert.All(samples, s => Assert.Null(s.Note));
+
+        var tar = JobDataset.Tar(temp.File("odd.tar"),
+        [
+            ("a.png", JobDataset.Png(1)), ("a.txt", new byte[] { 0xC3, 0x28 }), ("a.json", "{\"url\": "u8.ToArray()),
+            ("b.png", JobDataset.Png(2)), ("b.txt", "légende"u8.ToArray()), ("b.json", """[1, {"w": 2}]"""u8.ToArray()),
+            ("c.png", JobDataset.Png(3)), ("c.txt", new byte[WebDatasetTar.MaxTextMemberBytes + 1]),
+        ]);
+        var odd = await ReadTar(tar);
+        Assert.Equal([null, "légende", null], odd.Select(s => s.Text));
+        Assert.Contains("member 'a.txt' is not UTF-8 text: left out", odd[0].Note);
+        Assert.Contains("member 'a.json' is not JSON", odd[0].Note);
+        Assert.Null(odd[0].Metadata);
+        Assert.Equal("""[1,{"w":2}]""", System.Text.Json.JsonSerializer.Serialize(odd[1].Metadata));
+        Assert.Contains($"member 'c.txt' is {WebDatasetTar.MaxTextMemberBytes + 1} bytes", odd[2].Note);
+        Assert.All(odd, s => Assert.Null(s.Problem));   // what the metadata lacks is a note, not a failure
+    }
+
+    [Fact]
+    public async Task MembersThatAreNotAdjacentAreSecondSamplesWithANote()
+    {
+        // All the images, then all the texts (tar cf x.tar *.png *.txt): WebDataset groups runs of adjacent members,
+        // so each key's text is a sample of its own; its record says so and where the image's record is.
+        using var temp = new TempFolder();
+        var tar = JobDataset.Tar(temp.File("split.tar"), [("a.png", JobDataset.Png(1)), ("b.png", JobDataset.Png(2)), ("a.txt", "cap a"u8.ToArray()), ("b.txt", "cap b"u8.ToArray())]);
+        var samples = await ReadTar(tar);
+        Assert.Equal(["a", "b", "a", "b"], samples.Select(s => s.Key));
+        Assert.Equal([null, null, "cap a", "cap b"], samples.Select(s => s.Text));
+        Assert.Null(samples[0].Note);
+        Assert.Null(samples[0].Problem);
+        Assert.Contains("the members of sample 'a' are not adjacent in the tar", samples[2].Note);
+        Assert.Contains("the first is at index 0", samples[2].Note);
+        Assert.Contains("the first is at index 1", samples[3].Note);
+        Assert.Contains("no image member (its members: .txt)", samples[2].Problem);
+    }
+
+    [Fact]
     public void WebDatasetKeysEndAtTheFirstDotOfTheFileName()
     {
         Assert.Equal(("a/b.c/000001", "seg.png"), WebDatasetTar.SplitName("a/b.c/000001.seg.PNG"));
@@ -84,6 +127,18 @@ public class InputReaderTests
         Assert.Equal([3L, 4, 5], second.Select(s => s.Index));
         Assert.Equal(JobDataset.Png(3), second[0].Bytes.ToArray());
         Assert.Contains("row 4 has no image", second[1].Problem);
+    }
+
+    [Fact]
+    public async Task ParquetCaptionColumnIsTheRecordsText()
+    {
+        using var temp = new TempFolder();
+        var rows = new List<JobDataset.CaptionedRow> { new() { Image = JobDataset.Png(1), Caption = "a red square" }, new() { Image = JobDataset.Png(2), Caption = null } };
+        var table = await ParquetImageTable.OpenAsync(JobDataset.Parquet(temp.File("c.parquet"), rows, 10), null);
+        Assert.Equal("caption", table.TextColumn);
+        Assert.Equal(["a red square", null], (await All(table.ReadRowGroupAsync(0))).Select(s => s.Text));
+        var plain = await ParquetImageTable.OpenAsync(JobDataset.Parquet(temp.File("p.parquet"), [new JobDataset.BytesRow { Key = "k", Image = JobDataset.Png(1) }], 10), null);
+        Assert.Null(plain.TextColumn);
     }
 
     [Fact]

@@ -53,6 +53,13 @@ internal static class JobDataset
         [JsonPropertyName("jpg")] public byte[]? Image { get; set; }
     }
 
+    /// <summary>img2dataset's Parquet layout: image bytes and the source caption.</summary>
+    public sealed class CaptionedRow
+    {
+        [JsonPropertyName("jpg")] public byte[]? Image { get; set; }
+        [JsonPropertyName("caption")] public string? Caption { get; set; }
+    }
+
     public sealed class ImageStruct
     {
         [JsonPropertyName("bytes")] public byte[]? Bytes { get; set; }

@@ -44,6 +44,10 @@ public class JobRunTests
         Assert.False(junk.TryGetProperty("caption", out _));
         Assert.All(records.Where(r => !r.TryGetProperty("error", out _)), r => Assert.False(string.IsNullOrEmpty(r.GetProperty("caption").GetString())));
         Assert.All(records, r => Assert.Equal("blip2-tiny-opt", r.GetProperty("model").GetString()));
+        // The tar samples' .txt and .json members come along (the junk image's too); the table has neither.
+        Assert.All(records[..6], r => Assert.Equal("a caption", r.GetProperty("text").GetString()));
+        Assert.All(records[..6], r => Assert.Equal("http://example.com", r.GetProperty("metadata").GetProperty("url").GetString()));
+        Assert.All(records[6..], r => Assert.False(r.TryGetProperty("text", out _) || r.TryGetProperty("metadata", out _)));
     }
 
     [Fact]
@@ -57,11 +61,52 @@ public class JobRunTests
         var merged = await CliRun.Run("merge", output, "--output", table);
         Assert.True(merged.ExitCode == 0, merged.Error);
         var read = await ParquetSerializer.DeserializeAsync<Blip2.Cli.Jobs.CaptionRow>(table);
-        Assert.Equal(["key", "source", "index", "model", "caption", "error"], read.Schema.Fields.Select(f => f.Name));
+        Assert.Equal(["key", "source", "index", "model", "caption", "error", "text", "metadata", "note"], read.Schema.Fields.Select(f => f.Name));
         var rows = read.Data;
+        Assert.Equal(lines.Select(r => r.TryGetProperty("text", out var t) ? t.GetString() : null), rows.Select(r => r.Text));
+        Assert.Equal(lines.Select(r => r.TryGetProperty("metadata", out var m) ? m.GetRawText() : null), rows.Select(r => r.Metadata));
+        Assert.Equal("""{"url":"http://example.com"}""", rows[0].Metadata);
         Assert.Equal(lines.Select(r => r.GetProperty("key").GetString()), rows.Select(r => r.Key));
         Assert.Equal(lines.Select(r => r.TryGetProperty("caption", out var c) ? c.GetString() : null), rows.Select(r => r.Caption));
         Assert.Equal(lines.Select(r => r.TryGetProperty("error", out var c) ? c.GetString() : null), rows.Select(r => r.Error));
+    }
+
+    [Fact]
+    public async Task OutputWritesTheJobsTableWhenTheJobIsWhole()
+    {
+        using var temp = new TempFolder();
+        var inputs = Dataset(temp);
+        // One worker, no --output-dir: the parts go beside the table, and the table is what merge writes.
+        var table = temp.File("captions.parquet");
+        var run = await CliRun.Run(["job", "caption", .. inputs, "--output", table, "--max-new-tokens", "3", "--batch-size", "2", "--threads", "1", "--model", CliRun.TinyOpt]);
+        Assert.True(run.ExitCode == 0, run.Error);
+        Assert.Contains($"wrote {table}: 11 records, the whole job", run.Error);
+        Assert.Equal("", run.Out);
+        Assert.Equal(5, Directory.GetFiles(table + ".parts", "part-*.jsonl").Length);
+        var lines = Records((await CliRun.Run("merge", table + ".parts")).Out);
+        var rows = (await ParquetSerializer.DeserializeAsync<Blip2.Cli.Jobs.CaptionRow>(table)).Data;
+        Assert.Equal(lines.Select(r => r.GetProperty("key").GetString()), rows.Select(r => r.Key));
+        Assert.Equal(lines.Select(r => r.TryGetProperty("caption", out var c) ? c.GetString() : null), rows.Select(r => r.Caption));
+        Assert.Empty(Directory.GetFiles(temp.Path, "*.tmp"));
+
+        // Two workers into one folder: the first to finish says the job is not whole, the second writes the table.
+        var parts = temp.File("parts");
+        var jsonl = temp.File("captions.jsonl");
+        var first = await CliRun.Run([.. Job(inputs, parts, "--shard", "0/2"), "--output", jsonl]);
+        Assert.True(first.ExitCode == 0, first.Error);
+        Assert.Contains("is written by the worker that finishes the job", first.Error);
+        Assert.False(File.Exists(jsonl));
+        var second = await CliRun.Run([.. Job(inputs, parts, "--shard", "1/2"), "--output", jsonl]);
+        Assert.True(second.ExitCode == 0, second.Error);
+        var merged = (await CliRun.Run("merge", parts)).Out;
+        Assert.Equal(merged, File.ReadAllText(jsonl));
+        // A rerun with every part written writes the table again (a worker killed while writing it, restarted).
+        File.Delete(jsonl);
+        Assert.Equal(0, (await CliRun.Run([.. Job(inputs, parts, "--shard", "0/2"), "--output", jsonl])).ExitCode);
+        Assert.Equal(merged, File.ReadAllText(jsonl));
+
+        Assert.Contains("the table's format comes from its extension", (await CliRun.Run([.. Job(inputs, parts), "--output", temp.File("t.csv")])).AssertOneError(2));
+        Assert.Contains("give --output-dir DIR", (await CliRun.Run("job", "caption", CliRun.Photo, "--model", CliRun.TinyOpt)).AssertOneError(2));
     }
 
     [Fact]

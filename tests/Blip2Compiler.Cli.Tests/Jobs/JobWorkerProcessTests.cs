@@ -12,13 +12,14 @@ public class JobWorkerProcessTests
 {
     private static readonly string Cli = Path.Combine(CliRun.CliOutput, "Blip2.Cli");
 
-    private static ProcessStartInfo Worker(string[] inputs, string output, string? shard)
+    private static ProcessStartInfo Worker(string[] inputs, string output, string? shard, string? table = null)
     {
         var start = new ProcessStartInfo(Cli) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in new[] { "job", "caption" }.Concat(inputs).Concat(["--output-dir", output, "--max-new-tokens", "4", "--batch-size", "2",
                      "--threads", "1", "--decode-threads", "1", "--model", CliRun.TinyOpt]))
             start.ArgumentList.Add(a);
         if (shard is not null) { start.ArgumentList.Add("--shard"); start.ArgumentList.Add(shard); }
+        if (table is not null) { start.ArgumentList.Add("--output"); start.ArgumentList.Add(table); }
         return start;
     }
 
@@ -41,10 +42,11 @@ public class JobWorkerProcessTests
         var rows = Enumerable.Range(0, 20).Select(i => new JobDataset.StructRow { Image = new() { Bytes = JobDataset.Png(500 + i) }, Label = i }).ToList();
         string[] inputs = [shards, JobDataset.Parquet(temp.File("table/train.parquet"), rows, rowGroupSize: 1)];   // 24 units, 32 inputs
         var parts = temp.File("parts");
+        var table = temp.File("captions.jsonl");   // every worker is given it: the one that finishes the job writes it
 
         // Worker 0 (6 parts) runs alone first and is killed as soon as its first part is in place: under load the kill
         // may land a few parts later, never after the last (6 parts leave that margin).
-        using (var doomed = Process.Start(Worker(inputs, parts, "0/4"))!)
+        using (var doomed = Process.Start(Worker(inputs, parts, "0/4", table))!)
         {
             _ = doomed.StandardError.ReadToEndAsync();
             _ = doomed.StandardOutput.ReadToEndAsync();
@@ -61,9 +63,9 @@ public class JobWorkerProcessTests
         // The other three workers run side by side (and beside them one worker over the whole input, into its own
         // folder); then worker 0 again, as the Job's controller would restart it.
         var single = temp.File("single");
-        var others = await Task.WhenAll(new[] { "1/4", "2/4", "3/4" }.Select(s => RunToEnd(Worker(inputs, parts, s))).Append(RunToEnd(Worker(inputs, single, null))));
+        var others = await Task.WhenAll(new[] { "1/4", "2/4", "3/4" }.Select(s => RunToEnd(Worker(inputs, parts, s, table))).Append(RunToEnd(Worker(inputs, single, null))));
         Assert.All(others, r => Assert.True(r.Code == 0, r.Error));
-        var restarted = await RunToEnd(Worker(inputs, parts, "0/4"));
+        var restarted = await RunToEnd(Worker(inputs, parts, "0/4", table));
         Assert.True(restarted.Code == 0, restarted.Error);
         Assert.Contains($"{written} already written", restarted.Error);
         Assert.Empty(Directory.GetFiles(parts, ".*"));
@@ -78,5 +80,8 @@ public class JobWorkerProcessTests
         // One worker over the same inputs wrote the same table.
         var one = await CliRun.Run("merge", single);
         Assert.Equal(one.Out, merged.Out);
+        // The restarted worker finished the job last, and wrote its table: the merge's.
+        Assert.Contains($"wrote {table}: 32 records", restarted.Error);
+        Assert.Equal(merged.Out, File.ReadAllText(table));
     }
 }
