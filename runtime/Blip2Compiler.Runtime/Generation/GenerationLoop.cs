@@ -8,7 +8,7 @@ namespace Blip2Compiler.Generation;
 /// processors and stopping rules (EOS, max_length, stop strings). Models plug in through
 /// <see cref="DecoderFactory"/>.
 /// </summary>
-public static class Decoder
+public static class GenerationLoop
 {
     /// <summary>
     /// Generates from <paramref name="contextIds"/> [batch, length] (int64): the ids Hugging Face's <c>generate</c> sees
