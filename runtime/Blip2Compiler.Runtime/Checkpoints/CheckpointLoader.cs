@@ -23,7 +23,7 @@ namespace Blip2Compiler.Checkpoints;
 /// </remarks>
 public static class CheckpointLoader
 {
-    public static LoadedParameters Load(Checkpoint checkpoint, KeyMap map, LoadOptions options)
+    public static LoadedParameters Load(Checkpoint checkpoint, KeyMap map, CheckpointReadOptions options)
     {
         DTypeSpec.EnsureSupported(options.DType);
         TorchBackend.Initialize();

@@ -11,7 +11,7 @@ public static class RandomParameters
     /// Normal(0, 0.02) weights (the reference's initializer range), ones for layer-norm weights, zeros for biases,
     /// created directly on the device from a generator seeded with <paramref name="seed"/>.
     /// </summary>
-    public static LoadedParameters Create(KeyMap map, LoadOptions options, long seed)
+    public static LoadedParameters Create(KeyMap map, CheckpointReadOptions options, long seed)
     {
         DTypeSpec.EnsureSupported(options.DType);
         TorchBackend.Initialize();

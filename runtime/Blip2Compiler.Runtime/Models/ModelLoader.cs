@@ -21,7 +21,7 @@ public static class ModelLoader
         ConfigGuard.EnsureMatches(config, info);
         options.QuantizationPlan?.EnsureSupported(keyMap, options.DType, device);
         using var checkpoint = Checkpoint.Open(checkpointDirectory);
-        var loaded = CheckpointLoader.Load(checkpoint, keyMap, new LoadOptions(options.DType, device) { Quantization = options.QuantizationPlan });
+        var loaded = CheckpointLoader.Load(checkpoint, keyMap, new CheckpointReadOptions(options.DType, device) { Quantization = options.QuantizationPlan });
         return Construct(loaded, keyMap, device, options.DType, checkpointDirectory, config, create);
     }
 
@@ -30,7 +30,7 @@ public static class ModelLoader
         options ??= new Blip2LoadOptions();
         TorchBackend.Initialize(options.LibTorchPath);
         var device = DeviceSpec.Parse(options.Device);
-        var loaded = RandomParameters.Create(keyMap, new LoadOptions(options.DType, device) { Quantization = options.QuantizationPlan }, seed);
+        var loaded = RandomParameters.Create(keyMap, new CheckpointReadOptions(options.DType, device) { Quantization = options.QuantizationPlan }, seed);
         return Construct(loaded, keyMap, device, options.DType, null, null, create);
     }
 
