@@ -1,4 +1,5 @@
 using Blip2Compiler.Checkpoints;
+using Blip2Compiler.Nn;
 using TorchSharp;
 
 namespace Blip2Compiler.Models;
@@ -34,9 +35,9 @@ public static class ModelLoader
         return Construct(loaded, keyMap, device, options.DType, null, null, create);
     }
 
-    private static T Construct<T>(LoadedParameters parameters, KeyMap keyMap, torch.Device device, torch.ScalarType dtype, string? directory, CheckpointConfig? config, Func<LoadedModel, T> create)
+    private static T Construct<T>(ParameterSet parameters, KeyMap keyMap, torch.Device device, torch.ScalarType dtype, string? directory, CheckpointConfig? config, Func<LoadedModel, T> create)
     {
-        try { return create(new LoadedModel(parameters, device, dtype, directory) { KeyMap = keyMap, Config = config?.Root }); }
+        try { return create(new LoadedModel(parameters, keyMap, device, dtype, directory) { Config = config?.Root }); }
         catch
         {
             parameters.Dispose();

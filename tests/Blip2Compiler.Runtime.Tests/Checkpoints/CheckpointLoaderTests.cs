@@ -300,15 +300,24 @@ public class CheckpointLoaderTests : IDisposable
     }
 
     [Fact]
-    public void TakeHandsATensorOver()
+    public void TakeMarksAParameterUsedAndTheSetKeepsOwningIt()
     {
         var w = Random("w", 2);
+        Random("b", 3);
         using var checkpoint = Save();
-        var loaded = CheckpointLoader.Load(checkpoint, new KeyMap([Copy("w", [2])], []), new CheckpointReadOptions());
-        using var taken = loaded.Take("w");
-        loaded.Dispose();
+        var loaded = CheckpointLoader.Load(checkpoint, new KeyMap([Copy("w", [2]), Copy("b", [3])], []), new CheckpointReadOptions());
+        var taken = loaded.Take("w");
         TensorAssert.Identical(w, taken);
-        Assert.Throws<KeyNotFoundException>(() => loaded.Take("w"));
+        Assert.Same(loaded["w"], taken);
+        Assert.Equal(2, loaded.Count);
+        Assert.Contains("b", Assert.Throws<InvalidOperationException>(loaded.EnsureAllTaken).Message);
+        loaded.Take("b");
+        loaded.EnsureAllTaken();
+        Assert.Contains("'c'", Assert.Throws<InvalidOperationException>(() => loaded.Take("c")).Message);
+
+        loaded.Dispose();
+        Assert.True(taken.IsInvalid, "the set frees the parameters it handed out");
+        Assert.Empty(loaded);
     }
 
     [Fact]
