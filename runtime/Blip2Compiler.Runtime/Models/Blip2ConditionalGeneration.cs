@@ -143,7 +143,7 @@ public abstract class Blip2ConditionalGeneration : Blip2ModelBase
     internal GenerationOptions GenerationSettings(GenerationOptions? options) =>
         GenerationDefaults.Merge(GenerationDefaultsWithCompiledIds(), options);
 
-    /// <summary>Notes on the checkpoint's generation_config.json, read with its defaults (<see cref="GenerationDefaults.Read"/>):
+    /// <summary>Notes on the checkpoint's generation_config.json, read with its defaults (<see cref="GenerationDefaults.Read(string)"/>):
     /// keys this engine does not use, which it ignores.</summary>
     public IReadOnlyList<string> GenerationConfigNotes
     {
