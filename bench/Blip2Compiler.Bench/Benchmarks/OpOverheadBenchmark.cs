@@ -7,7 +7,7 @@ namespace Blip2Compiler.Bench.Benchmarks;
 /// <summary>
 /// Host time per small libtorch op through TorchSharp, under no_grad and under inference mode, in one run: the cost a
 /// call-bound decoding step pays per op (a GEMM + ReLU, a head split, a cache write and a residual add on tiny tensors,
-/// repeated). Why <c>Decoder.Generate</c> runs in inference mode.
+/// repeated). Why <c>GenerationLoop.Generate</c> runs in inference mode.
 /// </summary>
 public sealed class OpOverheadBenchmark : IBenchmark
 {

@@ -6,14 +6,6 @@ using Microsoft.CodeAnalysis.Text;
 
 namespace Blip2Compiler.Generator.Declaration;
 
-/// <summary>A JSON syntax error at a character offset of the text.</summary>
-internal sealed class JsonSyntaxException : Exception
-{
-    public JsonSyntaxException(string message, int position) : base(message) => Position = position;
-
-    public int Position { get; }
-}
-
 /// <summary>
 /// A small strict JSON (RFC 8259) reader that keeps spans. Written here because System.Text.Json cannot be loaded by
 /// the compiler from a netstandard2.0 generator without shipping it. Like Python's <c>json</c> module (which writes

@@ -48,14 +48,16 @@ public sealed class Checkpoint : IDisposable
         file.ReadInto(file.Info(key), destination, scratch);
     }
 
-    /// <summary>Reads part of a tensor, from its element <paramref name="firstElement"/> (see
-    /// <see cref="ICheckpointFile.ReadElements"/>).</summary>
+    /// <summary>Whether the tensor under <paramref name="key"/> can be read a part at a time in <paramref name="to"/>
+    /// (see <see cref="ICheckpointFile.CanReadElements"/>).</summary>
     internal bool CanReadElements(string key, ScalarType to)
     {
         var file = File(key);
         return file.CanReadElements(file.Info(key), to);
     }
 
+    /// <summary>Reads part of a tensor, from its element <paramref name="firstElement"/> (see
+    /// <see cref="ICheckpointFile.ReadElements"/>).</summary>
     internal void ReadElements(string key, long firstElement, Span<byte> destination, ScalarType to, byte[] scratch)
     {
         var file = File(key);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
+using Blip2Compiler.Nn;
 using Blip2Compiler.Nn.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -23,7 +24,7 @@ namespace Blip2Compiler.Checkpoints;
 /// </remarks>
 public static class CheckpointLoader
 {
-    public static LoadedParameters Load(Checkpoint checkpoint, KeyMap map, LoadOptions options)
+    public static ParameterSet Load(Checkpoint checkpoint, KeyMap map, CheckpointReadOptions options)
     {
         DTypeSpec.EnsureSupported(options.DType);
         TorchBackend.Initialize();
@@ -88,7 +89,7 @@ public static class CheckpointLoader
             parameters[entries[i].Parameter] = loaded[i]!;
             if (copies[i] is { } copy) parameters[entries[i].Parameter + QuantizationPlan.CopySuffix] = copy;
         }
-        return new LoadedParameters(parameters, report);
+        return new ParameterSet(parameters, report);
     }
 
     /// <summary>Float rows read per step when quantizing while reading: 4 MiB, a few rows of any layer, per thread.</summary>

@@ -1,3 +1,4 @@
+using Blip2Compiler.Nn;
 using Blip2Compiler.Nn.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -11,7 +12,7 @@ public static class RandomParameters
     /// Normal(0, 0.02) weights (the reference's initializer range), ones for layer-norm weights, zeros for biases,
     /// created directly on the device from a generator seeded with <paramref name="seed"/>.
     /// </summary>
-    public static LoadedParameters Create(KeyMap map, LoadOptions options, long seed)
+    public static ParameterSet Create(KeyMap map, CheckpointReadOptions options, long seed)
     {
         DTypeSpec.EnsureSupported(options.DType);
         TorchBackend.Initialize();
@@ -42,10 +43,10 @@ public static class RandomParameters
         }
         catch
         {
-            LoadedParameters.DisposeAll(created);
+            ParameterSet.DisposeAll(created);
             throw;
         }
-        return new LoadedParameters(created, LoadReport.Empty);
+        return new ParameterSet(created, LoadReport.Empty);
     }
 
     private static bool IsNormWeight(string name) =>

@@ -52,7 +52,7 @@ internal static class BeamSearch
         var runningTokenScores = plan.OutputScores ? zeros(new long[] { batch, beams, maxLength - promptLength }, device: device) : null;
         var finishedTokenScores = runningTokenScores?.clone();
 
-        using var session = Decoder.Open(factory, beams, plan, rows);
+        using var session = GenerationLoop.Open(factory, beams, plan, rows);
         var logits = session.Next(null);
         var length = promptLength;
         while (true)
@@ -62,7 +62,7 @@ internal static class BeamSearch
             {
                 // b. log-probabilities, processed, added to each beam's score
                 var flatRunning = running.narrow(2, 0, length).reshape(rows, length);
-                var logProbs = Decoder.Logits(logits, rows, device).log_softmax(-1);
+                var logProbs = GenerationLoop.Logits(logits, rows, device).log_softmax(-1);
                 logProbs = processors.Process(flatRunning, logProbs);
                 var vocab = logProbs.shape[1];
                 var accumulated = (logProbs.view(batch, beams, vocab) + runningScores.unsqueeze(2)).reshape(batch, beams * vocab);
@@ -99,9 +99,9 @@ internal static class BeamSearch
                 // e. the best num_beams candidates that have not ended continue
                 var continuing = topScores + hitsStop.to(ScalarType.Float32) * Dropped;
                 var keep = continuing.topk(beams).indexes;
-                Decoder.Keep(ref running, Gather(topSequences, keep));
-                Decoder.Keep(ref runningScores, Gather(continuing, keep));
-                Decoder.Keep(ref runningOrigins, Gather(topOrigins, keep));
+                GenerationLoop.Keep(ref running, Gather(topSequences, keep));
+                GenerationLoop.Keep(ref runningScores, Gather(continuing, keep));
+                GenerationLoop.Keep(ref runningOrigins, Gather(topOrigins, keep));
                 if (topTokenScores is not null) runningTokenScores = Kept(runningTokenScores!, Gather(topTokenScores, keep));
 
                 // f. file the candidates that ended among the finished hypotheses if they score better
@@ -112,16 +112,16 @@ internal static class BeamSearch
                 penalised = penalised + justFinished.logical_not().to(ScalarType.Float32) * Dropped;
                 var mergedScores = cat([finishedScores, penalised], 1);
                 var best = mergedScores.topk(beams).indexes;
-                Decoder.Keep(ref finished, Gather(cat([finished, topSequences], 1), best));
-                Decoder.Keep(ref finishedScores, Gather(mergedScores, best));
-                Decoder.Keep(ref finishedOrigins, Gather(cat([finishedOrigins, topOrigins], 1), best));
+                GenerationLoop.Keep(ref finished, Gather(cat([finished, topSequences], 1), best));
+                GenerationLoop.Keep(ref finishedScores, Gather(mergedScores, best));
+                GenerationLoop.Keep(ref finishedOrigins, Gather(cat([finishedOrigins, topOrigins], 1), best));
                 if (topTokenScores is not null) finishedTokenScores = Kept(finishedTokenScores!, Gather(cat([finishedTokenScores!, topTokenScores], 1), best));
-                Decoder.Keep(ref isFinished, Gather(cat([isFinished, justFinished], 1), best));
+                GenerationLoop.Keep(ref isFinished, Gather(cat([isFinished, justFinished], 1), best));
 
                 // g. stop, or reorder the cache to the surviving beams and decode their last tokens
                 var cacheRows = runningOrigins.select(2, length - promptLength).reshape(rows);
                 length++;
-                Decoder.Keep(ref canImprove, EarlyStopHeuristic(canImprove, runningScores, finishedScores, isFinished,
+                GenerationLoop.Keep(ref canImprove, EarlyStopHeuristic(canImprove, runningScores, finishedScores, isFinished,
                     length, maxLength, promptLength, plan.EarlyStopping, lengthPenalty));
                 if (length >= maxLength) break;
                 var unfinished = canImprove.any().logical_and(hitsStop.all().logical_not());
@@ -150,7 +150,7 @@ internal static class BeamSearch
 
     private static Tensor Kept(Tensor slot, Tensor value)
     {
-        Decoder.Keep(ref slot, value);
+        GenerationLoop.Keep(ref slot, value);
         return slot;
     }
 

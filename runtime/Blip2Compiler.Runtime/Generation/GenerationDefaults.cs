@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Blip2Compiler.Checkpoints;
 
 namespace Blip2Compiler.Generation;
 
@@ -16,7 +17,7 @@ public static class GenerationDefaults
     internal static GenerationOptions Load(string checkpointDir, JsonElement? config) => Read(checkpointDir, config).Options;
 
     /// <summary>
-    /// <see cref="Load"/>, with a note for every generation_config.json key this engine does not use: keys Hugging
+    /// <see cref="Load(string)"/>, with a note for every generation_config.json key this engine does not use: keys Hugging
     /// Face does not know, and Hugging Face options set away from their defaults that this engine does not
     /// implement (<see cref="GenerationConfigKeys"/>). Hugging Face itself keeps unknown keys as attributes, silently.
     /// </summary>

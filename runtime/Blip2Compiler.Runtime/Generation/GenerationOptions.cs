@@ -115,7 +115,7 @@ public sealed record GenerationOptions
     /// <summary>
     /// Throws <see cref="InvalidGenerationOptionException"/> naming the first option whose value cannot be used, or
     /// <see cref="DecodingTooLargeException"/> for more beams or sequences than <see cref="DecodingLimits.MaxBeams"/>.
-    /// Checks only the options themselves; lengths against the context are checked by <see cref="Decoder.Generate"/>.
+    /// Checks only the options themselves; lengths against the context are checked by <see cref="GenerationLoop.Generate"/>.
     /// </summary>
     public void Validate()
     {

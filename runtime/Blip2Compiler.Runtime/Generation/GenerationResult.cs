@@ -1,7 +1,7 @@
 namespace Blip2Compiler.Generation;
 
 /// <summary>
-/// What <see cref="Decoder.Generate"/> returns: inputs × num_return_sequences rows, the rows of one input adjacent
+/// What <see cref="GenerationLoop.Generate"/> returns: inputs × num_return_sequences rows, the rows of one input adjacent
 /// (best beam first).
 /// </summary>
 public sealed record GenerationResult

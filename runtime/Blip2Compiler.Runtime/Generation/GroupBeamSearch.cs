@@ -48,7 +48,7 @@ internal static class GroupBeamSearch
         for (var h = 0; h < hypotheses.Length; h++) hypotheses[h] = new BeamHypotheses(groupSize, plan.LengthPenalty, plan.EarlyStopping, plan.MaxLength);
         var done = new bool[batch * groups];
 
-        using var session = Decoder.Open(factory, beams, plan, rows);
+        using var session = GenerationLoop.Open(factory, beams, plan, rows);
         var logits = session.Next(null);
         var length = promptLength;
         while (true)
@@ -56,7 +56,7 @@ internal static class GroupBeamSearch
             Tensor nextLogits;
             using (NewDisposeScope())
             {
-                var all = Decoder.Logits(logits, rows, device);
+                var all = GenerationLoop.Logits(logits, rows, device);
                 var currentTokens = zeros(rows, ScalarType.Int64, device);
                 var currentHost = new long[rows];
                 var reordering = new long[rows];

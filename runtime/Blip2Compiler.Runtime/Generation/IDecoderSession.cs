@@ -3,9 +3,10 @@ using static TorchSharp.torch;
 namespace Blip2Compiler.Generation;
 
 /// <summary>
-/// One decoding run of a model: owns its KV cache. The engine calls <see cref="Next"/> and <see cref="Reorder"/>
-/// inside its own per-step dispose scope, so tensors a session keeps from one call to the next must be detached from
-/// dispose scopes (<c>DetachFromDisposeScope</c>, as <see cref="KvCache"/> does) and disposed by the session.
+/// One decoding run of a model: owns its KV cache. <see cref="GenerationLoop"/> calls <see cref="Next"/> and
+/// <see cref="Reorder"/> inside its own per-step dispose scope, so tensors a session keeps from one call to the next
+/// must be detached from dispose scopes (<c>DetachFromDisposeScope</c>, as <see cref="KvCache"/> does) and disposed by
+/// the session.
 /// </summary>
 public interface IDecoderSession : IDisposable
 {
@@ -16,7 +17,7 @@ public interface IDecoderSession : IDisposable
     /// First call: <paramref name="tokens"/> == null, the model consumes the prompt it was started with and returns the
     /// next-token logits of every row [Rows, vocab] (float32).
     /// Later calls: <paramref name="tokens"/> [Rows, 1] (int64) are the tokens just chosen; returns the logits for the
-    /// following position. The returned tensor is new and belongs to the engine, which disposes it.
+    /// following position. The returned tensor is new and belongs to the loop, which disposes it.
     /// </summary>
     Tensor Next(Tensor? tokens);
 

@@ -37,7 +37,7 @@ internal static class SampleSearch
         var done = stops is null ? null : new bool[rows];
         var eosSet = new HashSet<long>(plan.EosTokenIds ?? []);
 
-        using var session = Decoder.Open(factory, copies, plan, rows);
+        using var session = GenerationLoop.Open(factory, copies, plan, rows);
         var logits = session.Next(null);
         var length = contextLength;
         while (true)
@@ -45,7 +45,7 @@ internal static class SampleSearch
             Tensor nextLogits;
             using (NewDisposeScope())
             {
-                var scores = processors.Process(sequences.narrow(1, 0, length), Decoder.Logits(logits, rows, device));
+                var scores = processors.Process(sequences.narrow(1, 0, length), GenerationLoop.Logits(logits, rows, device));
                 var next = plan.DoSample
                     ? Sampling.Draw(scores.softmax(-1), 1, generator).squeeze(1)
                     : scores.argmax(-1);

@@ -62,12 +62,12 @@ public abstract class Blip2ConditionalGeneration : Blip2ModelBase
     }
 
     /// <summary>The language model's part of a run: the prompt with the projected queries in it, decoded with
-    /// <see cref="Decoder.Generate"/>. Called under inference mode and a dispose scope.</summary>
+    /// <see cref="GenerationLoop.Generate"/>. Called under inference mode and a dispose scope.</summary>
     private protected abstract GenerationResult DecodeFrom(ForwardContext ctx, Tensor projected, Tensor ids, Tensor mask, GenerationOptions settings);
 
     /// <summary>
     /// What the decoding loop starts from for a prompt of <paramref name="promptIds"/> ids: the context length
-    /// <see cref="Decoder.Generate"/> sees as input ids, and the positions the first decoder step takes (OPT: the
+    /// <see cref="GenerationLoop.Generate"/> sees as input ids, and the positions the first decoder step takes (OPT: the
     /// prompt with its query embeddings; T5: the one decoder start token).
     /// </summary>
     private protected abstract (long ContextLength, long FirstStepPositions) DecodingStart(long promptIds);
@@ -143,7 +143,7 @@ public abstract class Blip2ConditionalGeneration : Blip2ModelBase
     internal GenerationOptions GenerationSettings(GenerationOptions? options) =>
         GenerationDefaults.Merge(GenerationDefaultsWithCompiledIds(), options);
 
-    /// <summary>Notes on the checkpoint's generation_config.json, read with its defaults (<see cref="GenerationDefaults.Read"/>):
+    /// <summary>Notes on the checkpoint's generation_config.json, read with its defaults (<see cref="GenerationDefaults.Read(string)"/>):
     /// keys this engine does not use, which it ignores.</summary>
     public IReadOnlyList<string> GenerationConfigNotes
     {

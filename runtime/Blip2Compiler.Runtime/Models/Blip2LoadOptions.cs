@@ -3,7 +3,8 @@ using TorchSharp;
 
 namespace Blip2Compiler.Models;
 
-/// <summary>Where and in which precision to load a model.</summary>
+/// <summary>Where and in which precision to load a model (<see cref="ModelLoader"/> hands them to the checkpoint loader
+/// resolved, as <see cref="Checkpoints.CheckpointReadOptions"/>).</summary>
 public sealed record Blip2LoadOptions
 {
     /// <summary>"cpu", "cuda" or "cuda:N".</summary>

@@ -41,10 +41,10 @@ public abstract class Blip2ModelBase : IDisposable
     /// <summary>The parameters loaded quantized (<see cref="Blip2LoadOptions.Quantization"/>), by name; a tied LM
     /// head's quantized copy appears under its table's name.</summary>
     public IReadOnlyList<(string Parameter, QuantizedWeight Weight)> QuantizedParameters =>
-        _loaded.Tensors.Select(p => (p.Key, Weight: QuantizedWeights.Find(p.Value))).Where(p => p.Weight is not null).Select(p => (p.Key, p.Weight!)).ToList();
+        _loaded.Parameters.Select(p => (p.Key, Weight: QuantizedWeights.Find(p.Value))).Where(p => p.Weight is not null).Select(p => (p.Key, p.Weight!)).ToList();
 
     /// <summary>Bytes of every parameter as held (quantized weights: packed data + scales).</summary>
-    public long ParameterBytes => _loaded.Tensors.Values.Sum(t => t.NumberOfElements * t.ElementSize
+    public long ParameterBytes => _loaded.Parameters.Values.Sum(t => t.NumberOfElements * t.ElementSize
         + (QuantizedWeights.Find(t)?.Scales.LongLength ?? 0) * sizeof(float));
 
     /// <summary>True once <see cref="Dispose"/> ran: the parameters are freed, and every entry point throws
@@ -165,8 +165,7 @@ public abstract class Blip2ModelBase : IDisposable
     {
         ThrowIfDisposed();
         ArgumentException.ThrowIfNullOrEmpty(folder);
-        var map = _loaded.KeyMap ?? throw new InvalidOperationException("this model was not built through a key map (ModelLoader), so it has no checkpoint layout to save");
-        Checkpoints.CheckpointSaver.Save(folder, map, _loaded.Tensors, (_loaded.Tensors as Checkpoints.LoadedParameters)?.Report,
+        Checkpoints.CheckpointSaver.Save(folder, _loaded.KeyMap, _loaded.Parameters, _loaded.Parameters.Report,
             CheckpointDirectory, maxShardBytes);
     }
 
@@ -174,7 +173,7 @@ public abstract class Blip2ModelBase : IDisposable
     {
         if (IsDisposed) return;
         IsDisposed = true;
-        foreach (var t in _loaded.Tensors.Values) t.Dispose();
+        _loaded.Parameters.Dispose();
         GC.SuppressFinalize(this);
     }
 }

@@ -15,10 +15,3 @@ internal static class ConfigGuard
                 + (problems.Count > 5 ? $"; and {problems.Count - 5} more" : ""));
     }
 }
-
-/// <summary>The checkpoint's config.json does not match the config the model class was compiled from.</summary>
-public sealed class ConfigMismatchException : Blip2Exception
-{
-    public ConfigMismatchException(string file, string problem) : base($"{file}: {problem}.") { File = file; }
-    public string File { get; }
-}

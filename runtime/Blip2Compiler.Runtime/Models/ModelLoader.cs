@@ -1,4 +1,5 @@
 using Blip2Compiler.Checkpoints;
+using Blip2Compiler.Nn;
 using TorchSharp;
 
 namespace Blip2Compiler.Models;
@@ -21,7 +22,7 @@ public static class ModelLoader
         ConfigGuard.EnsureMatches(config, info);
         options.QuantizationPlan?.EnsureSupported(keyMap, options.DType, device);
         using var checkpoint = Checkpoint.Open(checkpointDirectory);
-        var loaded = CheckpointLoader.Load(checkpoint, keyMap, new LoadOptions(options.DType, device) { Quantization = options.QuantizationPlan });
+        var loaded = CheckpointLoader.Load(checkpoint, keyMap, new CheckpointReadOptions(options.DType, device) { Quantization = options.QuantizationPlan });
         return Construct(loaded, keyMap, device, options.DType, checkpointDirectory, config, create);
     }
 
@@ -30,13 +31,13 @@ public static class ModelLoader
         options ??= new Blip2LoadOptions();
         TorchBackend.Initialize(options.LibTorchPath);
         var device = DeviceSpec.Parse(options.Device);
-        var loaded = RandomParameters.Create(keyMap, new LoadOptions(options.DType, device) { Quantization = options.QuantizationPlan }, seed);
+        var loaded = RandomParameters.Create(keyMap, new CheckpointReadOptions(options.DType, device) { Quantization = options.QuantizationPlan }, seed);
         return Construct(loaded, keyMap, device, options.DType, null, null, create);
     }
 
-    private static T Construct<T>(LoadedParameters parameters, KeyMap keyMap, torch.Device device, torch.ScalarType dtype, string? directory, CheckpointConfig? config, Func<LoadedModel, T> create)
+    private static T Construct<T>(ParameterSet parameters, KeyMap keyMap, torch.Device device, torch.ScalarType dtype, string? directory, CheckpointConfig? config, Func<LoadedModel, T> create)
     {
-        try { return create(new LoadedModel(parameters, device, dtype, directory) { KeyMap = keyMap, Config = config?.Root }); }
+        try { return create(new LoadedModel(parameters, keyMap, device, dtype, directory) { Config = config?.Root }); }
         catch
         {
             parameters.Dispose();

@@ -13,7 +13,7 @@ public abstract partial class OptConditionalGeneration
     private protected override GenerationResult DecodeFrom(ForwardContext ctx, Tensor projected, Tensor ids, Tensor mask, GenerationOptions settings)
     {
         var (embeds, promptMask) = BuildInputs(ctx, projected, ids, mask, null);
-        return Decoder.Generate((rows, maxNew) => new OptDecoderSession(this, embeds, promptMask, rows, maxNew), ids, settings);
+        return GenerationLoop.Generate((rows, maxNew) => new OptDecoderSession(this, embeds, promptMask, rows, maxNew), ids, settings);
     }
 
     /// <summary>The decoder sees the prompt ids as its context; its first step takes the prompt's positions, plus the

@@ -15,11 +15,11 @@ public abstract partial class T5ConditionalGeneration
         var (encoder, encoderMask) = EncodePrompt(ctx, projected, ids, mask);
         var start = settings.DecoderStartTokenId ?? 0;
         var context = torch.full(ids.shape[0], 1, start, dtype: ScalarType.Int64, device: Device);
-        return Decoder.Generate((rows, maxNew) => new T5DecoderSession(this, encoder, encoderMask, start, rows, maxNew), context, settings);
+        return GenerationLoop.Generate((rows, maxNew) => new T5DecoderSession(this, encoder, encoderMask, start, rows, maxNew), context, settings);
     }
 
     /// <summary>The encoder's relative positions have no limit; the decoder starts from one decoder_start_token_id
-    /// (the context <see cref="Decoder.Generate"/> sees), whatever the prompt.</summary>
+    /// (the context <see cref="GenerationLoop.Generate"/> sees), whatever the prompt.</summary>
     private protected override (long ContextLength, long FirstStepPositions) DecodingStart(long promptIds) => (1, 1);
 
     /// <summary>Decoder state of one run: self-attention cache, cross-attention K/V memoized in the context.</summary>

@@ -36,7 +36,8 @@ public static partial class Ops
         _ => QuickGelu(x),
     };
 
-    /// <summary>Fused epilogue: GEMM with bias (addmm), then the activation.</summary>
+    /// <summary>Fused epilogue: the linear with its bias (<see cref="Nn.Linear.Forward"/>: addmm, or the quantized or
+    /// few-row kernel), then the activation, in place on the fresh output for ReLU and SiLU (<see cref="Apply"/>).</summary>
     public static Tensor LinearActivation(Tensor x, Linear linear, Activation activation) =>
         Apply(linear.Forward(x), activation);
 

@@ -29,8 +29,8 @@ public class CheckpointLoaderTests : IDisposable
     private static KeyMapEntry Copy(string parameter, long[] shape, string? key = null, bool keepFloat32 = false) =>
         new(parameter, shape, [new ParamSource(SourceKind.Copy, key ?? parameter)], keepFloat32);
 
-    private static CheckpointMismatchException Mismatch(Checkpoint checkpoint, KeyMap map, LoadOptions? options = null) =>
-        Assert.Throws<CheckpointMismatchException>(() => CheckpointLoader.Load(checkpoint, map, options ?? new LoadOptions()).Dispose());
+    private static CheckpointMismatchException Mismatch(Checkpoint checkpoint, KeyMap map, CheckpointReadOptions? options = null) =>
+        Assert.Throws<CheckpointMismatchException>(() => CheckpointLoader.Load(checkpoint, map, options ?? new CheckpointReadOptions()).Dispose());
 
     [Fact]
     public void ScaledSourcesMultiplyEachKeyAtLoadAndLeaveTheFileAlone()
@@ -45,7 +45,7 @@ public class CheckpointLoaderTests : IDisposable
             new("o.weight", [4, 4], [new ParamSource(SourceKind.Copy, "o.weight") { Scales = [0.5] }]),
         ], []);
 
-        using var loaded = CheckpointLoader.Load(checkpoint, map, new LoadOptions());
+        using var loaded = CheckpointLoader.Load(checkpoint, map, new CheckpointReadOptions());
         TensorAssert.Identical(torch.cat([q * 8.0, k], 0), loaded["qk.weight"]);
         TensorAssert.Identical(o * 0.5, loaded["o.weight"]);
         TensorAssert.Identical(q, checkpoint.Load("q.weight", null, torch.CPU));   // the file is untouched
@@ -62,7 +62,7 @@ public class CheckpointLoaderTests : IDisposable
         using var checkpoint = Save();
         var map = new KeyMap([Copy("fc.weight", [3, 4], "layer.weight"), Copy("fc.bias", [3], "layer.bias")], []);
 
-        using var loaded = CheckpointLoader.Load(checkpoint, map, new LoadOptions());
+        using var loaded = CheckpointLoader.Load(checkpoint, map, new CheckpointReadOptions());
         Assert.Equal(2, loaded.Count);
         TensorAssert.Identical(w, loaded["fc.weight"]);
         TensorAssert.Identical(b, loaded["fc.bias"]);
@@ -79,7 +79,7 @@ public class CheckpointLoaderTests : IDisposable
         using var checkpoint = Save();
         var map = new KeyMap([new KeyMapEntry("qkv.weight", [10, 3], [new ParamSource(SourceKind.Concat, "q.weight", "k.weight", "v.weight")])], []);
 
-        using var loaded = CheckpointLoader.Load(checkpoint, map, new LoadOptions());
+        using var loaded = CheckpointLoader.Load(checkpoint, map, new CheckpointReadOptions());
         using var expected = torch.cat([q, k, v], 0);
         TensorAssert.Identical(expected, loaded["qkv.weight"]);
     }
@@ -112,7 +112,7 @@ public class CheckpointLoaderTests : IDisposable
             new("wide.weight", [3, 1000], [new ParamSource(SourceKind.Copy, "wide.weight") { Scales = [0.125] }]),
         ], []);
 
-        using var loaded = CheckpointLoader.Load(checkpoint, map, new LoadOptions(dtype) { Parallelism = parallelism });
+        using var loaded = CheckpointLoader.Load(checkpoint, map, new CheckpointReadOptions(dtype) { Parallelism = parallelism });
         using var scope = torch.NewDisposeScope();
         TensorAssert.Identical(torch.cat([q.to(dtype).mul(8.0), k.to(dtype), v.to(dtype)], 0), loaded["qkv.weight"]);
         TensorAssert.Identical(torch.cat([qb.to(dtype), torch.zeros_like(vb.to(dtype)), vb.to(dtype)], 0), loaded["qkv.bias"]);
@@ -141,7 +141,7 @@ public class CheckpointLoaderTests : IDisposable
             file.SetLength(checkpoint.Info(cut).DataOffset + 100);
 
         var allocated = new System.Collections.Concurrent.ConcurrentBag<Tensor>();
-        var options = new LoadOptions(dtype) { Parallelism = parallelism, OnAllocated = allocated.Add };
+        var options = new CheckpointReadOptions(dtype) { Parallelism = parallelism, OnAllocated = allocated.Add };
         var e = Assert.Throws<CheckpointFormatException>(() => CheckpointLoader.Load(checkpoint, new KeyMap(entries, []), options).Dispose());
         Assert.Equal(path, e.File);
         Assert.Contains($"tensor '{cut}'", e.Message);
@@ -160,7 +160,7 @@ public class CheckpointLoaderTests : IDisposable
         var v = Random("attn.v_bias", 4);
         using var checkpoint = Save();
 
-        using var loaded = CheckpointLoader.Load(checkpoint, QkvBiasMap, new LoadOptions());
+        using var loaded = CheckpointLoader.Load(checkpoint, QkvBiasMap, new CheckpointReadOptions());
         using var zeros = torch.zeros(4);
         using var expected = torch.cat([q, zeros, v], 0);
         TensorAssert.Identical(expected, loaded["attn.qkv.bias"]);
@@ -172,7 +172,7 @@ public class CheckpointLoaderTests : IDisposable
     {
         var fused = Random("attn.qkv.bias", 12);
         using var checkpoint = Save();
-        using var loaded = CheckpointLoader.Load(checkpoint, QkvBiasMap, new LoadOptions());
+        using var loaded = CheckpointLoader.Load(checkpoint, QkvBiasMap, new CheckpointReadOptions());
         TensorAssert.Identical(fused, loaded["attn.qkv.bias"]);
         Assert.Equal(SourceKind.Copy, loaded.Report.Used["attn.qkv.bias"].Kind);
     }
@@ -185,7 +185,7 @@ public class CheckpointLoaderTests : IDisposable
         using var checkpoint = Save();
         var map = new KeyMap([Copy("w", [2, 3]), Copy("norm.weight", [3], keepFloat32: true)], []);
 
-        using var loaded = CheckpointLoader.Load(checkpoint, map, new LoadOptions(ScalarType.Float16));
+        using var loaded = CheckpointLoader.Load(checkpoint, map, new CheckpointReadOptions(ScalarType.Float16));
         using var half = w.to(ScalarType.Float16);
         TensorAssert.Identical(half, loaded["w"]);
         TensorAssert.Identical(norm, loaded["norm.weight"]);
@@ -198,7 +198,7 @@ public class CheckpointLoaderTests : IDisposable
         using var checkpoint = Save();
         Assert.Equal(ScalarType.Float16, checkpoint.Info("w").DType);
 
-        using var loaded = CheckpointLoader.Load(checkpoint, new KeyMap([Copy("w", [5, 2])], []), new LoadOptions(ScalarType.BFloat16));
+        using var loaded = CheckpointLoader.Load(checkpoint, new KeyMap([Copy("w", [5, 2])], []), new CheckpointReadOptions(ScalarType.BFloat16));
         using var expected = w.to(ScalarType.BFloat16);
         TensorAssert.Identical(expected, loaded["w"]);
     }
@@ -228,7 +228,7 @@ public class CheckpointLoaderTests : IDisposable
         Assert.Contains("1 unexpected checkpoint key: stray.weight", e.Message);
         Assert.Equal(["stray.weight"], e.Report.Unexpected);
 
-        using var loaded = CheckpointLoader.Load(checkpoint, map, new LoadOptions(Strict: false));
+        using var loaded = CheckpointLoader.Load(checkpoint, map, new CheckpointReadOptions(Strict: false));
         TensorAssert.Identical(w, loaded["w"]);
         Assert.Equal(["stray.weight"], loaded.Report.Unexpected);
     }
@@ -295,20 +295,29 @@ public class CheckpointLoaderTests : IDisposable
         Random("w", 2);
         using var checkpoint = Save();
         var e = Assert.Throws<UnsupportedDTypeException>(() =>
-            CheckpointLoader.Load(checkpoint, new KeyMap([Copy("w", [2])], []), new LoadOptions(ScalarType.Int8)));
+            CheckpointLoader.Load(checkpoint, new KeyMap([Copy("w", [2])], []), new CheckpointReadOptions(ScalarType.Int8)));
         Assert.Contains("Int8", e.Message);
     }
 
     [Fact]
-    public void TakeHandsATensorOver()
+    public void TakeMarksAParameterUsedAndTheSetKeepsOwningIt()
     {
         var w = Random("w", 2);
+        Random("b", 3);
         using var checkpoint = Save();
-        var loaded = CheckpointLoader.Load(checkpoint, new KeyMap([Copy("w", [2])], []), new LoadOptions());
-        using var taken = loaded.Take("w");
-        loaded.Dispose();
+        var loaded = CheckpointLoader.Load(checkpoint, new KeyMap([Copy("w", [2]), Copy("b", [3])], []), new CheckpointReadOptions());
+        var taken = loaded.Take("w");
         TensorAssert.Identical(w, taken);
-        Assert.Throws<KeyNotFoundException>(() => loaded.Take("w"));
+        Assert.Same(loaded["w"], taken);
+        Assert.Equal(2, loaded.Count);
+        Assert.Contains("b", Assert.Throws<InvalidOperationException>(loaded.EnsureAllTaken).Message);
+        loaded.Take("b");
+        loaded.EnsureAllTaken();
+        Assert.Contains("'c'", Assert.Throws<InvalidOperationException>(() => loaded.Take("c")).Message);
+
+        loaded.Dispose();
+        Assert.True(taken.IsInvalid, "the set frees the parameters it handed out");
+        Assert.Empty(loaded);
     }
 
     [Fact]

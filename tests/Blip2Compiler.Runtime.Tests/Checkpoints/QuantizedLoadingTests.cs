@@ -54,8 +54,8 @@ public class QuantizedLoadingTests : IDisposable
     {
         using var checkpoint = Write(fileDType);
         var plan = new QuantizationPlan(mode);
-        using var floats = CheckpointLoader.Load(checkpoint, Map, new LoadOptions { Parallelism = parallelism });
-        using var quantized = CheckpointLoader.Load(checkpoint, Map, new LoadOptions { Parallelism = parallelism, Quantization = plan });
+        using var floats = CheckpointLoader.Load(checkpoint, Map, new CheckpointReadOptions { Parallelism = parallelism });
+        using var quantized = CheckpointLoader.Load(checkpoint, Map, new CheckpointReadOptions { Parallelism = parallelism, Quantization = plan });
 
         foreach (var parameter in new[] { Fc1, "qk.weight" })
         {
@@ -97,7 +97,7 @@ public class QuantizedLoadingTests : IDisposable
             file.SetLength(checkpoint.Info(cut).DataOffset + 100);
 
         var allocated = new System.Collections.Concurrent.ConcurrentBag<Tensor>();
-        var options = new LoadOptions { Parallelism = parallelism, Quantization = new QuantizationPlan(mode), OnAllocated = allocated.Add };
+        var options = new CheckpointReadOptions { Parallelism = parallelism, Quantization = new QuantizationPlan(mode), OnAllocated = allocated.Add };
         var e = Assert.Throws<CheckpointFormatException>(() => CheckpointLoader.Load(checkpoint, new KeyMap(entries, []), options).Dispose());
         Assert.Contains($"tensor '{cut}'", e.Message);
         Assert.True(allocated.Count >= 2, "the quantized weights were allocated through the streaming path");

@@ -17,7 +17,7 @@ public class RandomParametersTests
     [Fact]
     public void FollowsTheReferenceInitializer()
     {
-        using var p = RandomParameters.Create(Map, new LoadOptions(), seed: 1);
+        using var p = RandomParameters.Create(Map, new CheckpointReadOptions(), seed: 1);
         Assert.Equal(Map.Entries.Select(e => e.Parameter).Order(), p.Keys.Order());
         foreach (var entry in Map.Entries) Assert.Equal(entry.Shape, p[entry.Parameter].shape);
 
@@ -32,9 +32,9 @@ public class RandomParametersTests
     [Fact]
     public void SameSeedSameWeights()
     {
-        using var a = RandomParameters.Create(Map, new LoadOptions(), seed: 7);
-        using var b = RandomParameters.Create(Map, new LoadOptions(), seed: 7);
-        using var c = RandomParameters.Create(Map, new LoadOptions(), seed: 8);
+        using var a = RandomParameters.Create(Map, new CheckpointReadOptions(), seed: 7);
+        using var b = RandomParameters.Create(Map, new CheckpointReadOptions(), seed: 7);
+        using var c = RandomParameters.Create(Map, new CheckpointReadOptions(), seed: 8);
         TensorAssert.Identical(a["fc.weight"], b["fc.weight"]);
         Assert.False(a["fc.weight"].eq(c["fc.weight"]).all().item<bool>());
     }
@@ -42,7 +42,7 @@ public class RandomParametersTests
     [Fact]
     public void HalfPrecisionKeepsFloat32Entries()
     {
-        using var p = RandomParameters.Create(Map, new LoadOptions(ScalarType.Float16), seed: 1);
+        using var p = RandomParameters.Create(Map, new CheckpointReadOptions(ScalarType.Float16), seed: 1);
         Assert.Equal(ScalarType.Float16, p["fc.weight"].dtype);
         Assert.Equal(ScalarType.Float16, p["post_layernorm.weight"].dtype);
         Assert.Equal(ScalarType.Float32, p["LayerNorm.weight"].dtype);

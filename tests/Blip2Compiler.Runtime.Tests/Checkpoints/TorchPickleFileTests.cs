@@ -304,7 +304,7 @@ public class TorchPickleFileTests : IDisposable
             file.SetLength(checkpoint.Info(cut).DataOffset + 100);
 
         var allocated = new System.Collections.Concurrent.ConcurrentBag<Tensor>();
-        var options = new LoadOptions { Parallelism = parallelism, OnAllocated = allocated.Add };
+        var options = new CheckpointReadOptions { Parallelism = parallelism, OnAllocated = allocated.Add };
         var e = Assert.Throws<CheckpointFormatException>(() => CheckpointLoader.Load(checkpoint, new KeyMap(entries, []), options).Dispose());
         Assert.Equal(path, e.File);
         Assert.Contains($"tensor '{cut}'", e.Message);
@@ -318,7 +318,7 @@ public class TorchPickleFileTests : IDisposable
         TorchSaveWriter.Write(_dir.File(Checkpoint.PyTorchFileName), new Dictionary<string, Tensor> { ["w"] = w, ["extra"] = w });
         using var checkpoint = Checkpoint.Open(_dir.Path);
         var map = new KeyMap([new KeyMapEntry("w", [3, 2], [new ParamSource(SourceKind.Copy, "w")]), new KeyMapEntry("gone", [1], [new ParamSource(SourceKind.Copy, "gone")])], []);
-        var e = Assert.Throws<CheckpointMismatchException>(() => CheckpointLoader.Load(checkpoint, map, new LoadOptions()).Dispose());
+        var e = Assert.Throws<CheckpointMismatchException>(() => CheckpointLoader.Load(checkpoint, map, new CheckpointReadOptions()).Dispose());
         Assert.Single(e.Report.Missing);
         Assert.Single(e.Report.MisShaped);
         Assert.Equal(["extra"], e.Report.Unexpected);

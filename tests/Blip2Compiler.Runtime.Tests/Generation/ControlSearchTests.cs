@@ -31,7 +31,7 @@ public class ControlSearchTests
         var expected = EndAtStop(free, tokenizer, stop);
         Assert.True(expected.Length <= 5 && expected.Length >= 2);
 
-        var result = Decoder.Generate(model.Factory(context), context,
+        var result = GenerationLoop.Generate(model.Factory(context), context,
             new GenerationOptions { MaxNewTokens = 10, StopStrings = [stop], Tokenizer = tokenizer });
         Assert.Equal(expected, result.NewTokens[0]);   // the completing token kept, as Hugging Face returns it
         var text = tokenizer.Text(result.NewTokens[0]);
@@ -52,7 +52,7 @@ public class ControlSearchTests
         var stop = PieceTokenizer.Piece(freeA[1])[1..] + PieceTokenizer.Piece(freeA[2]);
         var rows = new[] { EndAtStop(freeA, tokenizer, stop, eos), EndAtStop(freeB, tokenizer, stop, eos) };
 
-        var result = Decoder.Generate(model.Factory(context), context, new GenerationOptions
+        var result = GenerationLoop.Generate(model.Factory(context), context, new GenerationOptions
         {
             MaxNewTokens = 8, EosTokenIds = [eos], PadTokenId = pad, StopStrings = ["zZzZ", stop], Tokenizer = tokenizer,
         });
@@ -65,7 +65,7 @@ public class ControlSearchTests
         var model = TrigramModel.Random(4, seed: 1);
         var context = Reference.Context([1, 2]);
         var error = Assert.Throws<InvalidGenerationOptionException>(() =>
-            Decoder.Generate(model.Factory(context), context, new GenerationOptions { StopStrings = ["x"] }));
+            GenerationLoop.Generate(model.Factory(context), context, new GenerationOptions { StopStrings = ["x"] }));
         Assert.Equal("stop_strings", error.Option);
         Assert.Throws<InvalidGenerationOptionException>(() => new GenerationOptions { StopStrings = [""] }.Validate());
     }
@@ -110,7 +110,7 @@ public class ControlSearchTests
                              where Hypotheses(m, s).Any(h => h.Tokens.Length < maxNew && tokenizer.Text(h.Tokens).Contains(s, StringComparison.Ordinal))
                              select (m, s)).First();
 
-        var result = Decoder.Generate(model.Factory(context), context, new GenerationOptions
+        var result = GenerationLoop.Generate(model.Factory(context), context, new GenerationOptions
         {
             MaxNewTokens = maxNew, NumBeams = beams, NumReturnSequences = returned, EosTokenIds = [eos], PadTokenId = pad,
             StopStrings = [stop], Tokenizer = tokenizer, OutputScores = true,
@@ -140,7 +140,7 @@ public class ControlSearchTests
         var model = TrigramModel.Random(6, seed: 23);
         long[] a = [1, 3], b = [4, 5];
         var context = Reference.Context(a, b);
-        var result = Decoder.Generate(model.Factory(context), context, new GenerationOptions
+        var result = GenerationLoop.Generate(model.Factory(context), context, new GenerationOptions
         {
             MaxNewTokens = 6, EosTokenIds = [eos], PadTokenId = pad, SuppressTokens = [4], OutputScores = true,
         });
@@ -161,7 +161,7 @@ public class ControlSearchTests
                 ids.Add(tokens[i]);
             }
         }
-        Assert.Null(Decoder.Generate(model.Factory(context), context, new GenerationOptions { MaxNewTokens = 2 }).TokenScores);
+        Assert.Null(GenerationLoop.Generate(model.Factory(context), context, new GenerationOptions { MaxNewTokens = 2 }).TokenScores);
     }
 
     [Theory]
@@ -179,7 +179,7 @@ public class ControlSearchTests
         var model = TrigramModel.Random(5, seed: 24);
         long[] row = [1, 2];
         var context = Reference.Context(row);
-        var result = Decoder.Generate(model.Factory(context), context, new GenerationOptions
+        var result = GenerationLoop.Generate(model.Factory(context), context, new GenerationOptions
         {
             MaxNewTokens = maxNew, NumBeams = 3, NumBeamGroups = 3, DiversityPenalty = penalty, NumReturnSequences = 3, OutputScores = true,
         });
@@ -221,7 +221,7 @@ public class ControlSearchTests
         var model = TrigramModel.Random(5, seed: 25, scale: 2f);
         long[] a = [1, 2], b = [4, 4];
         var context = Reference.Context(a, b);
-        var result = Decoder.Generate(model.Factory(context), context, new GenerationOptions
+        var result = GenerationLoop.Generate(model.Factory(context), context, new GenerationOptions
         {
             MaxNewTokens = maxNew, NumBeams = 4, NumBeamGroups = 2, DiversityPenalty = 1.0, NumReturnSequences = 2,
             EosTokenIds = [eos], PadTokenId = pad, OutputScores = true,
@@ -257,8 +257,8 @@ public class ControlSearchTests
         // num_beams 1 is greedy (HF only warns about beam-only flags): the same tokens as without them.
         var model = TrigramModel.Random(5, seed: 26);
         var context = Reference.Context([1, 2]);
-        var plain = Decoder.Generate(model.Factory(context), context, new GenerationOptions { MaxNewTokens = 5 });
-        var grouped = Decoder.Generate(model.Factory(context), context,
+        var plain = GenerationLoop.Generate(model.Factory(context), context, new GenerationOptions { MaxNewTokens = 5 });
+        var grouped = GenerationLoop.Generate(model.Factory(context), context,
             new GenerationOptions { MaxNewTokens = 5, NumBeamGroups = 2, DiversityPenalty = 1.0 });
         Assert.Equal(plain.NewTokens, grouped.NewTokens);
     }

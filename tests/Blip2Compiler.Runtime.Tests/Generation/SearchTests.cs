@@ -12,7 +12,7 @@ public class SearchTests
     public void GreedyPicksTheArgmaxOfEveryRow()
     {
         var model = TrigramModel.Random(12, seed: 1);
-        var result = Decoder.Generate(model.Factory(Reference.Context(RowA, RowB)), Reference.Context(RowA, RowB),
+        var result = GenerationLoop.Generate(model.Factory(Reference.Context(RowA, RowB)), Reference.Context(RowA, RowB),
             new GenerationOptions { MaxNewTokens = 6 });
 
         Assert.Equal(Reference.Greedy(model, RowA, 6), result.NewTokens[0]);
@@ -27,10 +27,10 @@ public class SearchTests
     {
         var model = TrigramModel.Random(12, seed: 1);
         var context = Reference.Context(RowA);
-        var result = Decoder.Generate(model.Factory(context), context, new GenerationOptions { MaxLength = RowA.Length + 4 });
+        var result = GenerationLoop.Generate(model.Factory(context), context, new GenerationOptions { MaxLength = RowA.Length + 4 });
         Assert.Equal(RowA.Length + 4, result.Sequences[0].Length);
 
-        var unset = Decoder.Generate(model.Factory(context), context, new GenerationOptions());
+        var unset = GenerationLoop.Generate(model.Factory(context), context, new GenerationOptions());
         Assert.Equal(20, unset.NewTokens[0].Length);   // Hugging Face's default: 20 new tokens
     }
 
@@ -40,7 +40,7 @@ public class SearchTests
         var model = TrigramModel.Random(12, seed: 1);
         var context = Reference.Context(RowA);
         var error = Assert.Throws<InvalidGenerationOptionException>(() =>
-            Decoder.Generate(model.Factory(context), context, new GenerationOptions { MaxLength = RowA.Length }));
+            GenerationLoop.Generate(model.Factory(context), context, new GenerationOptions { MaxLength = RowA.Length }));
         Assert.Equal("max_length", error.Option);
     }
 
@@ -55,7 +55,7 @@ public class SearchTests
         var model = new TrigramModel(table);
         var context = Reference.Context([0, 2], [0, 0]);
 
-        var result = Decoder.Generate(model.Factory(context), context,
+        var result = GenerationLoop.Generate(model.Factory(context), context,
             new GenerationOptions { MaxNewTokens = 6, EosTokenIds = [eos], PadTokenId = pad });
 
         Assert.Equal([3L, 5, 0, 0], result.NewTokens[0]);
@@ -70,7 +70,7 @@ public class SearchTests
         var context = Reference.Context(RowA);
         var free = Reference.Greedy(model, RowA, 8);
         long[] eos = [free[2], 99];
-        var result = Decoder.Generate(model.Factory(context), context,
+        var result = GenerationLoop.Generate(model.Factory(context), context,
             new GenerationOptions { MaxNewTokens = 8, EosTokenIds = eos });
         Assert.Equal(Reference.Greedy(model, RowA, 8, eos), result.NewTokens[0]);
         Assert.True(result.NewTokens[0].Length <= 3);
@@ -83,7 +83,7 @@ public class SearchTests
         for (var last = 0; last < 4; last++) table[TensorIndex.Colon, last, last == 1 ? 3 : 1] = 10f;
         var model = new TrigramModel(table);
         var context = Reference.Context([0, 1], [0, 0]);
-        var result = Decoder.Generate(model.Factory(context), context,
+        var result = GenerationLoop.Generate(model.Factory(context), context,
             new GenerationOptions { MaxNewTokens = 4, EosTokenIds = [3, 2] });
         Assert.Equal([3L, 3], result.NewTokens[0]);   // EOS, then pad = eos[0]
         Assert.Equal([1L, 3], result.NewTokens[1]);
@@ -94,7 +94,7 @@ public class SearchTests
     {
         var model = TrigramModel.Random(8, seed: 5);
         var context = Reference.Context(RowA);
-        var result = Decoder.Generate(model.Factory(context), context,
+        var result = GenerationLoop.Generate(model.Factory(context), context,
             new GenerationOptions { MaxNewTokens = 10, RepetitionPenalty = 3.0 });
         var expected = Reference.Greedy(model, RowA, 10, process: (ids, l) => Reference.RepetitionPenalty(ids, l, 3.0f));
         Assert.Equal(expected, result.NewTokens[0]);
@@ -109,7 +109,7 @@ public class SearchTests
     {
         var model = TrigramModel.Random(9, seed: 6);
         var context = Reference.Context([4, 4, 2], [1, 0, 1]);
-        var result = Decoder.Generate(model.Factory(context), context,
+        var result = GenerationLoop.Generate(model.Factory(context), context,
             new GenerationOptions { MaxNewTokens = 5, NoRepeatNgramSize = n });
 
         for (var row = 0; row < 2; row++)
@@ -133,16 +133,16 @@ public class SearchTests
         var model = new TrigramModel(table);
         var context = Reference.Context(RowA.Select(id => id % 6).ToArray());
 
-        var free = Decoder.Generate(model.Factory(context), context, new GenerationOptions { MaxNewTokens = 8, EosTokenIds = [eos] });
+        var free = GenerationLoop.Generate(model.Factory(context), context, new GenerationOptions { MaxNewTokens = 8, EosTokenIds = [eos] });
         Assert.Equal([eos], free.NewTokens[0]);
 
-        var minNew = Decoder.Generate(model.Factory(context), context,
+        var minNew = GenerationLoop.Generate(model.Factory(context), context,
             new GenerationOptions { MaxNewTokens = 8, MinNewTokens = 3, EosTokenIds = [eos] });
         Assert.Equal(4, minNew.NewTokens[0].Length);
         Assert.DoesNotContain(eos, minNew.NewTokens[0][..3]);
         Assert.Equal(eos, minNew.NewTokens[0][3]);
 
-        var minLength = Decoder.Generate(model.Factory(context), context,
+        var minLength = GenerationLoop.Generate(model.Factory(context), context,
             new GenerationOptions { MaxNewTokens = 8, MinLength = RowA.Length + 2, EosTokenIds = [eos] });
         Assert.Equal(3, minLength.NewTokens[0].Length);
         Assert.Equal(eos, minLength.NewTokens[0][2]);
@@ -153,7 +153,7 @@ public class SearchTests
     {
         var model = TrigramModel.Random(40, seed: 8, scale: 1f);
         var context = Reference.Context(RowA, RowB);
-        GenerationResult Sample(long seed) => Decoder.Generate(model.Factory(context), context,
+        GenerationResult Sample(long seed) => GenerationLoop.Generate(model.Factory(context), context,
             new GenerationOptions { MaxNewTokens = 16, DoSample = true, Seed = seed, NumReturnSequences = 2, TopK = 0 });
 
         var first = Sample(11);
@@ -169,10 +169,10 @@ public class SearchTests
     {
         var model = TrigramModel.Random(30, seed: 9);
         var context = Reference.Context(RowA, RowB);
-        var greedy = Decoder.Generate(model.Factory(context), context, new GenerationOptions { MaxNewTokens = 10 });
-        var topK1 = Decoder.Generate(model.Factory(context), context,
+        var greedy = GenerationLoop.Generate(model.Factory(context), context, new GenerationOptions { MaxNewTokens = 10 });
+        var topK1 = GenerationLoop.Generate(model.Factory(context), context,
             new GenerationOptions { MaxNewTokens = 10, DoSample = true, TopK = 1, Seed = 3 });
-        var cold = Decoder.Generate(model.Factory(context), context,
+        var cold = GenerationLoop.Generate(model.Factory(context), context,
             new GenerationOptions { MaxNewTokens = 10, DoSample = true, Temperature = 1e-4, Seed = 3 });
         Assert.Equal(greedy.Sequences, topK1.Sequences);
         Assert.Equal(greedy.Sequences, cold.Sequences);
@@ -183,8 +183,8 @@ public class SearchTests
     {
         var model = TrigramModel.Random(12, seed: 10);
         var context = Reference.Context(RowA, RowB);
-        var greedy = Decoder.Generate(model.Factory(context), context, new GenerationOptions { MaxNewTokens = 7 });
-        var viaOptions = Decoder.Generate(model.Factory(context), context, new GenerationOptions { MaxNewTokens = 7, NumBeams = 1 });
+        var greedy = GenerationLoop.Generate(model.Factory(context), context, new GenerationOptions { MaxNewTokens = 7 });
+        var viaOptions = GenerationLoop.Generate(model.Factory(context), context, new GenerationOptions { MaxNewTokens = 7, NumBeams = 1 });
 
         // The beam-search loop itself with a single beam (generate routes num_beams=1 to greedy search).
         var plan = GenerationPlan.Resolve(new GenerationOptions { MaxNewTokens = 7, NumBeams = 1 }, 3);
@@ -211,7 +211,7 @@ public class SearchTests
         long[][] contexts = [[0, 2], [1, 1]];
         var context = Reference.Context(contexts);
 
-        var result = Decoder.Generate(model.Factory(context), context, new GenerationOptions
+        var result = GenerationLoop.Generate(model.Factory(context), context, new GenerationOptions
         {
             MaxNewTokens = maxNew, NumBeams = beams, NumReturnSequences = returned, EosTokenIds = [eos], PadTokenId = pad,
             LengthPenalty = lengthPenalty, EarlyStopping = EarlyStopping.Parse(earlyStopping),
@@ -240,7 +240,7 @@ public class SearchTests
         long[] contextRow = [5, 6];
         var context = Reference.Context(contextRow);
         const int maxNew = 5;
-        var result = Decoder.Generate(model.Factory(context), context,
+        var result = GenerationLoop.Generate(model.Factory(context), context,
             new GenerationOptions { MaxNewTokens = maxNew, NumBeams = 2, NumReturnSequences = 2 });
 
         // No EOS: every beam runs to max_length, and the search keeps the 2 best running beams each step.
@@ -267,11 +267,11 @@ public class SearchTests
         table[TensorIndex.Colon, 0, eos] = 5f;   // after 0, EOS is near certain
         var model = new TrigramModel(table);
         var context = Reference.Context([3, 0]);
-        var result = Decoder.Generate(model.Factory(context), context,
+        var result = GenerationLoop.Generate(model.Factory(context), context,
             new GenerationOptions { MaxNewTokens = 4, NumBeams = 2, EosTokenIds = [eos], PadTokenId = 0 });
         Assert.Equal([eos], result.NewTokens[0]);
 
-        var longer = Decoder.Generate(model.Factory(context), context,
+        var longer = GenerationLoop.Generate(model.Factory(context), context,
             new GenerationOptions { MaxNewTokens = 4, NumBeams = 2, NumReturnSequences = 2, EosTokenIds = [eos], PadTokenId = 0 });
         Assert.Equal(eos, longer.NewTokens[0][0]);
         Assert.All(longer.NewTokens[0].Skip(1), id => Assert.Equal(eos, id));
@@ -288,7 +288,7 @@ public class SearchTests
         (GenerationResult Result, int Steps) Run(EarlyStopping early)
         {
             var counted = new TrigramModel(model.Table);
-            var result = Decoder.Generate(counted.Factory(context), context, new GenerationOptions
+            var result = GenerationLoop.Generate(counted.Factory(context), context, new GenerationOptions
             {
                 MaxNewTokens = 12, NumBeams = 2, NumReturnSequences = 2, EosTokenIds = [eos], PadTokenId = 0, EarlyStopping = early,
             });
@@ -312,7 +312,7 @@ public class SearchTests
     {
         var model = TrigramModel.Random(20, seed: 14, scale: 1f);
         var context = Reference.Context(RowA, RowB);
-        GenerationResult Sample(long seed) => Decoder.Generate(model.Factory(context), context, new GenerationOptions
+        GenerationResult Sample(long seed) => GenerationLoop.Generate(model.Factory(context), context, new GenerationOptions
         {
             MaxNewTokens = 8, NumBeams = 3, NumReturnSequences = 3, DoSample = true, Seed = seed, EosTokenIds = [19],
         });
@@ -331,7 +331,7 @@ public class SearchTests
         var calls = 0;
         DecoderFactory factory = (_, _) => { calls++; throw new InvalidOperationException("not reached"); };
         Assert.Throws<InvalidGenerationOptionException>(() =>
-            Decoder.Generate(factory, Reference.Context(RowA), new GenerationOptions { NumBeams = 0 }));
+            GenerationLoop.Generate(factory, Reference.Context(RowA), new GenerationOptions { NumBeams = 0 }));
         Assert.Equal(0, calls);
     }
 }

@@ -48,7 +48,7 @@ namespace Blip2Compiler.Generator.Graphs.Emit
                 case "activation":
                     return "Ops." + Activation(c, 1) + "(" + args[0] + ")";
                 case "linear_activation":
-                    // Fused: GEMM with bias, then the activation in place on its output.
+                    // Fused: GEMM with bias, then the activation (ReLU/SiLU in place on its output).
                     return "Ops.LinearActivation(" + args[0] + ", " + args[1] + ", Activation." + Activation(c, 2) + ")";
                 case "linear_residual":
                     return "Ops.LinearResidual(" + args[0] + ", " + args[1] + ", " + args[2] + ")";

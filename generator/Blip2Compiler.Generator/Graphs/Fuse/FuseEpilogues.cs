@@ -6,8 +6,9 @@ namespace Blip2Compiler.Generator.Graphs.Fuse
 {
     /// <summary>
     /// Fusion passes on a linear's epilogue:
-    /// - `activation(linear(x), act)` → `linear_activation`: the bias rides in the GEMM (addmm) and the activation
-    ///   runs in place on its output, so no second activation-sized tensor is allocated;
+    /// - `activation(linear(x), act)` → `linear_activation`: the bias rides in the GEMM (the linear's own kernel) and
+    ///   ReLU/SiLU run in place on its output (Ops.LinearActivation through Ops.Apply), so no second activation-sized
+    ///   tensor is allocated; the GELU forms still make their result (unfused they are the same calls);
     /// - `residual + linear(x)` → `linear_residual`: the GEMM with its bias, then the residual added in place on its
     ///   output (Ops.LinearResidual: linear + add_), two calls and one output tensor instead of a GEMM and a new sum.
     /// </summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Blip2Compiler.Checkpoints;
 
 namespace Blip2Compiler.Processing;
 

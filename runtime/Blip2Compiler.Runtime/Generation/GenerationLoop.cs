@@ -8,12 +8,14 @@ namespace Blip2Compiler.Generation;
 /// processors and stopping rules (EOS, max_length, stop strings). Models plug in through
 /// <see cref="DecoderFactory"/>.
 /// </summary>
-public static class Decoder
+public static class GenerationLoop
 {
     /// <summary>
     /// Generates from <paramref name="contextIds"/> [batch, length] (int64): the ids Hugging Face's <c>generate</c> sees
     /// as <c>input_ids</c> — the prompt for a decoder-only model, [batch, 1] decoder start ids for an encoder–decoder.
-    /// Throws <see cref="InvalidGenerationOptionException"/> before any model work when an option cannot be used.
+    /// Throws <see cref="InvalidGenerationOptionException"/> before any model work when an option cannot be used (user
+    /// input); a malformed context, or a factory or session that breaks its contract (<see cref="IDecoderSession"/>), is
+    /// a bug of the calling code: <see cref="ArgumentException"/> / <see cref="InvalidOperationException"/>.
     /// </summary>
     public static GenerationResult Generate(DecoderFactory factory, Tensor contextIds, GenerationOptions options)
     {
@@ -21,8 +23,9 @@ public static class Decoder
         ArgumentNullException.ThrowIfNull(contextIds);
         ArgumentNullException.ThrowIfNull(options);
         if (contextIds.dim() != 2 || contextIds.dtype != ScalarType.Int64 || contextIds.shape[0] == 0 || contextIds.shape[1] == 0)
-            throw new Blip2Exception(
-                $"Generation context ids must be a non-empty [batch, length] int64 tensor, got {contextIds.dtype} [{string.Join(", ", contextIds.shape)}].");
+            throw new ArgumentException(
+                $"Generation context ids must be a non-empty [batch, length] int64 tensor, got {contextIds.dtype} [{string.Join(", ", contextIds.shape)}].",
+                nameof(contextIds));
 
         var plan = GenerationPlan.Resolve(options, (int)contextIds.shape[1]);
         plan.CheckRows(contextIds.shape[0]);
@@ -38,15 +41,15 @@ public static class Decoder
             : SampleSearch.Run(factory, contextIds, plan, processors, options.OnTokens);
     }
 
-    /// <summary>Opens the model's session and checks that it decodes the rows the engine expects.</summary>
+    /// <summary>Opens the model's session and checks that it decodes the rows the loop expects.</summary>
     internal static IDecoderSession Open(DecoderFactory factory, int rowsPerInput, GenerationPlan plan, long expectedRows)
     {
         var session = factory(rowsPerInput, plan.MaxNewTokens)
-            ?? throw new Blip2Exception("The decoder factory returned no session.");
+            ?? throw new InvalidOperationException("The decoder factory returned no session.");
         if (session.Rows != expectedRows)
         {
             session.Dispose();
-            throw new Blip2Exception($"The decoder session decodes {session.Rows} rows; the engine expects {expectedRows} (inputs × {rowsPerInput}).");
+            throw new InvalidOperationException($"The decoder session decodes {session.Rows} rows; the generation loop expects {expectedRows} (inputs × {rowsPerInput}).");
         }
         return session;
     }
@@ -55,7 +58,7 @@ public static class Decoder
     internal static Tensor Logits(Tensor logits, long rows, Device device)
     {
         if (logits.dim() != 2 || logits.shape[0] != rows)
-            throw new Blip2Exception($"The decoder session returned logits [{string.Join(", ", logits.shape)}]; expected [{rows}, vocab].");
+            throw new InvalidOperationException($"The decoder session returned logits [{string.Join(", ", logits.shape)}]; expected [{rows}, vocab].");
         return logits.to(ScalarType.Float32, device);
     }
 

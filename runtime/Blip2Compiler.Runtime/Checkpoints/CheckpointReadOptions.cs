@@ -5,12 +5,14 @@ using static TorchSharp.torch;
 namespace Blip2Compiler.Checkpoints;
 
 /// <summary>
-/// How to load parameters: their dtype (float32, float16 or bfloat16), their device (null: CPU), and whether
+/// How <see cref="CheckpointLoader"/> (and <see cref="RandomParameters"/>) fill a key map's parameters: the user's
+/// <see cref="Models.Blip2LoadOptions"/> as <see cref="Models.ModelLoader"/> resolves them, plus the loader's own
+/// settings. Their dtype (float32, float16 or bfloat16), their device (null: CPU), and whether
 /// checkpoint keys the model does not use are an error (<see cref="Strict"/>). Missing or mis-shaped parameters are
 /// always an error: a model cannot run without them. <see cref="Quantization"/> (null: none) quantizes linear weights as
 /// each is loaded, so the float form of only one tensor exists at a time.
 /// </summary>
-public sealed record LoadOptions(ScalarType DType = ScalarType.Float32, Device? Device = null, bool Strict = true)
+public sealed record CheckpointReadOptions(ScalarType DType = ScalarType.Float32, Device? Device = null, bool Strict = true)
 {
     /// <summary>How many parameters load at once, each on its own thread (null: one per core). Reads from the page
     /// cache and the float conversions scale with cores; each thread holds a 1 MiB scratch buffer.</summary>

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Unicode;
 
-namespace Blip2Compiler;
+namespace Blip2Compiler.Checkpoints;
 
 /// <summary>How the runtime reads a checkpoint's JSON files; callers turn <see cref="JsonException"/> into their own
 /// typed error.</summary>
