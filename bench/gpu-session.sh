@@ -10,7 +10,7 @@
 #
 # env: OUT (results folder; default bench/out/gpu-session), PYTHON (python3), BENCH_TAR (.devcarry/bench.tar.xz),
 #      CONFIG (opt-2.7b), DTYPE (float16), WARMUP (3), ITERATIONS (5), COMPILE (1: the reference's compiled caption),
-#      T5=1 also runs the Flan-T5-XL bfloat16 caption (both sides; ~1.5 min more).
+#      T5=1 also runs the Flan-T5-XL bfloat16 caption (both sides, ours eager and with graphs; ~1.5 min more).
 # Results: env.txt, stages.tsv (stage, exit status, seconds), shim-build.log, shim-check.jsonl, and per config the
 # run-gpu.sh outputs (ours.jsonl, ours-cuda-graphs.jsonl, hf.jsonl, table.md, table-cuda-graphs.md).
 # --dry-run: checks what can be checked without a GPU (the files, the scripts' syntax, the build script's command
@@ -95,7 +95,7 @@ stage "opt $CONFIG $DTYPE" 330 env OUT_DIR="$OUT/$CONFIG-$DTYPE" WARMUP="${WARMU
   DECODING_STEPS="cuda-graphs" bench/run-gpu.sh "$CONFIG" "$DTYPE"
 if [[ ${T5:-0} == 1 ]]; then
   stage "flan-t5-xl bfloat16" 120 env OUT_DIR="$OUT/flan-t5-xl-bfloat16" WARMUP=2 ITERATIONS=3 COMPILE=0 \
-    BENCHMARKS="caption" RETRIEVAL_BENCHMARKS="" bench/run-gpu.sh flan-t5-xl bfloat16
+    BENCHMARKS="caption" RETRIEVAL_BENCHMARKS="" DECODING_STEPS="cuda-graphs" bench/run-gpu.sh flan-t5-xl bfloat16
 fi
 
 [[ $DRY == 0 ]] && { echo "stages (name, exit, seconds):"; cat "$OUT/stages.tsv"; } >&2

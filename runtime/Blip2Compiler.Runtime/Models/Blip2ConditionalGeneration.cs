@@ -18,9 +18,9 @@ public abstract class Blip2ConditionalGeneration : Blip2ModelBase
     private protected Blip2ConditionalGeneration(LoadedModel loaded, ModelInfo info) : base(loaded, info) { }
 
     /// <summary>
-    /// How one-token decoding steps run (<see cref="Generation.DecodingStep"/>): OPT's static-buffer step, eagerly or
-    /// as a CUDA graph, or the default dynamic step. The initial value comes from <c>BLIP2_DECODING_STEP</c>
-    /// (<c>dynamic</c>, <c>static</c>, <c>cuda-graphs</c>); T5 decodes with the dynamic step whatever it is.
+    /// How one-token decoding steps run (<see cref="Generation.DecodingStep"/>): the static-buffer step (OPT and T5),
+    /// eagerly or as a CUDA graph, or the default dynamic step. The initial value comes from <c>BLIP2_DECODING_STEP</c>
+    /// (<c>dynamic</c>, <c>static</c>, <c>cuda-graphs</c>).
     /// </summary>
     public DecodingStep DecodingStep { get; set; } = DecodingSteps.FromEnvironment();
 

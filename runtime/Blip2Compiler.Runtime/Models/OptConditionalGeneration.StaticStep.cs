@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Blip2Compiler.Generation;
 using Blip2Compiler.Nn;
 using TorchSharp;
@@ -49,7 +48,7 @@ public abstract partial class OptConditionalGeneration
             _tokens = torch.zeros(_bucket, 1, dtype: ScalarType.Int64, device: device).DetachFromDisposeScope();
             _cache = model.NewDecodingCache(_bucket, capacity, promptEmbeds.dtype);
             _ctx = new ForwardContext { Cache = _cache };
-            _wantGraph = graphs && UsableGraphs(model);
+            _wantGraph = graphs && StaticStepGraphs.Usable(model);
         }
 
         public long Rows { get; }
@@ -65,7 +64,11 @@ public abstract partial class OptConditionalGeneration
                 _graph.Replay();
                 _model.CountReplay();
             }
-            else if (_wantGraph) CaptureOrRunEagerly();
+            else if (_wantGraph)
+            {
+                _wantGraph = false;
+                _graph = StaticStepGraphs.CaptureOrRunEagerly(_model, _logits!, Step);
+            }
             else Step();
             _cache.Advance(1);
             // A view of the static buffer: valid until the next step, which is all the engine reads it for.
@@ -102,42 +105,6 @@ public abstract partial class OptConditionalGeneration
             _logits!.copy_(_model.Logits(_ctx, hidden.select(1, -1)));
         }
 
-        /// <summary>
-        /// The first one-token step with graphs asked for: captured (after its eager warm-up, whose results are this
-        /// step's), then replayed once and checked against the warm-up's logits. A failed capture or a replay that
-        /// differs leaves the run eager (the step run again eagerly), with the reason noted once on the model.
-        /// </summary>
-        private void CaptureOrRunEagerly()
-        {
-            _wantGraph = false;
-            StepGraph? graph = null;
-            try
-            {
-                graph = StepGraph.Capture(_model.Device, Step);
-                using var scope = NewDisposeScope();
-                var logits = _logits!;
-                var eager = logits.clone();
-                graph.Replay();
-                // Within float16 rounding of the same kernels: a replay that reads a stale or moved buffer is far off.
-                if (!logits.allclose(eager, rtol: 1e-3, atol: 1e-3))
-                    throw new CudaGraphException("replay check", "the replayed step's logits differ from the eager step's");
-                _model.CountReplay();
-                _graph = graph;
-                graph = null;
-            }
-            catch (Exception e) when (e is CudaGraphException or ExternalException)
-            {
-                _model.NoteDecodingStep($"CUDA graphs not used, the static step runs eagerly: {e.Message.Split('\n')[0]}");
-                // Whatever part ran (none, the warm-up, a bad replay), the step is idempotent: running it eagerly now
-                // leaves this step's cache column and logits right.
-                Step();
-            }
-            finally
-            {
-                graph?.Dispose();
-            }
-        }
-
         public void Reorder(Tensor rowIndex)
         {
             using var scope = NewDisposeScope();
@@ -158,22 +125,6 @@ public abstract partial class OptConditionalGeneration
             _logits?.Dispose();
             _padRows.Dispose();
             _prompt?.Dispose();
-        }
-
-        /// <summary>Graphs need a CUDA device and the shim; otherwise the note says why, once.</summary>
-        private static bool UsableGraphs(OptConditionalGeneration model)
-        {
-            if (model.Device.type != DeviceType.CUDA)
-            {
-                model.NoteDecodingStep($"CUDA graphs need a CUDA device; on {model.Device.type.ToString().ToLowerInvariant()} the static step runs eagerly");
-                return false;
-            }
-            if (CudaGraphShim.Unavailable is { } why)
-            {
-                model.NoteDecodingStep($"CUDA graphs not used, the static step runs eagerly: {why}");
-                return false;
-            }
-            return true;
         }
     }
 }

@@ -8,7 +8,7 @@ namespace Blip2Compiler.Tests.Golden;
 /// OPT decoding through the static-buffer step (<see cref="DecodingStep.StaticBuffers"/>, and <see cref="DecodingStep.CudaGraphs"/>,
 /// which on the CPU runs the same step eagerly) gives the reference's tokens: the fixture's generate.* ids for batch
 /// 2 (bucket 2), one row alone (bucket 1), three rows in bucket 4 and beam search's six rows in bucket 8; seeded
-/// sampling gives the dynamic step's tokens.
+/// sampling gives the dynamic step's tokens. Flan-T5's static step the same.
 /// </summary>
 [Trait("Category", "Golden")]
 public class StaticStepGoldenTests
@@ -101,6 +101,40 @@ public class StaticStepGoldenTests
         model.Generate(g["pixel_values"], g["input_ids"], g["attention_mask"], options);
         Assert.Same(note, model.DecodingStepNote);
         Assert.Equal(0, model.GraphReplays);
+    }
+
+    /// <summary>Flan-T5 through its static step: the fixture's ids at batch 2 and for rows 0, 1, 0 (bucket 4; beam rows
+    /// in bucket 16), greedy, beam-3 and min-length/repetition.</summary>
+    [Theory]
+    [InlineData("generate.greedy", false)]
+    [InlineData("generate.beam3", false)]
+    [InlineData("generate.greedy_min_rep", false)]
+    [InlineData("generate.greedy", true)]
+    [InlineData("generate.beam3", true)]
+    public void FlanT5GivesTheReferenceTokens(string key, bool padded)
+    {
+        using var g = new GoldenCase("blip2-flan-t5");
+        using var model = GoldenFlanT5.Load(g.ModelDirectory);
+        model.DecodingStep = DecodingStep.StaticBuffers;
+        var rows = torch.tensor(padded ? new long[] { 0, 1, 0 } : new long[] { 0, 1 });
+        var result = model.Generate(g["pixel_values"].index_select(0, rows), g["input_ids"].index_select(0, rows),
+            g["attention_mask"].index_select(0, rows), GenerationGoldenTests.Options(g.Meta.GetProperty(key)));
+        TensorAssert.Equal(g[key].index_select(0, rows), GenerationGoldenTests.ToTensor(result.Sequences), $"flan-t5 {key} rows {string.Join(",", rows.data<long>().ToArray())}");
+    }
+
+    [Fact]
+    public void FlanT5SeededSamplingGivesTheDynamicStepsTokens()
+    {
+        using var g = new GoldenCase("blip2-flan-t5");
+        using var model = GoldenFlanT5.Load(g.ModelDirectory);
+        var rows = torch.tensor(new long[] { 0, 1, 0 });
+        var (pixels, ids, mask) = (g["pixel_values"].index_select(0, rows), g["input_ids"].index_select(0, rows), g["attention_mask"].index_select(0, rows));
+        var options = new GenerationOptions { MaxNewTokens = 8, DoSample = true, Temperature = 1.5, TopK = 50, TopP = 0.95, NumReturnSequences = 2, Seed = 99 };
+        var dynamic = model.Generate(pixels, ids, mask, options);
+        model.DecodingStep = DecodingStep.CudaGraphs;   // on the CPU: the static step, eagerly
+        var static_ = model.Generate(pixels, ids, mask, options);
+        Assert.Equal(dynamic.Sequences, static_.Sequences);
+        Assert.Contains("CUDA device", model.DecodingStepNote);
     }
 
     private static Tensor Row(Tensor t, int row) => t.narrow(0, row, 1);
