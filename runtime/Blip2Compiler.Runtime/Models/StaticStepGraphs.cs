@@ -9,9 +9,15 @@ namespace Blip2Compiler.Models;
 /// <summary>How a static decoding step (OPT's, T5's) becomes a CUDA graph, or says why it stays eager.</summary>
 internal static class StaticStepGraphs
 {
-    /// <summary>Graphs need a CUDA device and the shim; otherwise the model's note says why, once.</summary>
+    // Models whose capture failed once: their later runs stay eager rather than try again (a failed capture can
+    // leave its stream routed to the abandoned pool, and would fail the same way).
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Blip2ConditionalGeneration, object> Failed = new();
+
+    /// <summary>Graphs need a CUDA device, the shim, and no earlier failed capture on this model; otherwise the
+    /// model's note says why, once.</summary>
     public static bool Usable(Blip2ConditionalGeneration model)
     {
+        if (Failed.TryGetValue(model, out _)) return false;
         if (model.Device.type != DeviceType.CUDA)
         {
             model.NoteDecodingStep($"CUDA graphs need a CUDA device; on {model.Device.type.ToString().ToLowerInvariant()} the static step runs eagerly");
@@ -51,6 +57,7 @@ internal static class StaticStepGraphs
         catch (Exception e) when (e is CudaGraphException or ExternalException)
         {
             model.NoteDecodingStep($"CUDA graphs not used, the static step runs eagerly: {e.Message.Split('\n')[0]}");
+            Failed.AddOrUpdate(model, e);
             step();
             return null;
         }
