@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Packs our bench for a GPU machine that has Python torch but no dotnet: a self-contained publish built to load an
-# external libtorch (-p:Blip2Backend=none), as .devcarry/bench.tar.xz (about 30 MB). On the GPU machine:
+# external libtorch (-p:Blip2Backend=none), as .devcarry/bench.tar.xz (about 40 MB). On the GPU machine, the whole
+# issue-15 session (CUDA-graph shim built and checked, ours eager and with graphs, the reference): bench/gpu-session.sh.
+# Or by hand:
 #
 #   mkdir -p /tmp/ours && tar -xJf .devcarry/bench.tar.xz -C /tmp/ours
 #   OURS_BIN=/tmp/ours/Blip2Compiler.Bench WARMUP=5 ITERATIONS=10 bench/run-gpu.sh opt-2.7b float16

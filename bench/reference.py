@@ -215,7 +215,7 @@ class Bench:
 def main():
     names = ["beam", "caption", "caption-batch", "decode-token", "image-encoding", "itc", "itm"]
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("benchmark", help="one of: all, " + ", ".join(names + ["caption-static-compiled"]))
+    parser.add_argument("benchmark", help="all, or one or more (comma-separated) of: " + ", ".join(names + ["caption-static-compiled"]))
     parser.add_argument("--config", default="mid", choices=["mid", "mid-t5", "mid-itm", "opt-2.7b", "flan-t5-xl", "itm-vit-g"])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32", choices=list(DTYPES))
@@ -227,7 +227,8 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     bench = Bench(args)
-    selected = names + (["caption-static-compiled"] if args.compile else []) if args.benchmark == "all" else [args.benchmark]
+    # all, one benchmark, or several joined by commas (one process, one model: caption,decode-token)
+    selected = names + (["caption-static-compiled"] if args.compile else []) if args.benchmark == "all" else args.benchmark.split(",")
     failed = 0
     for name in selected:
         try:

@@ -3,7 +3,12 @@
 #
 #   bench/run-gpu.sh [CONFIG [DTYPE]]        defaults: opt-2.7b float16 (the issue's setup); e.g. flan-t5-xl bfloat16
 #   env: PYTHON (python3), WARMUP (2), ITERATIONS (10), OUT_DIR (bench/out), COMPILE=1 adds the static-cache
-#        torch.compile reference caption
+#        torch.compile reference caption,
+#        BENCHMARKS ("caption decode-token beam caption-batch image-encoding"; one process per word, and a word may
+#        join several with commas: caption,decode-token), RETRIEVAL_BENCHMARKS ("itm itc"; empty: none),
+#        DECODING_STEPS (empty; e.g. "cuda-graphs static"): our generating benchmarks again with
+#        --decoding-step STEP, into ours-STEP.jsonl and table-STEP.md (runs that replayed graphs carry
+#        "cuda_graphs": true); the reference runs once
 #
 # Needs: dotnet (SDK 10), and a Python with a CUDA torch and transformers 5.x. Our runtime loads that torch's own
 # libtorch (BLIP2_LIBTORCH=<site-packages>/torch/lib), built with -p:Blip2Backend=none so no packaged libtorch is
@@ -46,17 +51,29 @@ else
   echo "our bench skipped: no dotnet on PATH" >&2
 fi
 
-run() {  # run BENCHMARK CONFIG: ours, then the reference, each appending JSON lines
+run() {  # run BENCHMARK[,BENCHMARK...] CONFIG: ours (each decoding step), then the reference, appending JSON lines
   if [[ -n $OURS ]]; then
     BLIP2_LIBTORCH=$TORCH_LIB $OURS "$1" --config "$2" "${ARGS[@]}" >>"$OUT/ours.jsonl" || echo "ours: $1 failed" >&2
+    for step in ${DECODING_STEPS:-}; do
+      local generating
+      generating=$(tr ',' '\n' <<<"$1" | grep -xE 'caption|decode-token|beam|caption-batch' | paste -sd, -)
+      [[ -z $generating ]] && continue
+      BLIP2_LIBTORCH=$TORCH_LIB $OURS "$generating" --config "$2" "${ARGS[@]}" --decoding-step "$step" \
+        >>"$OUT/ours-$step.jsonl" || echo "ours ($step): $generating failed" >&2
+    done
   fi
   "$PY" bench/reference.py "$1" --config "$2" "${ARGS[@]}" >>"$OUT/hf.jsonl" || echo "reference: $1 failed" >&2
 }
 
-for benchmark in caption decode-token beam caption-batch image-encoding; do run "$benchmark" "$CONFIG"; done
-for benchmark in itm itc; do run "$benchmark" "$RETRIEVAL"; done
+for step in ${DECODING_STEPS:-}; do : >"$OUT/ours-$step.jsonl"; done
+for benchmark in ${BENCHMARKS-caption decode-token beam caption-batch image-encoding}; do run "$benchmark" "$CONFIG"; done
+for benchmark in ${RETRIEVAL_BENCHMARKS-itm itc}; do run "$benchmark" "$RETRIEVAL"; done
 if [[ ${COMPILE:-0} == 1 ]]; then
   "$PY" bench/reference.py caption-static-compiled --config "$CONFIG" "${ARGS[@]}" >>"$OUT/hf.jsonl" || echo "reference: compiled caption failed" >&2
 fi
 
 "$PY" bench/compare.py "$OUT/ours.jsonl" "$OUT/hf.jsonl" | tee "$OUT/table.md"
+for step in ${DECODING_STEPS:-}; do
+  echo "ours with --decoding-step $step:"
+  "$PY" bench/compare.py "$OUT/ours-$step.jsonl" "$OUT/hf.jsonl" | tee "$OUT/table-$step.md"
+done

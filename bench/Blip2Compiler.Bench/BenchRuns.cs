@@ -23,8 +23,20 @@ public static class BenchRuns
         var pixels = BenchInputs.Pixels(model, batch);
         var prompt = BenchInputs.CaptionPrompt(model, batch);
         var generation = BenchInputs.Caption(tokens, beams);
-        return Measure.Time(() => BenchInputs.Generate(model, pixels, prompt, generation), options.Warmup, options.Iterations, options.Device);
+        var generating = (Blip2ConditionalGeneration)model;
+        generating.DecodingStep = options.DecodingStep;
+        var replays = generating.GraphReplays;
+        var time = Measure.Time(() => BenchInputs.Generate(model, pixels, prompt, generation), options.Warmup, options.Iterations, options.Device);
+        ReplayedGraphs = generating.GraphReplays > replays;
+        if (generating.DecodingStepNote is { } note && NotedSteps.Add(note)) Console.Error.WriteLine($"{benchmark}: {note}");
+        return time;
     }
+
+    /// <summary>Whether the last <see cref="Caption"/> replayed CUDA graphs (its JSON lines then say
+    /// <c>"cuda_graphs": true</c>).</summary>
+    public static bool ReplayedGraphs { get; private set; }
+
+    private static readonly HashSet<string> NotedSteps = new();
 
     /// <summary>Times <paramref name="call"/> on the retrieval config of --config with 32 images and 32 texts, and
     /// reports pairs/s.</summary>

@@ -15,9 +15,15 @@ public sealed record BenchmarkOptions(double SecondsPerCase, int Threads, string
     /// <summary><c>--dtypes a,b</c>: the dtypes a benchmark that sweeps them (load) measures; null: all it knows.</summary>
     public IReadOnlyList<torch.ScalarType>? DTypes { get; init; }
 
+    /// <summary><c>--decoding-step dynamic|static|cuda-graphs</c>: how generating benchmarks run their decoding steps
+    /// (Blip2ConditionalGeneration.DecodingStep); their JSON lines carry it, and <c>"cuda_graphs": true</c> when steps
+    /// were replayed as CUDA graphs.</summary>
+    public Generation.DecodingStep DecodingStep { get; init; }
+
     public const string Usage = "options: --config NAME (mid, mid-t5, mid-itm, opt-2.7b, flan-t5-xl, itm-vit-g), --device cpu|cuda[:N], " +
                                 "--dtype float32|float16|bfloat16, --warmup N, --iterations N, --threads N, --seconds S, --dir FOLDER, " +
-                                "--dtypes float32,bfloat16 (load: which target dtypes), --soak N (serve-load)";
+                                "--dtypes float32,bfloat16 (load: which target dtypes), --soak N (serve-load), " +
+                                "--decoding-step dynamic|static|cuda-graphs (generating benchmarks)";
 
     /// <summary>The dtype as the JSON lines and reference.py spell it.</summary>
     public string DTypeName => DType switch
@@ -39,6 +45,7 @@ public sealed record BenchmarkOptions(double SecondsPerCase, int Threads, string
         var directory = Path.GetTempPath();
         List<torch.ScalarType>? dtypes = null;
         var soak = 0;
+        var step = Generation.DecodingStep.Dynamic;
         for (var i = 0; i < args.Count; i++)
         {
             var value = i + 1 < args.Count ? args[i + 1] : null;
@@ -62,13 +69,17 @@ public sealed record BenchmarkOptions(double SecondsPerCase, int Threads, string
                     dtypes = list.Select(d => d!.Value).ToList(); i++; break;
                 case "--soak" when int.TryParse(value, out var r) && r > 0:
                     soak = r; i++; break;
+                case "--decoding-step" when value is not null && value.Length > 0:
+                    try { step = Generation.DecodingSteps.Parse(value); }
+                    catch (Generation.InvalidGenerationOptionException) { throw new ArgumentException($"--decoding-step '{value}': dynamic, static or cuda-graphs ({Usage})"); }
+                    i++; break;
                 case "--dir" when value is not null && System.IO.Directory.Exists(value):
                     directory = value; i++; break;
                 default:
                     throw new ArgumentException($"unknown or invalid option '{args[i]}'{(value is null ? "" : $" '{value}'")} ({Usage})");
             }
         }
-        return new BenchmarkOptions(seconds, threads, config, device, dtype, warmup, iterations, directory, soak) { DTypes = dtypes };
+        return new BenchmarkOptions(seconds, threads, config, device, dtype, warmup, iterations, directory, soak) { DTypes = dtypes, DecodingStep = step };
     }
 
     private static torch.ScalarType? ParseDType(string name) => name switch

@@ -21,6 +21,8 @@ public sealed class JsonReport(TextWriter output)
         output.Flush();
     }
 
+    private static bool IsGenerating(string name) => name is "caption" or "decode-token" or "beam" or "caption-batch";
+
     /// <summary>
     /// One model measurement in the format bench/reference.py also writes (and bench/compare.py joins on name, config,
     /// device, dtype, batch and metric): the median of the timed iterations, with their best.
@@ -41,6 +43,11 @@ public sealed class JsonReport(TextWriter output)
             ["unit"] = unit,
         };
         foreach (var (key, v) in extra) line[key] = v is double d ? Math.Round(d, 4) : v;
+        if (options.DecodingStep != Generation.DecodingStep.Dynamic && IsGenerating(name))
+        {
+            line["decoding_step"] = options.DecodingStep == Generation.DecodingStep.CudaGraphs ? "cuda-graphs" : "static";
+            line["cuda_graphs"] = options.DecodingStep == Generation.DecodingStep.CudaGraphs && BenchRuns.ReplayedGraphs;
+        }
         line["threads"] = options.Threads;
         line["iterations"] = options.Iterations;
         line["timestamp"] = DateTimeOffset.UtcNow.ToString("O");

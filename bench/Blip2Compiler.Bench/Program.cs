@@ -1,6 +1,6 @@
 using Blip2Compiler.Bench;
 
-// Usage: dotnet run -c Release --project bench/Blip2Compiler.Bench -- <benchmark|all|list> [options]
+// Usage: dotnet run -c Release --project bench/Blip2Compiler.Bench -- <benchmark[,benchmark...]|all|list> [options]
 // (--config mid|mid-t5|mid-itm|opt-2.7b|flan-t5-xl|itm-vit-g --device cpu|cuda --dtype float32|float16|bfloat16
 //  --warmup N --iterations N --threads N --seconds S); one JSON line per result on stdout.
 // The load benchmark measures each load in a fresh process (its peak RSS is then that load's), started as this.
@@ -25,8 +25,10 @@ if (args.Length == 0 || args[0] is "list" or "--help" or "-h")
     return args.Length == 0 ? 1 : 0;
 }
 
-var selected = args[0] == "all" ? benchmarks : benchmarks.Where(b => b.Name == args[0]).ToList();
-if (selected.Count == 0)
+// One benchmark, several joined by commas (one process and one model for all: caption,decode-token), or all.
+var names = args[0].Split(',', StringSplitOptions.RemoveEmptyEntries);
+var selected = args[0] == "all" ? benchmarks : names.Select(n => benchmarks.FirstOrDefault(b => b.Name == n)).OfType<IBenchmark>().ToList();
+if (selected.Count == 0 || (args[0] != "all" && selected.Count != names.Length))
 {
     Console.Error.WriteLine($"unknown benchmark '{args[0]}'; known: {string.Join(", ", benchmarks.Select(b => b.Name))}");
     return 1;

@@ -201,7 +201,7 @@ public static class TorchBackend
     }
 
     /// <summary>The version a Python install (torch/version.py) or a libtorch archive (build-version) records.</summary>
-    private static string? InstalledVersion(string folder)
+    internal static string? InstalledVersion(string folder)
     {
         var parent = Path.GetDirectoryName(folder);
         if (parent is null) return null;

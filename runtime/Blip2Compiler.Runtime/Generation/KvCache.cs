@@ -54,6 +54,10 @@ public sealed class KvCache : IDisposable, Blip2Compiler.Nn.IAttentionCache
 
     private Tensor Position => _position ??= zeros(new[] { 1L }, ScalarType.Int64, _keys[0].device).fill_(Length).DetachFromDisposeScope();
 
+    /// <summary>The write position of one-position steps [1] (int64, on the device): <see cref="Length"/>, set by
+    /// <see cref="Advance"/>. A static decoding step reads it (its mask column) so that it carries no host position.</summary>
+    internal Tensor WritePosition => Position;
+
     /// <summary>Keys attention sees in a step of <paramref name="newPositions"/> positions.</summary>
     public long AttendedLength(long newPositions) =>
         newPositions == 1 && AttendWholeCapacity ? Capacity : Length + newPositions;

@@ -17,6 +17,29 @@ public abstract class Blip2ConditionalGeneration : Blip2ModelBase
 {
     private protected Blip2ConditionalGeneration(LoadedModel loaded, ModelInfo info) : base(loaded, info) { }
 
+    /// <summary>
+    /// How one-token decoding steps run (<see cref="Generation.DecodingStep"/>): the static-buffer step (OPT and T5),
+    /// eagerly or as a CUDA graph, or the default dynamic step. The initial value comes from <c>BLIP2_DECODING_STEP</c>
+    /// (<c>dynamic</c>, <c>static</c>, <c>cuda-graphs</c>).
+    /// </summary>
+    public DecodingStep DecodingStep { get; set; } = DecodingSteps.FromEnvironment();
+
+    /// <summary>Why CUDA graphs were asked for and not used (said once per model; null while they were not asked for,
+    /// or were used).</summary>
+    public string? DecodingStepNote => Volatile.Read(ref _decodingStepNote);
+
+    /// <summary>Decoding steps run as CUDA-graph replays so far (benchmarks report runs that replayed).</summary>
+    public long GraphReplays => Interlocked.Read(ref _graphReplays);
+
+    private long _graphReplays;
+
+    internal void CountReplay() => Interlocked.Increment(ref _graphReplays);
+
+    /// <summary>Keeps the first reason CUDA graphs were not used.</summary>
+    internal void NoteDecodingStep(string note) => Interlocked.CompareExchange(ref _decodingStepNote, note, null);
+
+    private string? _decodingStepNote;
+
     public abstract Tensor ProjectQueries(ForwardContext ctx, Tensor queryOutput);
     public abstract Tensor EmbedTokens(ForwardContext ctx, Tensor inputIds);
     public abstract Tensor Logits(ForwardContext ctx, Tensor hidden);

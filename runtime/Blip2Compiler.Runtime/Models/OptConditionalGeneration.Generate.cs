@@ -13,7 +13,10 @@ public abstract partial class OptConditionalGeneration
     private protected override GenerationResult DecodeFrom(ForwardContext ctx, Tensor projected, Tensor ids, Tensor mask, GenerationOptions settings)
     {
         var (embeds, promptMask) = BuildInputs(ctx, projected, ids, mask, null);
-        return GenerationLoop.Generate((rows, maxNew) => new OptDecoderSession(this, embeds, promptMask, rows, maxNew), ids, settings);
+        var step = DecodingStep;
+        return GenerationLoop.Generate((rows, maxNew) => step == DecodingStep.Dynamic
+            ? new OptDecoderSession(this, embeds, promptMask, rows, maxNew)
+            : new OptStaticDecoderSession(this, embeds, promptMask, rows, maxNew, graphs: step == DecodingStep.CudaGraphs), ids, settings);
     }
 
     /// <summary>The decoder sees the prompt ids as its context; its first step takes the prompt's positions, plus the

@@ -15,7 +15,10 @@ public abstract partial class T5ConditionalGeneration
         var (encoder, encoderMask) = EncodePrompt(ctx, projected, ids, mask);
         var start = settings.DecoderStartTokenId ?? 0;
         var context = torch.full(ids.shape[0], 1, start, dtype: ScalarType.Int64, device: Device);
-        return GenerationLoop.Generate((rows, maxNew) => new T5DecoderSession(this, encoder, encoderMask, start, rows, maxNew), context, settings);
+        var step = DecodingStep;
+        return GenerationLoop.Generate((rows, maxNew) => step == DecodingStep.Dynamic
+            ? new T5DecoderSession(this, encoder, encoderMask, start, rows, maxNew)
+            : new T5StaticDecoderSession(this, encoder, encoderMask, start, rows, maxNew, graphs: step == DecodingStep.CudaGraphs), context, settings);
     }
 
     /// <summary>The encoder's relative positions have no limit; the decoder starts from one decoder_start_token_id

@@ -26,6 +26,13 @@ public sealed class ForwardContext
     public (Tensor Keys, Tensor Values) AppendToCache(Tensor keys, Tensor values) =>
         Cache is null ? (keys, values) : Cache.Append(Layer, keys, values);
 
+    /// <summary>
+    /// A static decoding step's position [1] (int64, on the device; the cache's write position): when set, one-position
+    /// steps take their query position from it instead of <see cref="PastLength"/> (causal mask, T5's position bias), so
+    /// the step's ops carry no host position and can be captured once and replayed.
+    /// </summary>
+    public Tensor? StepPosition { get; init; }
+
     /// <summary>Position of the first new token (tokens already in the cache).</summary>
     public long PastLength => Cache?.Length ?? 0;
 
@@ -42,6 +49,16 @@ public sealed class ForwardContext
         b = b.DetachFromDisposeScope();
         _memo[Layer] = (a, b);
         return (a, b);
+    }
+
+    /// <summary>Reorders memoized rows in place (beam search on a static step: the buffers keep their addresses).</summary>
+    internal void ReorderMemoInPlace(Tensor rowIndex)
+    {
+        foreach (var (a, b) in _memo.Values)
+        {
+            a.copy_(a.index_select(0, rowIndex));
+            b.copy_(b.index_select(0, rowIndex));
+        }
     }
 
     /// <summary>Reorders memoized rows (beam search).</summary>

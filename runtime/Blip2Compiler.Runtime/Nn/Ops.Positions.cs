@@ -35,7 +35,10 @@ public static partial class Ops
     {
         long queryLength = x.shape[1], past = ctx.PastLength, keyLength = ctx.AttendedLength(queryLength);
         var device = x.device;
-        var context = torch.arange(past, past + queryLength, dtype: ScalarType.Int64, device: device).unsqueeze(1);
+        // A static step (ctx.StepPosition) gives its one position on the device: no host position in its ops.
+        var context = ctx.StepPosition is { } position && queryLength == 1
+            ? position.unsqueeze(1)
+            : torch.arange(past, past + queryLength, dtype: ScalarType.Int64, device: device).unsqueeze(1);
         var memory = torch.arange(keyLength, dtype: ScalarType.Int64, device: device).unsqueeze(0);
         var relative = memory - context;
         var bucket = RelativeBucket(relative, bidirectional, buckets, maxDistance);
