@@ -23,7 +23,7 @@ public sealed class LoadedModel
     public string? CheckpointDirectory { get; }
 
     /// <summary>The key map the parameters were loaded through (null for a model built by hand): what
-    /// <see cref="Blip2ModelBase.SaveCheckpoint"/> writes them back with.</summary>
+    /// <see cref="Blip2PreTrainedModel.SaveCheckpoint"/> writes them back with.</summary>
     public Checkpoints.KeyMap? KeyMap { get; init; }
 
     /// <summary>The checkpoint's config.json as the load read it (null: none, or not loaded from a folder).</summary>
