@@ -32,16 +32,18 @@ public abstract partial class T5ConditionalGeneration : Blip2ConditionalGenerati
         using var scope = NewDisposeScope();
         var visionCtx = new ForwardContext { OutputHiddenStates = outputHiddenStates, OutputAttentions = outputAttentions };
         var (image, pooled) = VisionForward(visionCtx, Input(pixelValues), interpolatePosEncoding);
-        var queries = QFormerForward(new ForwardContext(), image);
-        var queryPooled = QFormerPooled(new ForwardContext(), queries);
+        var qformerCtx = new ForwardContext { OutputHiddenStates = outputHiddenStates, OutputAttentions = outputAttentions };
+        var queries = QFormerForward(qformerCtx, image);
+        var queryPooled = QFormerPooled(qformerCtx, queries);
         var encoderCtx = new ForwardContext { OutputHiddenStates = outputHiddenStates, OutputAttentions = outputAttentions };
         var projected = ProjectQueries(encoderCtx, queries);
         var (encoderStates, encoderMask) = EncodePrompt(encoderCtx, projected, Input(inputIds), attentionMask is null ? torch.ones_like(inputIds) : Input(attentionMask));
         var (logits, loss, outputs) = DecodeText(encoderCtx, encoderStates, encoderMask, decoderInputIds, decoderAttentionMask, labels, outputHiddenStates, outputAttentions);
+        var qformer = QFormer(queries, queryPooled, qformerCtx);
         return new Blip2ForwardOutput(logits.MoveToOuterDisposeScope(), loss?.MoveToOuterDisposeScope(),
-            Vision(image, pooled, visionCtx), queries.MoveToOuterDisposeScope(), projected.MoveToOuterDisposeScope(),
+            Vision(image, pooled, visionCtx), qformer.LastHiddenState, projected.MoveToOuterDisposeScope(),
             outputs.DecoderHiddenStates, outputs.DecoderAttentions)
-        { QFormerPoolerOutput = queryPooled.MoveToOuterDisposeScope(), LanguageModel = outputs };
+        { QFormerPoolerOutput = qformer.PoolerOutput, QFormer = qformer, LanguageModel = outputs };
     }
 
     /// <summary>

@@ -153,6 +153,29 @@ public class TowerRootTests
     }
 
     [Fact]
+    public void The_conditional_generation_forward_returns_the_qformer_outputs_as_qformer_outputs()
+    {
+        using var opt = new GoldenCase("blip2-opt");
+        using var optModel = GoldenOpt.Load(opt.ModelDirectory);
+        var plain = optModel.Forward(opt["pixel_values"], opt["input_ids"], opt["attention_mask"]);
+        Assert.Empty(plain.QFormer!.HiddenStates);
+        var output = optModel.Forward(opt["pixel_values"], opt["input_ids"], opt["attention_mask"], outputHiddenStates: true, outputAttentions: true);
+        TensorAssert.Close(opt["qformer.last_hidden_state"], output.QFormer!.LastHiddenState, what: "qformer_outputs.last_hidden_state");
+        TensorAssert.Close(opt["qformer.last_hidden_state.pooler_output"], output.QFormer.PoolerOutput, what: "qformer_outputs.pooler_output");
+        Assert.Equal((3, 2, 1), (output.QFormer.HiddenStates.Count, output.QFormer.Attentions.Count, output.QFormer.CrossAttentions.Count));
+        TensorAssert.Close(opt["qformer.last_hidden_state"], output.QFormer.HiddenStates[^1], what: "qformer hidden_states[-1]");
+        // The language model's own per-layer outputs stay apart: 2 OPT layers + the final norm's output, 2 attentions.
+        Assert.Equal((3, 2), (output.HiddenStates.Count, output.Attentions.Count));
+
+        using var t5 = new GoldenCase("blip2-flan-t5");
+        using var t5Model = GoldenFlanT5.Load(t5.ModelDirectory);
+        var t5Output = t5Model.Forward(t5["pixel_values"], t5["input_ids"], t5["attention_mask"], t5["decoder_input_ids"], outputHiddenStates: true, outputAttentions: true);
+        TensorAssert.Close(t5["qformer.last_hidden_state"], t5Output.QFormer!.HiddenStates[^1], what: "T5 qformer hidden_states[-1]");
+        Assert.Equal((3, 2, 1), (t5Output.QFormer.HiddenStates.Count, t5Output.QFormer.Attentions.Count, t5Output.QFormer.CrossAttentions.Count));
+        Assert.Equal(new long[] { 2, 4, 6, 65 }, t5Output.QFormer.CrossAttentions[0].shape);
+    }
+
+    [Fact]
     public void Inputs_that_do_not_fit_the_qformer_are_typed_errors()
     {
         using var g = new GoldenCase("blip2-features");
