@@ -58,6 +58,9 @@ public class SelectStageTests
         // Blip2VisionConfig.save_pretrained: the keys at the top level, with the tower's model_type there.
         var flat = Config(("architectures", ConfigKind.Array, "Blip2VisionModel"), ("model_type", ConfigKind.String, "blip_2_vision_model"));
         Assert.Equal("Blip2VisionModel", Select(flat).Root);
+        // Without architectures the model_type says which tower (as AutoModel maps it).
+        Assert.Equal("Blip2VisionModel", Select(Config(("model_type", ConfigKind.String, "blip_2_vision_model"))).Root);
+        Assert.Equal("Blip2QFormerModel", Select(Config(("model_type", ConfigKind.String, "blip_2_qformer"))).Root);
     }
 
     [Fact]
