@@ -78,9 +78,9 @@ public class CheckDiagnosticTests
     [Fact]
     public void BLIP2014_unsupported_architecture()
     {
-        var d = Only(Config(top: "\"num_query_tokens\": 6, \"architectures\": [\"Blip2QFormerModel\"]"), "BLIP2014");
+        var d = Only(Config(top: "\"num_query_tokens\": 6, \"architectures\": [\"InstructBlipForConditionalGeneration\"]"), "BLIP2014");
         AtLine(d, 2);
-        Assert.Contains("'Blip2QFormerModel'", d.GetMessage());
+        Assert.Contains("'InstructBlipForConditionalGeneration'", d.GetMessage());
     }
 
     [Fact]

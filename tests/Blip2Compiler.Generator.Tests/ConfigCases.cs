@@ -17,6 +17,14 @@ public static class ConfigCases
         new("blip2-features", "TinyBlip2Features", RepoPaths.FixtureConfig("blip2-features")),
     };
 
+    /// <summary>The towers' own flat config.json files (the features fixture's sub-configs, as Blip2VisionModel /
+    /// Blip2QFormerModel.save_pretrained writes them), which the runtime tests load.</summary>
+    public static readonly ConfigCase[] Towers =
+    {
+        new("blip2-vision-model", "TinyVisionTower", RepoPaths.TowerConfig("blip2-vision-model")),
+        new("blip2-qformer", "TinyQFormerTower", RepoPaths.TowerConfig("blip2-qformer")),
+    };
+
     /// <summary>Salesforce's published checkpoints (Configs/Published, see the README there).</summary>
     public static readonly ConfigCase[] Published =
     {
@@ -30,7 +38,7 @@ public static class ConfigCases
         new("blip2-itm-vit-g-coco", "Blip2ItmVitGCoco", RepoPaths.PublishedConfig("blip2-itm-vit-g-coco")),
     };
 
-    public static IEnumerable<ConfigCase> All => Fixtures.Concat(Published);
+    public static IEnumerable<ConfigCase> All => Fixtures.Concat(Towers).Concat(Published);
 
     public static ConfigCase Get(string name) => All.Single(c => c.Name == name);
 

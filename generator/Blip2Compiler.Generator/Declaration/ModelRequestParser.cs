@@ -48,7 +48,11 @@ internal static class ModelRequestParser
                 if (data.AttributeClass?.ToDisplayString() == name) configAttributes.Add((data, name));
             }
         }
-        var hasTopLevelValues = attribute.NamedArguments.Length > 0;
+        // Beside a config path, Architecture names the class to build from it (a tower out of a full checkpoint, as
+        // Blip2VisionModel.from_pretrained); without one it is the declared config's architectures, like the others.
+        var architecture = configPath is null ? null
+            : attribute.NamedArguments.FirstOrDefault(a => a.Key == "Architecture").Value.Value as string;
+        var hasTopLevelValues = attribute.NamedArguments.Any(a => configPath is null || a.Key != "Architecture");
 
         ConfigDocument? declared = null;
         if (configPath is not null)
@@ -86,7 +90,7 @@ internal static class ModelRequestParser
 
         return new ModelRequest(
             ns, type.Name, AccessibilityKeyword(type.DeclaredAccessibility), sourcePath, attributeLocation,
-            configPath, configPathLocation, declared, diagnostics.ToEquatableArray());
+            configPath, configPathLocation, declared, diagnostics.ToEquatableArray(), architecture);
     }
 
     private static List<string> ClassProblems(INamedTypeSymbol type, ClassDeclarationSyntax declaration)

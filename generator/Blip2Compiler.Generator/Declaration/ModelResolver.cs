@@ -37,7 +37,7 @@ internal static class ModelResolver
             if (!typeErrors.IsEmpty) return Fail(request, typeErrors);
         }
 
-        var model = new ModelDeclaration(request.Namespace, request.ClassName, request.Accessibility, config, request.AttributeLocation);
+        var model = new ModelDeclaration(request.Namespace, request.ClassName, request.Accessibility, config, request.AttributeLocation, request.Architecture);
         return new ResolvedModel(request.DisplayName, model, EquatableArray<DiagnosticInfo>.Empty);
     }
 

@@ -27,7 +27,15 @@ namespace Blip2Compiler.Generator.Graphs
             try { files = graphs(); }
             catch (GraphException e) { return Fail(DiagnosticInfo.Create(DiagnosticDescriptors.GraphError, model.AttributeLocation, e.File + ":" + e.Line, e.Message)); }
 
-            var root = RootSelector.Select(files, model.Config, model.AttributeLocation, diagnostics);
+            // An Architecture given beside the config path picks the class as the config's own architectures would
+            // (selection only: the model is compiled from, and compared with, the file as it is).
+            var selecting = model.Architecture is null ? model.Config : model.Config with
+            {
+                Entries = model.Config.Entries.Where(e => e.Path != "architectures")
+                    .Append(new ConfigEntry("architectures", ConfigKind.Array, "[\"" + model.Architecture + "\"]",
+                        EquatableArray.Create(model.Architecture), model.AttributeLocation)).ToEquatableArray(),
+            };
+            var root = RootSelector.Select(files, selecting, model.AttributeLocation, diagnostics);
             if (root is null) return Fail(diagnostics.ToArray());
 
             var config = new ConfigView(model.Config, files.SelectMany(f => f.Configs));

@@ -31,6 +31,12 @@ public sealed class Blip2ModelAttribute : Attribute
     /// <summary>HF <c>image_text_hidden_size</c>: width of the image–text retrieval projections.</summary>
     public int ImageTextHiddenSize { get; set; }
 
-    /// <summary>HF <c>architectures[0]</c>: <c>Blip2ForConditionalGeneration</c>, <c>Blip2ForImageTextRetrieval</c>, <c>Blip2Model</c>.</summary>
+    /// <summary>
+    /// HF <c>architectures[0]</c>: <c>Blip2ForConditionalGeneration</c>, <c>Blip2ForImageTextRetrieval</c>, <c>Blip2Model</c>,
+    /// <c>Blip2VisionModel</c>, <c>Blip2QFormerModel</c>. Beside a config path it names the class to build from that
+    /// config instead of the file's own <c>architectures</c>, as <c>Blip2VisionModel.from_pretrained</c> on a full
+    /// BLIP-2 checkpoint does: <c>[Blip2Model("blip2-opt-2.7b/config.json", Architecture = "Blip2VisionModel")]</c>
+    /// compiles the vision tower from <c>vision_config</c> and loads the <c>vision_model.</c> keys of that checkpoint.
+    /// </summary>
     public string? Architecture { get; set; }
 }

@@ -1,7 +1,7 @@
 namespace Blip2Compiler.Checkpoints;
 
 /// <summary>
-/// <see cref="Models.Blip2ModelBase.SaveCheckpoint"/> was pointed at a folder that already holds safetensors weights:
+/// <see cref="Models.Blip2PreTrainedModel.SaveCheckpoint"/> was pointed at a folder that already holds safetensors weights:
 /// writing beside them would leave a checkpoint whose files disagree (a new index beside an old single file, which
 /// loaders prefer), and overwriting would destroy them. Nothing is written.
 /// </summary>

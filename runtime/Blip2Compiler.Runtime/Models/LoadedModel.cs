@@ -22,7 +22,7 @@ public sealed class LoadedModel
     public torch.ScalarType DType { get; }
     public string? CheckpointDirectory { get; }
 
-    /// <summary>The key map the parameters were loaded through: what <see cref="Blip2ModelBase.SaveCheckpoint"/> writes
+    /// <summary>The key map the parameters were loaded through: what <see cref="Blip2PreTrainedModel.SaveCheckpoint"/> writes
     /// them back with.</summary>
     public Checkpoints.KeyMap KeyMap { get; }
 

@@ -9,6 +9,10 @@ public sealed record ModelInfo
     public long ImageSize { get; init; }
     public long PatchSize { get; init; }
     public long QFormerMaxPositions { get; init; }
+    /// <summary>The Q-Former's width (qformer_config.hidden_size): the size of its query embeddings.</summary>
+    public long QFormerHiddenSize { get; init; }
+    /// <summary>The width of what the Q-Former cross-attends to (qformer_config.encoder_hidden_size: the vision width).</summary>
+    public long QFormerEncoderHiddenSize { get; init; }
     public string TextModelType { get; init; } = "";
     public long VocabSize { get; init; }
     public long TextLayers { get; init; }

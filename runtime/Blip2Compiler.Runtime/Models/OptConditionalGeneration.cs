@@ -18,6 +18,10 @@ public sealed record Blip2ForwardOutput(
     /// <summary>The Q-Former's pooler_output (its first query's last hidden state).</summary>
     public Tensor? QFormerPoolerOutput { get; init; }
 
+    /// <summary>The Q-Former's outputs (Blip2ForConditionalGenerationModelOutput.qformer_outputs): last hidden state,
+    /// pooler output, and its own hidden states, self- and cross-attentions when asked.</summary>
+    public QFormerOutput? QFormer { get; init; }
+
     /// <summary>T5's outputs as Seq2SeqLMOutput has them, encoder and decoder apart (null for OPT).</summary>
     public Seq2SeqOutputs? LanguageModel { get; init; }
 }
@@ -68,8 +72,10 @@ public abstract partial class OptConditionalGeneration : Blip2ConditionalGenerat
         var visionCtx = new ForwardContext { OutputHiddenStates = outputHiddenStates, OutputAttentions = outputAttentions };
         var (image, pooled) = VisionForward(visionCtx, Input(pixelValues), interpolatePosEncoding);
         var ctx = new ForwardContext { OutputHiddenStates = outputHiddenStates, OutputAttentions = outputAttentions };
-        // Per-layer outputs are the language model's (as the reference's `hidden_states` / `attentions`).
-        var queries = QFormerForward(new ForwardContext(), image);
+        // Per-layer outputs are the language model's (as the reference's `hidden_states` / `attentions`); the
+        // vision tower's and the Q-Former's are on their own outputs.
+        var qformerCtx = new ForwardContext { OutputHiddenStates = outputHiddenStates, OutputAttentions = outputAttentions };
+        var queries = QFormerForward(qformerCtx, image);
         var projected = ProjectQueries(ctx, queries);
         var (embeds, mask) = BuildInputs(ctx, projected, Input(inputIds), attentionMask is null ? torch.ones_like(inputIds) : Input(attentionMask), useImageTokens);
         var hidden = DecoderForward(ctx, embeds, Positions(mask, 0), Ops.CausalMask(mask, embeds.shape[1], 0));
@@ -81,13 +87,13 @@ public abstract partial class OptConditionalGeneration : Blip2ConditionalGenerat
             var text = logits.slice(1, logits.shape[1] - labels.shape[1], logits.shape[1], 1);
             loss = Losses.CrossEntropy(text.slice(1, 0, text.shape[1] - 1, 1), labels.slice(1, 1, labels.shape[1], 1));
         }
-        var queryPooled = QFormerPooled(ctx, queries);
+        var qformer = QFormer(queries, QFormerPooled(ctx, queries), qformerCtx);
         return new Blip2ForwardOutput(
             logits.MoveToOuterDisposeScope(), loss?.MoveToOuterDisposeScope(),
             Vision(image, pooled, visionCtx),
-            queries.MoveToOuterDisposeScope(), projected.MoveToOuterDisposeScope(),
+            qformer.LastHiddenState, projected.MoveToOuterDisposeScope(),
             Outer(ctx.HiddenStates), Outer(ctx.Attentions))
-        { QFormerPoolerOutput = queryPooled.MoveToOuterDisposeScope() };
+        { QFormerPoolerOutput = qformer.PoolerOutput, QFormer = qformer };
     }
 
     /// <summary>Blip2Model.get_text_features: the decoder's last hidden state for text alone.</summary>

@@ -32,16 +32,18 @@ public abstract partial class T5ConditionalGeneration : Blip2ConditionalGenerati
         using var scope = NewDisposeScope();
         var visionCtx = new ForwardContext { OutputHiddenStates = outputHiddenStates, OutputAttentions = outputAttentions };
         var (image, pooled) = VisionForward(visionCtx, Input(pixelValues), interpolatePosEncoding);
-        var queries = QFormerForward(new ForwardContext(), image);
-        var queryPooled = QFormerPooled(new ForwardContext(), queries);
+        var qformerCtx = new ForwardContext { OutputHiddenStates = outputHiddenStates, OutputAttentions = outputAttentions };
+        var queries = QFormerForward(qformerCtx, image);
+        var queryPooled = QFormerPooled(qformerCtx, queries);
         var encoderCtx = new ForwardContext { OutputHiddenStates = outputHiddenStates, OutputAttentions = outputAttentions };
         var projected = ProjectQueries(encoderCtx, queries);
         var (encoderStates, encoderMask) = EncodePrompt(encoderCtx, projected, Input(inputIds), attentionMask is null ? torch.ones_like(inputIds) : Input(attentionMask));
         var (logits, loss, outputs) = DecodeText(encoderCtx, encoderStates, encoderMask, decoderInputIds, decoderAttentionMask, labels, outputHiddenStates, outputAttentions);
+        var qformer = QFormer(queries, queryPooled, qformerCtx);
         return new Blip2ForwardOutput(logits.MoveToOuterDisposeScope(), loss?.MoveToOuterDisposeScope(),
-            Vision(image, pooled, visionCtx), queries.MoveToOuterDisposeScope(), projected.MoveToOuterDisposeScope(),
+            Vision(image, pooled, visionCtx), qformer.LastHiddenState, projected.MoveToOuterDisposeScope(),
             outputs.DecoderHiddenStates, outputs.DecoderAttentions)
-        { QFormerPoolerOutput = queryPooled.MoveToOuterDisposeScope(), LanguageModel = outputs };
+        { QFormerPoolerOutput = qformer.PoolerOutput, QFormer = qformer, LanguageModel = outputs };
     }
 
     /// <summary>
@@ -100,13 +102,10 @@ public abstract partial class T5ConditionalGeneration : Blip2ConditionalGenerati
         var hidden = Decode(decoderCtx, EmbedTokens(decoderCtx, decoderIds), decoderMask, encoderStates, encoderMask);
         var logits = Logits(decoderCtx, hidden);
         var loss = labels is null ? null : Losses.CrossEntropy(logits, Input(labels));
-        // The decoder block runs self-attention, then cross-attention (t5.graph's T5DecoderBlock): their probabilities
-        // alternate in the record.
-        var decoderAttentions = decoderCtx.Attentions.Where((_, i) => i % 2 == 0);
-        var crossAttentions = decoderCtx.Attentions.Where((_, i) => i % 2 == 1);
+        // t5.graph's cross-attention says `cross = true`: its probabilities are recorded apart from the self-attentions.
         return (logits, loss, new Seq2SeqOutputs(
             encoderStates.MoveToOuterDisposeScope(), Outer(encoderCtx.HiddenStates), Outer(encoderCtx.Attentions),
-            hidden.MoveToOuterDisposeScope(), Outer(decoderCtx.HiddenStates), Outer(decoderAttentions), Outer(crossAttentions)));
+            hidden.MoveToOuterDisposeScope(), Outer(decoderCtx.HiddenStates), Outer(decoderCtx.Attentions), Outer(decoderCtx.CrossAttentions)));
     }
 
     /// <summary>Hugging Face's T5 <c>_shift_right</c>: decoder_start_token_id, then the labels but the last, −100 as pad.</summary>

@@ -21,6 +21,9 @@ public sealed class ForwardContext
     public bool OutputAttentions { get; init; }
     public List<Tensor> HiddenStates { get; } = new();
     public List<Tensor> Attentions { get; } = new();
+    /// <summary>Cross-attention probabilities (attentions whose graph line says <c>cross = true</c>), apart from
+    /// <see cref="Attentions"/> as Hugging Face's <c>cross_attentions</c>.</summary>
+    public List<Tensor> CrossAttentions { get; } = new();
 
     /// <summary>Writes this step's keys/values into the cache and returns everything cached for the layer.</summary>
     public (Tensor Keys, Tensor Values) AppendToCache(Tensor keys, Tensor values) =>
@@ -115,9 +118,9 @@ public sealed class ForwardContext
         if (OutputHiddenStates) HiddenStates.Add(hidden.alias().DetachFromDisposeScope());
     }
 
-    public void RecordAttention(Tensor probabilities)
+    public void RecordAttention(Tensor probabilities, bool cross = false)
     {
-        if (OutputAttentions) Attentions.Add(probabilities.DetachFromDisposeScope());
+        if (OutputAttentions) (cross ? CrossAttentions : Attentions).Add(probabilities.DetachFromDisposeScope());
     }
 }
 

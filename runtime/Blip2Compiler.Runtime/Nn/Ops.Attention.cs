@@ -9,9 +9,10 @@ public static partial class Ops
     /// <summary>
     /// softmax(q kᵀ · scale + mask) v. Through libtorch's scaled_dot_product_attention (flash / memory-efficient
     /// kernels on GPU); TorchSharp's SDPA has no scale argument, so q is pre-scaled when the graph's scale is not
-    /// 1/√d. When attention probabilities are requested, the explicit form runs instead and records them.
+    /// 1/√d. When attention probabilities are requested, the explicit form runs instead and records them (a
+    /// <paramref name="cross"/>-attention's in <see cref="ForwardContext.CrossAttentions"/>).
     /// </summary>
-    public static Tensor Attention(ForwardContext ctx, Tensor q, Tensor k, Tensor v, Tensor? mask, double scale)
+    public static Tensor Attention(ForwardContext ctx, Tensor q, Tensor k, Tensor v, Tensor? mask, double scale, bool cross = false)
     {
         Tensor? fullyMasked = null;
         var shape = q.shape;   // one read for both uses below
@@ -24,7 +25,7 @@ public static partial class Ops
             if (mask is not null) scores = scores + mask;
             var probabilities = scores.softmax(-1, ScalarType.Float32).to_type(q.dtype);
             if (fullyMasked is not null) probabilities = probabilities.masked_fill(fullyMasked, 0);
-            ctx.RecordAttention(probabilities);
+            ctx.RecordAttention(probabilities, cross);
             return torch.matmul(probabilities, v);
         }
         var headDim = shape[^1];

@@ -10,7 +10,7 @@ namespace Blip2.Cli.Commands;
 /// <summary>
 /// <c>blip2 convert &lt;folder&gt; --to safetensors [-o out]</c>: loads a checkpoint (safetensors or
 /// <c>pytorch_model.bin</c>, single or sharded) into its compiled class — so every key, shape and dtype is checked —
-/// and writes it back with <see cref="Blip2Compiler.Models.Blip2ModelBase.SaveCheckpoint"/>: Hugging Face's layout
+/// and writes it back with <see cref="Blip2Compiler.Models.Blip2PreTrainedModel.SaveCheckpoint"/>: Hugging Face's layout
 /// and key names, config, tokenizer and processor files beside it. The weights keep the checkpoint's own float dtype
 /// (all one dtype, as published checkpoints are) unless --dtype is given.
 /// </summary>

@@ -109,7 +109,7 @@ public class BindFuseStageTests
         var self = model.Classes.Single(c => c.Name == "T5SelfAttentionCached");
         var cross = model.Classes.Single(c => c.BlockName == "T5CrossAttention");
         double Scale(IrClass c) => Assert.IsType<ConstExpr>(ExprRewriter.Calls(c.Forwards[0].Body.SelectMany(ExprRewriter.Roots).Single(r => ExprRewriter.Calls(r).Any(x => x.Callee == "attention")))
-            .Single(x => x.Callee == "attention").Named.Single().Value).Value.AsDouble;
+            .Single(x => x.Callee == "attention").Named.Single(n => n.Name == "scale").Value).Value.AsDouble;
 
         var headDim = self.FindMember("qkv")!.FusedFrom![0].Dims[1] / 4.0;   // the fixture: 4 heads
         // T5 attends unscaled (scale 1): the query part of the fused projection takes √head_dim, attention the default.

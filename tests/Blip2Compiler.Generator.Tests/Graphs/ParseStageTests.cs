@@ -83,12 +83,21 @@ public class ParseStageTests
         Assert.Equal("Width", Assert.Single(root.Infos).Name);
     }
 
+    [Fact]
+    public void A_config_section_may_be_read_flat_for_its_own_model_type()
+    {
+        var file = GraphParser.Parse("c.graph", "config tower = tower_config or flat \"my_tower\"\n  int width = 1\nconfig other = other_config\n  int width = 2\n");
+        Assert.Equal(("tower_config", "my_tower"), (file.Configs[0].Section, file.Configs[0].FlatModelType));
+        Assert.Null(file.Configs[1].FlatModelType);
+    }
+
     [Theory]
     [InlineData("config m = \"\"\n  int x = 1\nroot R(cfg: m)\n  param p [1]\n", 3, "select when")]
     [InlineData("block B(cfg: c)\n  select when true\n", 2, "only a root")]
     [InlineData("block B(cfg: c)\n  info X = 1\n", 2, "only a root")]
     [InlineData("config m = \"\"\n  int x = 1 accepts lists\n", 2, "accepts 'list' or 'null'")]
     [InlineData("config m = \"\"\n  long x = 1\n", 2, "int, float, bool, string or act")]
+    [InlineData("config t = tower_config or \"x\"\n  int x = 1\n", 1, "expected 'flat'")]
     [InlineData("blok B(cfg: c)\n", 1, "expected 'config', 'block' or 'root'")]
     [InlineData("block B(cfg: c)\n  linear a 3 -> \n", 2, "expected an expression")]
     [InlineData("block B(cfg: c)\n      linear a 3 -> 4\n", 2, "unexpected indentation")]
@@ -106,6 +115,6 @@ public class ParseStageTests
     {
         var graphs = Blip2Compiler.Generator.Graphs.GraphLibrary.Load();
         Assert.Contains(graphs, g => g.Blocks.Any(b => b.Name == "QFormerLayer"));
-        Assert.Equal(3, graphs.SelectMany(g => g.Blocks).Count(b => b.IsRoot));
+        Assert.Equal(5, graphs.SelectMany(g => g.Blocks).Count(b => b.IsRoot));
     }
 }

@@ -28,6 +28,8 @@ public class SelectStageTests
     [InlineData("Blip2Model", "t5", "Blip2T5ForConditionalGeneration")]
     [InlineData("Blip2ForImageTextRetrieval", "opt", "Blip2ForImageTextRetrieval")]
     [InlineData("Blip2VisionModelWithProjection", "opt", "Blip2ForImageTextRetrieval")]
+    [InlineData("Blip2VisionModel", "opt", "Blip2VisionModel")]
+    [InlineData("Blip2QFormerModel", "t5", "Blip2QFormerModel")]
     public void ArchitecturesAndTheTextModelPickTheRoot(string architecture, string textType, string root) =>
         Assert.Equal(root, Select(Config(("architectures", ConfigKind.Array, architecture), ("text_config.model_type", ConfigKind.String, textType))).Root);
 
@@ -42,12 +44,23 @@ public class SelectStageTests
     [Fact]
     public void AnUnservedArchitectureNamesWhatTheRootsServe()
     {
-        var (root, diagnostics) = Select(Config(("architectures", ConfigKind.Array, "Blip2QFormerModel")));
+        var (root, diagnostics) = Select(Config(("architectures", ConfigKind.Array, "InstructBlipForConditionalGeneration")));
         Assert.Null(root);
         var d = Assert.Single(diagnostics);
         Assert.Equal(DiagnosticDescriptors.UnsupportedArchitecture.Id, d.Id);
-        Assert.Equal("unsupported architecture 'Blip2QFormerModel' (the graphs' roots serve 'Blip2ForConditionalGeneration', 'Blip2Model', "
-            + "'Blip2ForImageTextRetrieval', 'Blip2TextModelWithProjection' or 'Blip2VisionModelWithProjection')", d.ToDiagnostic().GetMessage());
+        Assert.Equal("unsupported architecture 'InstructBlipForConditionalGeneration' (the graphs' roots serve 'Blip2ForConditionalGeneration', 'Blip2Model', "
+            + "'Blip2ForImageTextRetrieval', 'Blip2TextModelWithProjection', 'Blip2VisionModelWithProjection', 'Blip2VisionModel' or 'Blip2QFormerModel')", d.ToDiagnostic().GetMessage());
+    }
+
+    [Fact]
+    public void A_towers_own_flat_config_selects_its_root_from_the_top_level()
+    {
+        // Blip2VisionConfig.save_pretrained: the keys at the top level, with the tower's model_type there.
+        var flat = Config(("architectures", ConfigKind.Array, "Blip2VisionModel"), ("model_type", ConfigKind.String, "blip_2_vision_model"));
+        Assert.Equal("Blip2VisionModel", Select(flat).Root);
+        // Without architectures the model_type says which tower (as AutoModel maps it).
+        Assert.Equal("Blip2VisionModel", Select(Config(("model_type", ConfigKind.String, "blip_2_vision_model"))).Root);
+        Assert.Equal("Blip2QFormerModel", Select(Config(("model_type", ConfigKind.String, "blip_2_qformer"))).Root);
     }
 
     [Fact]

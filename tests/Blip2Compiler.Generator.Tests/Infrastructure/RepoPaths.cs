@@ -13,5 +13,7 @@ internal static class RepoPaths
 
     public static string PublishedConfig(string name) => Path.Combine(PublishedConfigs, name, "config.json");
 
+    public static string TowerConfig(string name) => Path.Combine(Root, "tests", "Blip2Compiler.Runtime.Tests", "Towers", name, "config.json");
+
     public static string FixtureConfig(string @case) => Path.Combine(Fixtures.Golden(@case), "model", "config.json");
 }

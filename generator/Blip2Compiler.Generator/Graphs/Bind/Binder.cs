@@ -67,6 +67,11 @@ namespace Blip2Compiler.Generator.Graphs.Bind
                 if (m.When is not null && !scope.Eval(m.When).AsBool) { scope.Absent.Add(m.Name); continue; }
                 cls.Members.Add(BindMember(m, scope));
             }
+            // A member declared once per condition (a tower's keys with or without the full checkpoint's prefix) is
+            // present when one of its declarations applies.
+            scope.Absent.ExceptWith(cls.Members.Select(m => m.Name));
+            if (cls.Members.Select(m => m.Name).Distinct().Count() != cls.Members.Count)
+                throw new BindException("a member of " + block.Name + " is declared twice for this config: their 'when' conditions must exclude each other");
             foreach (var ignore in block.Ignores)
                 if (ignore.When is null || scope.Eval(ignore.When).AsBool) cls.IgnoredKeys.Add(ignore.Key);
 

@@ -30,9 +30,17 @@ namespace Blip2Compiler.Generator.Graphs.Bind
         /// <summary>The JSON path a schema field is read from.</summary>
         public string JsonPath(string schema, string field)
         {
-            var section = _schemas[schema].Section;
+            var section = SectionOf(_schemas[schema]);
             return section.Length == 0 ? field : section + "." + field;
         }
+
+        /// <summary>
+        /// The section a schema reads: its own, or the top level when config.json is that section saved alone (its
+        /// model_type is the schema's `or flat` one), as Blip2VisionConfig.from_pretrained reads a tower's own file.
+        /// </summary>
+        private string SectionOf(ConfigSchema schema) =>
+            schema.FlatModelType is { } flat && _document.Find("model_type") is { Kind: ConfigKind.String } type && type.Value == flat
+                ? "" : schema.Section;
 
         /// <summary>Reads `schema.field`; null when the schema has no such field.</summary>
         public ConstValue? Get(string schema, string field)
@@ -77,8 +85,12 @@ namespace Blip2Compiler.Generator.Graphs.Bind
                 }
             }
             var fields = new List<ReadField>();
+            var paths = new HashSet<string>();
             foreach (var (schema, field) in _read)
             {
+                // Two schemas reading one key (the top level of a flat tower config is both `model` and the tower's):
+                // the field is listed once.
+                if (!paths.Add(JsonPath(schema.Name, field.Name))) continue;
                 var value = _cache[schema.Name + "." + field.Name];
                 var kind = DefaultKind.Derived;
                 ConstValue? constant = null;
@@ -112,7 +124,7 @@ namespace Blip2Compiler.Generator.Graphs.Bind
 
         private ConstValue Read(ConfigSchema schema, ConfigField field)
         {
-            var path = schema.Section.Length == 0 ? field.Name : schema.Section + "." + field.Name;
+            var path = JsonPath(schema.Name, field.Name);
             var entry = _document.Find(path);
             // An empty list of names (`"architectures": []`) says nothing: the default applies.
             bool emptyNames = entry is { Kind: ConfigKind.Array } && field.AcceptsList && field.Type == "string" && entry.Items.AsImmutableArray().Length == 0;

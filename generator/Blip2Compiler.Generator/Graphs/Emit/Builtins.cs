@@ -55,7 +55,9 @@ namespace Blip2Compiler.Generator.Graphs.Emit
                 case "attention":
                     var scale = c.Named.FirstOrDefault(n => n.Name == "scale").Value as ConstExpr
                         ?? throw new GraphError(c.Span, "attention needs a compile-time scale = ...");
-                    return "Ops.Attention(ctx, " + string.Join(", ", args) + ", scale: " + ConstValue.FormatDouble(scale.Value.AsDouble) + ")";
+                    // `cross = true`: the probabilities are recorded as cross-attentions (HF keeps them apart).
+                    var cross = c.Named.FirstOrDefault(n => n.Name == "cross").Value is ConstExpr { Value: { Raw: bool flag } } && flag;
+                    return "Ops.Attention(ctx, " + string.Join(", ", args) + ", scale: " + ConstValue.FormatDouble(scale.Value.AsDouble) + (cross ? ", cross: true" : "") + ")";
                 case "memo":
                     // Computed on the first step of a generation, then reused from the context (T5 cross-attention K/V).
                     return "ctx.Memo(() => (" + string.Join(", ", args) + "))";

@@ -68,6 +68,13 @@ namespace Blip2Compiler.Generator.Graphs.Parse
             var name = head.Name();
             head.Expect("=");
             string section = head.Peek.Kind == TokenKind.String ? head.Take().Text : head.Name();
+            // `or flat "model_type"`: the section saved alone, its keys at the top level (a tower's own config.json).
+            string? flat = null;
+            if (head.AcceptName("or"))
+            {
+                head.ExpectName("flat");
+                flat = head.String();
+            }
             head.End();
             var fields = new List<ConfigField>();
             Cursor? c;
@@ -94,7 +101,7 @@ namespace Blip2Compiler.Generator.Graphs.Parse
                     throw c.Fail("a config field is int, float, bool, string or act, not '" + type + "'");
                 fields.Add(new ConfigField(c.Span, type, field, nullable, value, list, acceptsNull));
             }
-            return new ConfigSchema(head.Span, name, section, fields);
+            return new ConfigSchema(head.Span, name, section, fields, flat);
         }
 
         private BlockSyntax ParseBlock(Cursor head, bool isRoot)

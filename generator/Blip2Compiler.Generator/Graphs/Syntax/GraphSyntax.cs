@@ -23,7 +23,12 @@ namespace Blip2Compiler.Generator.Graphs.Syntax
     /// ids) and `accepts null` (null reads as the default, as Hugging Face's None does for word_embed_proj_dim).
     /// </summary>
     internal sealed record ConfigField(GraphSpan Span, string Type, string Name, bool Nullable, Expr Default, bool AcceptsList = false, bool AcceptsNull = false);
-    internal sealed record ConfigSchema(GraphSpan Span, string Name, string Section, IReadOnlyList<ConfigField> Fields);
+    /// <summary>
+    /// A config.json section (`vision_config`, "" for the top level) read as one schema. <see cref="FlatModelType"/>
+    /// (`or flat "blip_2_vision_model"`): a config.json whose top-level model_type is this is the section saved alone
+    /// (Blip2VisionConfig.save_pretrained writes its keys at the top level), so the schema reads the top level.
+    /// </summary>
+    internal sealed record ConfigSchema(GraphSpan Span, string Name, string Section, IReadOnlyList<ConfigField> Fields, string? FlatModelType = null);
 
     // ---- Blocks ----
     internal enum MemberKind { Param, Linear, LayerNorm, RmsNorm, Embedding, Conv2d, Module, Stack }
