@@ -198,8 +198,10 @@ public static class CheckpointLoader
             : null;
 
     /// <summary>
-    /// One parameter: mapped from the file when it needs no conversion (<see cref="LoadOptions.ZeroCopy"/>), else allocated on the host in its final dtype, each source key read into its slice of dim 0 (scaled
-    /// there in place, in the final dtype, as the reference's multiply after conversion), then moved to the device.
+    /// One parameter: mapped from the file when it is one key as the file holds it (<see cref="LoadOptions.ZeroCopy"/>;
+    /// for another device the mapping only stages the copy and is unmapped after it), else allocated on the host in its
+    /// final dtype, each source key read into its slice of dim 0 (scaled there in place, in the final dtype, as the
+    /// reference's multiply after conversion), then moved to the device.
     /// The scope frees the host tensor (when moved) and the slice views, and everything on a failure.
     /// </summary>
     private static Tensor Materialize(Checkpoint checkpoint, KeyMapEntry entry, ParamSource source, ScalarType dtype, Device device,

@@ -19,10 +19,12 @@ namespace Blip2Compiler.Checkpoints;
 /// <remarks>
 /// Why: a float32 load into new memory is bound by the first touch of that memory on this VM (the kernel's faults and
 /// zeroing, and most likely the host's backing of fresh guest pages: 0.95 GB/s on opt-2.7b, 8.9× <c>cat</c>), while
-/// mapping the page cache costs only page tables (bench/RESULTS.md, "zero-copy loads"). The price is the file's: a
+/// mapping the page cache costs only page tables: itm-vit-g's 4.69 GB float32 in 1.8 s against 21.3 s copied, in
+/// 0.41 s of CPU against cat's 0.57 (bench/RESULTS.md, "zero-copy loads"). The price is the file's: a
 /// file truncated in place while such a tensor is alive (not replaced by a rename, not deleted: both keep the old inode
 /// alive) makes the next access to a page past the new end a SIGBUS, which ends the process, exactly as for a shared
-/// library truncated under a running program, and bytes rewritten in place show through pages not yet written.
+/// library truncated under a running program (measured: <c>load-truncate</c> in bench/, exit 135), and bytes rewritten
+/// in place show through pages not yet written.
 /// Truncation during the load is caught: the file's length is checked before mapping, and a page past the end makes
 /// the populate fail (EFAULT) instead of faulting. <see cref="LoadOptions.ZeroCopy"/> turns this off.
 /// Only on Linux, for tensors of at least <see cref="MinBytes"/> whose offset is a multiple of their element size;
