@@ -137,6 +137,33 @@ public class ZeroCopyLoadingTests : IDisposable
         Assert.Equal(1, MappingsOf(FilePath));
     }
 
+    /// <summary>A torch.save archive stores each storage uncompressed: a contiguous tensor is mapped as in safetensors;
+    /// a strided view of a storage is read through its strides. (torch.save aligns every storage to 64 bytes; the test
+    /// writer does not, so the archive's folder name is lengthened until the storage is float-aligned.)</summary>
+    [Fact]
+    public void TorchSaveArchivesMapTheirContiguousTensors()
+    {
+        var weight = Random("weight", ScalarType.Float32, Side, Side);
+        var path = _dir.File(Checkpoint.PyTorchFileName);
+        using var storage = weight.reshape(-1);
+        Checkpoint? checkpoint = null;
+        for (var folder = "archive"; checkpoint is null; folder += "x")
+        {
+            TorchSaveWriter.Write(path, new Dictionary<string, Tensor> { ["0"] = storage },
+                [new TorchSaveWriter.View("weight", "0", 0, [Side, Side], [Side, 1]), new TorchSaveWriter.View("weight_t", "0", 0, [Side, Side], [1, Side])], folder);
+            checkpoint = Checkpoint.Open(_dir.Path);
+            if (checkpoint.Info("weight").DataOffset % sizeof(float) == 0) break;
+            checkpoint.Dispose();
+            checkpoint = null;
+        }
+        using var opened = checkpoint!;
+        using var loaded = CheckpointLoader.Load(opened, new KeyMap([Copy("weight", [Side, Side]), Copy("weight_t", [Side, Side])], []), new LoadOptions());
+        Assert.Equal(1, MappingsOf(path));
+        using var scope = torch.NewDisposeScope();
+        TensorAssert.Identical(weight, loaded["weight"]);
+        TensorAssert.Identical(weight.t(), loaded["weight_t"]);
+    }
+
     /// <summary>A file cut short after its header was read fails a zero-copy load as it fails a read (the same error),
     /// and no mapping of it is left, nor any parameter.</summary>
     [Theory]
