@@ -60,7 +60,15 @@ internal static unsafe partial class MappedTensor
             || info.DataOffset % SafetensorsDTypes.ElementSize(info.DType) != 0)
             return null;
         var end = info.DataOffset + info.ByteLength;
-        var fileLength = RandomAccess.GetLength(handle);
+        long fileLength;
+        try
+        {
+            fileLength = RandomAccess.GetLength(handle);
+        }
+        catch (IOException e)
+        {
+            throw new CheckpointFormatException(path, $"tensor '{info.Name}' cannot be read: {e.Message}", e);
+        }
         if (fileLength < end) throw PositionedTensorRead.Truncated(path, info, fileLength);
 
         var start = info.DataOffset - info.DataOffset % PageSize;
