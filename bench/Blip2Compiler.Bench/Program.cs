@@ -8,6 +8,8 @@ if (args.Length > 0 && args[0] == Blip2Compiler.Bench.Benchmarks.LoadBenchmark.C
     return Blip2Compiler.Bench.Benchmarks.LoadBenchmark.RunChild(args[1..]);
 if (args.Length > 0 && args[0] == Blip2Compiler.Bench.Benchmarks.LoadBenchmark.WriteCommand)
     return Blip2Compiler.Bench.Benchmarks.LoadBenchmark.RunWrite(args[1..]);
+if (args.Length > 0 && args[0] == Blip2Compiler.Bench.Benchmarks.LoadBenchmark.TruncateCommand)
+    return Blip2Compiler.Bench.Benchmarks.LoadBenchmark.RunTruncate(args[1..]);
 if (args.Length > 0 && args[0] == Blip2Compiler.Bench.Benchmarks.JobBenchmark.ChildCommand)
     return Blip2Compiler.Bench.Benchmarks.JobBenchmark.RunChild(args[1..]);
 

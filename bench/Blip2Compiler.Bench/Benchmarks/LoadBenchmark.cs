@@ -13,7 +13,9 @@ namespace Blip2Compiler.Bench.Benchmarks;
 /// float16) and iteration: <c>cat</c> of the same files to /dev/null (the floor, page cache warm), timed right
 /// before the model's <c>Load</c> on <c>--device</c>, which runs in a fresh process of this program so that process's
 /// peak resident memory (VmHWM) is that load's, as <c>/usr/bin/time -v</c> would report it for an application that
-/// loads the model. A second floor, in a fresh process too: the same files read (positioned reads, as many threads as
+/// loads the model; each load twice, the default (<see cref="Blip2LoadOptions.ZeroCopy"/>: parameters already in their
+/// dtype mapped from the file) and with it off (<c>load_copy</c>: every parameter read into new memory), so the two
+/// are compared side by side. A second floor, in a fresh process too: the same files read (positioned reads, as many threads as
 /// the loader's) into newly allocated memory of the file's size — what any loader that ends with its parameters in new
 /// memory pays for the page faults and the kernel's zeroing, which <c>cat</c>, reusing one small buffer, does not.
 /// Besides wall time, the CPU time (user + system, all threads) of the load and of <c>cat</c> (through
@@ -25,6 +27,7 @@ public sealed class LoadBenchmark : IBenchmark
 {
     public const string ChildCommand = "load-child";
     public const string WriteCommand = "load-write";
+    public const string TruncateCommand = "load-truncate";
     private const long MaxShardBytes = 5_000_000_000;
 
     public string Name => "load";
@@ -63,41 +66,54 @@ public sealed class LoadBenchmark : IBenchmark
         var parameterBytes = config.KeyMap.Entries.Sum(e =>
             e.Shape.Aggregate(1L, (n, d) => n * d) * (e.KeepFloat32 || dtype == ScalarType.Float32 ? 4 : 2));
         var budget = 1.15 * parameterBytes + 1e9;
-        var samples = new List<(CatResult Cat, ChildResult Floor, ChildResult Load)>();
+        var samples = new List<(CatResult Cat, ChildResult Floor, ChildResult Load, ChildResult Copy)>();
         for (var i = 0; i < options.Warmup + options.Iterations; i++)
         {
             var cat = Cat(files);
-            var floor = Child(directory, dtypeOptions, readFloor: true);
-            var load = Child(directory, dtypeOptions);
-            if (i >= options.Warmup) samples.Add((cat, floor, load));
+            var floor = Child(directory, dtypeOptions, ChildMode.Floor);
+            var load = Child(directory, dtypeOptions, ChildMode.Load);
+            var copy = Child(directory, dtypeOptions, ChildMode.LoadCopy);
+            if (i >= options.Warmup) samples.Add((cat, floor, load, copy));
         }
         var catMs = Median(samples.Select(s => s.Cat.WallMs));
-        var loadMs = Median(samples.Select(s => s.Load.LoadMs));
         var catCpuMs = samples.All(s => s.Cat.CpuMs is not null) ? Median(samples.Select(s => s.Cat.CpuMs!.Value)) : (double?)null;
-        var loadCpuMs = Median(samples.Select(s => s.Load.CpuMs));
         var floorMs = Median(samples.Select(s => s.Floor.LoadMs));
         var floorCpuMs = Median(samples.Select(s => s.Floor.CpuMs));
-        var peak = samples.Max(s => s.Load.PeakRss);
         void Line(string metric, double value, string unit, params (string, object?)[] extra) =>
             report.Metric(Name, options.Config, dtypeOptions, 1, metric, value, unit, [("layout", layout), ("files", files.Count), .. extra]);
-        Line("load", loadMs, "ms", ("best", samples.Min(s => s.Load.LoadMs)), ("cat_ms", catMs), ("file_gb", fileBytes / 1e9),
-            ("read_gb_per_s", fileBytes / 1e6 / loadMs), ("cpu_ms", loadCpuMs), ("cat_cpu_ms", catCpuMs));
-        Line("load_over_cat", loadMs / catMs, "x", ("target", 3.0), ("cpu_ratio", catCpuMs is { } c ? loadCpuMs / c : null));
         Line("read_into_new_memory", floorMs, "ms", ("cpu_ms", floorCpuMs), ("peak_rss_gb", samples.Max(s => s.Floor.PeakRss) / 1e9));
-        Line("load_over_read_into_new_memory", loadMs / floorMs, "x", ("cpu_ratio", loadCpuMs / floorCpuMs));
-        Line("peak_rss", peak / 1e9, "GB", ("parameter_gb", parameterBytes / 1e9),
-            ("baseline_rss_gb", samples.Max(s => s.Load.BaselineRss) / 1e9), ("budget_gb", budget / 1e9),
-            ("over_parameters", peak / (double)parameterBytes), ("within_budget", peak <= budget));
+
+        // "load": the default (zero copy: same-dtype parameters mapped); "load_copy": every parameter read into new memory.
+        foreach (var (prefix, pick) in new (string, Func<(CatResult, ChildResult, ChildResult Load, ChildResult Copy), ChildResult>)[]
+                     { ("load", s => s.Load), ("load_copy", s => s.Copy) })
+        {
+            var runs = samples.Select(pick).ToList();
+            var loadMs = Median(runs.Select(r => r.LoadMs));
+            var loadCpuMs = Median(runs.Select(r => r.CpuMs));
+            var peak = runs.Max(r => r.PeakRss);
+            Line(prefix, loadMs, "ms", ("best", runs.Min(r => r.LoadMs)), ("cat_ms", catMs), ("file_gb", fileBytes / 1e9),
+                ("read_gb_per_s", fileBytes / 1e6 / loadMs), ("cpu_ms", loadCpuMs), ("cat_cpu_ms", catCpuMs));
+            Line(prefix + "_over_cat", loadMs / catMs, "x", ("target", 3.0), ("cpu_ratio", catCpuMs is { } c ? loadCpuMs / c : null));
+            Line(prefix + "_over_read_into_new_memory", loadMs / floorMs, "x", ("cpu_ratio", loadCpuMs / floorCpuMs));
+            Line(prefix + "_peak_rss", peak / 1e9, "GB", ("parameter_gb", parameterBytes / 1e9),
+                ("baseline_rss_gb", runs.Max(r => r.BaselineRss) / 1e9), ("budget_gb", budget / 1e9),
+                ("over_parameters", peak / (double)parameterBytes), ("within_budget", peak <= budget));
+        }
+        Line("zero_copy_speedup", Median(samples.Select(s => s.Copy.LoadMs)) / Median(samples.Select(s => s.Load.LoadMs)), "x",
+            ("cpu_ratio", Median(samples.Select(s => s.Copy.CpuMs)) / Median(samples.Select(s => s.Load.CpuMs))));
     }
+
+    private enum ChildMode { Load, LoadCopy, Floor }
 
     private sealed record ChildResult(double LoadMs, double CpuMs, long PeakRss, long BaselineRss);
 
     private sealed record CatResult(double WallMs, double? CpuMs);
 
     /// <summary>Loads the checkpoint in a fresh process of this program and reads back its timing and memory.</summary>
-    private static ChildResult Child(string directory, BenchmarkOptions options, bool readFloor = false)
+    private static ChildResult Child(string directory, BenchmarkOptions options, ChildMode mode)
     {
-        var start = ChildProcess.StartInfo(ChildCommand, directory, options.Config, options.Device, options.DTypeName, options.Threads.ToString(), readFloor ? "floor" : "load");
+        var start = ChildProcess.StartInfo(ChildCommand, directory, options.Config, options.Device, options.DTypeName, options.Threads.ToString(),
+            mode switch { ChildMode.Floor => "floor", ChildMode.LoadCopy => "load-copy", _ => "load" });
         using var child = Process.Start(start)!;
         var output = child.StandardOutput.ReadToEnd();
         child.WaitForExit();
@@ -105,12 +121,13 @@ public sealed class LoadBenchmark : IBenchmark
         return JsonSerializer.Deserialize<ChildResult>(output.Trim())!;
     }
 
-    /// <summary>The child: <c>load-child DIR CONFIG DEVICE DTYPE THREADS load|floor</c>; prints one JSON object.</summary>
+    /// <summary>The child: <c>load-child DIR CONFIG DEVICE DTYPE THREADS load|load-copy|floor</c> (load-copy: with
+    /// <see cref="Blip2LoadOptions.ZeroCopy"/> off); prints one JSON object.</summary>
     public static int RunChild(string[] args)
     {
         var (directory, config, device, threads) = (args[0], BenchModels.Config(args[1]), args[2], int.Parse(args[4]));
         var dtype = BenchmarkOptions.Parse(["--dtype", args[3]]).DType;
-        var options = new Blip2LoadOptions { Device = device, DType = dtype };
+        var options = new Blip2LoadOptions { Device = device, DType = dtype, ZeroCopy = args[5] != "load-copy" };
         TorchBackend.Initialize();
         torch.set_num_threads(threads);
         using (torch.zeros(1, device: torch.device(device))) { }
@@ -144,6 +161,35 @@ public sealed class LoadBenchmark : IBenchmark
         var config = BenchModels.Config(args[1]);
         var configJson = Path.Combine(AppContext.BaseDirectory, "Configs", args[1], "config.json");
         SyntheticCheckpoint.Write(args[0], config.KeyMap, configJson, args.Length > 2 ? long.Parse(args[2]) : null);
+        return 0;
+    }
+
+    /// <summary>
+    /// <c>load-truncate DIR CONFIG zero-copy|copy</c>: the zero-copy trade-off, measured. Loads DIR's parameters (CPU,
+    /// float32) with <see cref="Checkpoints.CheckpointReadOptions.ZeroCopy"/> on or off, truncates every weights file to half its
+    /// length <em>in place</em> (as <c>save_pretrained</c> or <c>cp</c> over the file would), then reads every
+    /// parameter. Zero copy: the process dies of SIGBUS (exit 135) at the first page past the new end; copy: it
+    /// prints the parameters' sum. Destroys DIR's checkpoint: run it on one written by <c>load-write</c>.
+    /// </summary>
+    public static int RunTruncate(string[] args)
+    {
+        var (directory, config, zeroCopy) = (args[0], BenchModels.Config(args[1]), args[2] == "zero-copy");
+        TorchBackend.Initialize();
+        using var checkpoint = Checkpoints.Checkpoint.Open(directory);
+        using var loaded = Checkpoints.CheckpointLoader.Load(checkpoint, config.KeyMap, new Checkpoints.CheckpointReadOptions { ZeroCopy = zeroCopy });
+        foreach (var file in SyntheticCheckpoint.DataFiles(directory))
+        {
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
+            stream.SetLength(stream.Length / 2);
+        }
+        Console.Error.WriteLine($"{TruncateCommand}: {loaded.Count} parameters loaded ({(zeroCopy ? "zero copy" : "copied")}), files truncated to half; reading every parameter");
+        double sum = 0;
+        foreach (var tensor in loaded.Values)
+        {
+            using var s = tensor.to(ScalarType.Float64).sum();
+            sum += s.item<double>();
+        }
+        Console.WriteLine($"{TruncateCommand}: survived, parameter sum {sum}");
         return 0;
     }
 

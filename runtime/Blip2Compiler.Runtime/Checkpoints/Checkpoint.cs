@@ -48,6 +48,13 @@ public sealed class Checkpoint : IDisposable
         file.ReadInto(file.Info(key), destination, scratch);
     }
 
+    /// <summary>The tensor over its bytes in the file (<see cref="MappedTensor"/>), or null when it is not mapped.</summary>
+    internal Tensor? TryMap(string key)
+    {
+        var file = File(key);
+        return file.TryMap(file.Info(key));
+    }
+
     /// <summary>Whether the tensor under <paramref name="key"/> can be read a part at a time in <paramref name="to"/>
     /// (see <see cref="ICheckpointFile.CanReadElements"/>).</summary>
     internal bool CanReadElements(string key, ScalarType to)

@@ -15,8 +15,10 @@ namespace Blip2Compiler.Checkpoints;
 /// <remarks>
 /// Each parameter is allocated once in its final dtype and every source key is read straight into its slice of it
 /// (fused q|k|v, key|value, wi_0|wi_1: no temporaries, no <c>cat</c>), converted on the way a chunk at a time when the
-/// file's dtype differs (<see cref="SafetensorsFile.ReadInto"/>); nothing of the file is mapped or kept, so resident
-/// memory is the parameters plus a 1 MiB scratch per loader thread (and, when quantizing, a 4 MiB float32 row
+/// file's dtype differs (<see cref="SafetensorsFile.ReadInto"/>). A parameter that is one key in its own dtype, neither
+/// fused nor scaled, is instead the file's pages, mapped (<see cref="MappedTensor"/>, <see cref="CheckpointReadOptions.ZeroCopy"/>):
+/// no copy and no new memory to fault in. Nothing else of the file is mapped or kept, so resident memory is the
+/// parameters plus a 1 MiB scratch per loader thread (and, when quantizing, a 4 MiB float32 row
 /// buffer: <see cref="QuantizeWhileReading"/>). For another device the parameter is built on the
 /// host in its final dtype and copied over, one at a time: a float32 checkpoint loaded to a GPU in float16 never holds
 /// more than one float16 parameter per loader thread on the host. Parameters load in parallel, one loader thread per
@@ -62,7 +64,7 @@ public static class CheckpointLoader
                         loaded[order[rank]] = QuantizeWhileReading(checkpoint, entry, source, plan, scratch, ref rows, options.OnAllocated);
                         continue;
                     }
-                    var tensor = Materialize(checkpoint, entry, source, options.TypeOf(entry), device, scratch, options.OnAllocated);
+                    var tensor = Materialize(checkpoint, entry, source, options.TypeOf(entry), device, options.ZeroCopy, scratch, options.OnAllocated);
                     // Quantized as soon as it is read, on this loader thread: one float tensor per thread at a time.
                     (loaded[order[rank]], copies[order[rank]]) = options.Convert(entry, map, tensor);
                 }
@@ -188,14 +190,30 @@ public static class CheckpointLoader
         }
     }
 
+    /// <summary>A parameter that is one key as the file holds it (its dtype, unscaled), mapped from the file; null when
+    /// it is not such a parameter or the file does not map it.</summary>
+    private static Tensor? Mapped(Checkpoint checkpoint, ParamSource source, ScalarType dtype) =>
+        source.Kind == SourceKind.Copy && (source.Scales is null || source.Scales[0] == 1.0)
+        && checkpoint.Info(source.Keys[0]).DType == dtype
+            ? checkpoint.TryMap(source.Keys[0])
+            : null;
+
     /// <summary>
-    /// One parameter: allocated on the host in its final dtype, each source key read into its slice of dim 0 (scaled
-    /// there in place, in the final dtype, as the reference's multiply after conversion), then moved to the device.
+    /// One parameter: mapped from the file when it is one key as the file holds it (<see cref="CheckpointReadOptions.ZeroCopy"/>;
+    /// for another device the mapping only stages the copy and is unmapped after it), else allocated on the host in its
+    /// final dtype, each source key read into its slice of dim 0 (scaled there in place, in the final dtype, as the
+    /// reference's multiply after conversion), then moved to the device.
     /// The scope frees the host tensor (when moved) and the slice views, and everything on a failure.
     /// </summary>
     private static Tensor Materialize(Checkpoint checkpoint, KeyMapEntry entry, ParamSource source, ScalarType dtype, Device device,
-        byte[] scratch, Action<Tensor>? onAllocated)
+        bool zeroCopy, byte[] scratch, Action<Tensor>? onAllocated)
     {
+        if (zeroCopy && Mapped(checkpoint, source, dtype) is { } mapped)
+        {
+            onAllocated?.Invoke(mapped);
+            if (device.type == DeviceType.CPU) return mapped.DetachFromDisposeScope();
+            using (mapped) return mapped.to(device).DetachFromDisposeScope();
+        }
         using var scope = torch.NewDisposeScope();
         var host = torch.empty(entry.Shape, dtype, torch.CPU);
         onAllocated?.Invoke(host);

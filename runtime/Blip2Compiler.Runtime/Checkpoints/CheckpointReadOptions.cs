@@ -24,6 +24,11 @@ public sealed record CheckpointReadOptions(ScalarType DType = ScalarType.Float32
 
     public QuantizationPlan? Quantization { get; init; }
 
+    /// <summary>Parameters whose file dtype is their own and that are neither fused nor scaled are the file's pages,
+    /// mapped, not a copy (<see cref="MappedTensor"/>: the trade-off); on another device the mapping only stages the
+    /// copy. Default on: see <c>Blip2LoadOptions.ZeroCopy</c> for the numbers.</summary>
+    public bool ZeroCopy { get; init; } = true;
+
     /// <summary>A loaded parameter as the model receives it, and a tied head's quantized copy (<see cref="QuantizationPlan.Convert"/>).</summary>
     internal (Tensor Parameter, Tensor? Copy) Convert(KeyMapEntry entry, KeyMap map, Tensor tensor) =>
         Quantization is { } plan ? plan.Convert(entry, map, tensor) : (tensor, null);

@@ -23,6 +23,10 @@ internal interface ICheckpointFile : IDisposable
     /// way; thread-safe, each caller bringing its own scratch.</summary>
     void ReadInto(TensorInfo info, Tensor destination, byte[] scratch);
 
+    /// <summary>The tensor as it lies in the file, mapped (<see cref="MappedTensor"/>: a CPU tensor of the file's dtype
+    /// over the file's pages), or null when it cannot be.</summary>
+    Tensor? TryMap(TensorInfo info);
+
     /// <summary>Whether <see cref="ReadElements"/> can deliver this tensor in <paramref name="to"/> (a part of it at a
     /// time, for quantizing while reading); otherwise the loader reads it whole.</summary>
     bool CanReadElements(TensorInfo info, ScalarType to);

@@ -64,12 +64,14 @@ internal static class PositionedTensorRead
             {
                 throw new CheckpointFormatException(path, $"tensor '{info.Name}' cannot be read at byte {position}: {e.Message}", e);
             }
-            if (read == 0)
-                throw new CheckpointFormatException(path,
-                    $"tensor '{info.Name}': the file ends at byte {RandomAccess.GetLength(handle)}, inside the tensor's data " +
-                    $"[{info.DataOffset}, {info.DataOffset + info.ByteLength}) (truncated since it was opened?)");
+            if (read == 0) throw Truncated(path, info, RandomAccess.GetLength(handle));
             destination = destination[read..];
             position += read;
         }
     }
+
+    /// <summary>The error for a file that ends at <paramref name="fileLength"/>, inside the tensor's data (read or mapped).</summary>
+    internal static CheckpointFormatException Truncated(string path, TensorInfo info, long fileLength) =>
+        new(path, $"tensor '{info.Name}': the file ends at byte {fileLength}, inside the tensor's data " +
+            $"[{info.DataOffset}, {info.DataOffset + info.ByteLength}) (truncated since it was opened?)");
 }

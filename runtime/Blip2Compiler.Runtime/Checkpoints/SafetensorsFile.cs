@@ -10,8 +10,9 @@ namespace Blip2Compiler.Checkpoints;
 /// One safetensors file: <c>u64 header length | JSON header | raw little-endian tensor bytes</c>. Written here rather
 /// than taken from a package because the format is a few lines, and we need what generic readers do not give together:
 /// strict validation of every header entry before anything is read, tensors read straight into their destination
-/// (positioned reads, no mapping: nothing of the file stays resident in the process after a tensor is read, and a file
-/// truncated under a reader is an error, not a SIGBUS), and errors that name the file and the entry.
+/// (positioned reads: nothing of the file stays resident in the process after a tensor is read, and a file truncated
+/// under a reader is an error, not a SIGBUS) or mapped one by one when asked (<see cref="MappedTensor"/>: no
+/// whole-file mapping), and errors that name the file and the entry.
 /// </summary>
 public sealed class SafetensorsFile : ICheckpointFile
 {
@@ -145,6 +146,8 @@ public sealed class SafetensorsFile : ICheckpointFile
     }
 
     void ICheckpointFile.ReadInto(TensorInfo info, Tensor destination, byte[] scratch) => ReadInto(info, destination, scratch);
+    Tensor? ICheckpointFile.TryMap(TensorInfo info) =>
+        MappedTensor.TryMap(_handle ?? throw new ObjectDisposedException(nameof(SafetensorsFile)), Path, info);
     bool ICheckpointFile.CanReadElements(TensorInfo info, ScalarType to) => CanReadElements(info, to);
     void ICheckpointFile.ReadElements(TensorInfo info, long firstElement, Span<byte> destination, ScalarType to, byte[] scratch) =>
         ReadElements(info, firstElement, destination, to, scratch);

@@ -26,6 +26,21 @@ public sealed record Blip2LoadOptions
     /// embedding table beside the quantized copy.</summary>
     public bool QuantizeLmHead { get; init; }
 
+    /// <summary>
+    /// Parameters the checkpoint holds in their own dtype, unfused and unscaled (on the CPU: a float32 checkpoint loaded
+    /// in float32, and the float32-kept parts of a half-precision load), are the file's pages, mapped privately, instead
+    /// of a copy in new memory: the same resident bytes, no copy, and the file's page cache and the model are one set of
+    /// pages. On by default because it is what bounds a float32 load: itm-vit-g's 4.69 GB loaded in 1.8 s against 21.3 s
+    /// copied (0.83× and 9.9× <c>cat</c> of the file, side by side in one run; peak RSS 1.04× the parameters either
+    /// way; bench/RESULTS.md), and safetensors' own <c>load_file</c> maps the file too. The price: rewriting or
+    /// truncating the checkpoint file <em>in place</em> while the model is alive changes its weights or, for
+    /// truncation, ends the process with SIGBUS (exit 135, measured: <c>load-truncate</c>) at the next forward;
+    /// replacing the file by a rename, as downloads do, or deleting it, is safe, and a truncation during the load
+    /// itself is the usual <see cref="Checkpoints.CheckpointFormatException"/>. Set false for a long-running process
+    /// whose checkpoint may be overwritten in place, or on a network file system (where a failed page-in is a SIGBUS too).
+    /// </summary>
+    public bool ZeroCopy { get; init; } = true;
+
     /// <summary>The checkpoint's config.json when the caller has read it already (<see cref="CheckpointConfig.Read"/>,
     /// to pick the class with <see cref="CompiledConfig.FindMatch{T}"/>): the load checks it instead of reading the file
     /// again. Null: the load reads the folder's own.</summary>

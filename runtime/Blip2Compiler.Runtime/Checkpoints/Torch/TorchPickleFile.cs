@@ -195,6 +195,13 @@ internal sealed class TorchPickleFile : ICheckpointFile
     public void ReadElements(TensorInfo info, long firstElement, Span<byte> destination, ScalarType to, byte[] scratch) =>
         throw new NotSupportedException($"{Path}: '{info.Name}' is read whole (torch.save files)");
 
+    /// <summary>A contiguous tensor is one byte range of its stored (uncompressed) zip entry, mapped as a safetensors
+    /// tensor is; a strided view is not.</summary>
+    public Tensor? TryMap(TensorInfo info) =>
+        IsContiguous(_tensors[info.Name].Tensor)
+            ? MappedTensor.TryMap(_handle ?? throw new ObjectDisposedException(nameof(TorchPickleFile)), Path, info)
+            : null;
+
     public void ReadInto(TensorInfo info, Tensor destination, byte[] scratch)
     {
         var handle = _handle ?? throw new ObjectDisposedException(nameof(TorchPickleFile));
