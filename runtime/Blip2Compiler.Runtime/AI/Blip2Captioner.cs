@@ -212,7 +212,4 @@ public sealed class Blip2Captioner
         Emit(text);
         return text;
     }
-
-    // The model's generation prelude for another caller that runs the model itself (the engine).
-    internal void CheckGeneration(GenerationOptions options, long batch, long promptIds) => Model.PrepareGeneration(options, batch, promptIds);
 }

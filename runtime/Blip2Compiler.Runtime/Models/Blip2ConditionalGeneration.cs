@@ -79,9 +79,19 @@ public abstract class Blip2ConditionalGeneration : Blip2ModelBase
 
         // Image → queries → projected into the language model, once for all decoding rows.
         var ctx = new ForwardContext();
-        var (image, _) = VisionForward(ctx, Input(inputs.PixelValues), inputs.InterpolatePosEncoding);
-        var projected = ProjectQueries(ctx, QFormerForward(ctx, image));
+        var projected = EncodeImages(ctx, inputs.PixelValues, inputs.InterpolatePosEncoding);
         return DecodeFrom(ctx, projected, ids, mask, prepared.Settings);
+    }
+
+    /// <summary>
+    /// The encoding every generation shares: pixel values [B, 3, H, W] → vision tower → Q-Former → the projected
+    /// queries [B, num_query_tokens, text hidden] the language model takes. (A lone run and the serving engine's
+    /// admission of several waiting requests at once both encode through here.)
+    /// </summary>
+    internal Tensor EncodeImages(ForwardContext ctx, Tensor pixelValues, bool interpolatePosEncoding = false)
+    {
+        var (image, _) = VisionForward(ctx, Input(pixelValues), interpolatePosEncoding);
+        return ProjectQueries(ctx, QFormerForward(ctx, image));
     }
 
     /// <summary>The language model's part of a run: the prompt with the projected queries in it, decoded with
@@ -262,7 +272,7 @@ public abstract class Blip2ConditionalGeneration : Blip2ModelBase
         foreach (var id in plan.ForcedEosTokenIds ?? []) InVocabulary("forced_eos_token_id", id);
         foreach (var word in plan.BadWordsIds ?? []) foreach (var id in word) InVocabulary("bad_words_ids", id);
         InVocabulary("decoder_start_token_id", settings.DecoderStartTokenId);
-        return new PreparedGeneration(settings, batch, promptIds);
+        return new PreparedGeneration(settings, plan, batch, promptIds);
     }
 
     /// <summary>

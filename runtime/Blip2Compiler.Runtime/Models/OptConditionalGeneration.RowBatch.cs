@@ -59,9 +59,8 @@ public abstract partial class OptConditionalGeneration
                 throw new InvalidOperationException($"{added} new rows do not fit beside {Rows} running ones in {Slots} slots");
             using var scope = NewDisposeScope();
             var ctx = new ForwardContext();
-            var pixels = torch.cat(prompts.Select(p => _model.Input(p.Pixels)).ToArray(), 0);
-            var (image, _) = _model.VisionForward(ctx, pixels, false);
-            var projected = _model.ProjectQueries(ctx, _model.QFormerForward(ctx, image));
+            // The model's own encoding (what a lone Generate runs), once for every joining request's image.
+            var projected = _model.EncodeImages(ctx, prompts.Count == 1 ? prompts[0].Pixels : torch.cat(prompts.Select(p => p.Pixels).ToArray(), 0));
             var logits = new List<Tensor>();
             var slot = Rows;
             // Prompts of one length prefill together, without padding: each row computes what a lone run computes.

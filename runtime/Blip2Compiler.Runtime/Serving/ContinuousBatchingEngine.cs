@@ -103,13 +103,18 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
         lock (_lock)
             if (_waiting.Count + _laneWaiting.Count >= _options.MaxQueue) return Reject(new EngineQueueFullException(_options.MaxQueue));
 
+        // A deadline is a cancellation at that moment, heard as a client that leaves is: at once while the request
+        // waits (it is taken out of the queue), at the next step while it runs.
+        var deadline = request.Deadline is { } at ? DeadlineSource(cancellationToken, at) : null;
+        var token = deadline?.Token ?? cancellationToken;
         EngineJob job;
         try
         {
-            job = Prepare(request, cancellationToken);
+            job = Prepare(request, token, deadline);
         }
         catch (Exception e)
         {
+            deadline?.Dispose();
             Interlocked.Increment(ref _failed);
             return Task.FromException<EngineCompletion>(e as Blip2Exception ?? new Blip2Exception($"the request could not be prepared: {e.Message}", e));
         }
@@ -126,12 +131,46 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
             }
             (lane ? _laneWaiting : _waiting).Enqueue(job);
         }
-        // Registered after queuing: a token already cancelled runs this at once, and the loop drops the request.
-        job.Registration = cancellationToken.Register(() => Wake(lane));
+        // Registered after queuing: a token already cancelled runs this at once. A waiting request leaves its queue
+        // then and there (its task ends, whatever the loop is busy with); a running one at the loop's next step.
+        job.Registration = token.Register(() => Withdraw(job, lane));
         // It may have ended (and been disposed) before the registration existed: then nothing else disposes that.
         if (job.Completion.Task.IsCompleted) job.Registration.Dispose();
         Wake(lane);
         return job.Completion.Task;
+    }
+
+    private static CancellationTokenSource DeadlineSource(CancellationToken caller, DateTimeOffset at)
+    {
+        var source = CancellationTokenSource.CreateLinkedTokenSource(caller);
+        var left = at - DateTimeOffset.UtcNow;
+        if (left <= TimeSpan.Zero) source.Cancel();
+        else source.CancelAfter(left < MaxTimer ? left : MaxTimer);
+        return source;
+    }
+
+    // CancelAfter's longest delay (uint.MaxValue − 1 ms, 49.7 days); a later deadline is checked at every step too.
+    private static readonly TimeSpan MaxTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1.0);
+
+    /// <summary>A cancelled request that still waits leaves its queue now; one that runs leaves at the next step.</summary>
+    private void Withdraw(EngineJob job, bool lane)
+    {
+        var waiting = false;
+        lock (_lock)
+        {
+            var queue = lane ? _laneWaiting : _waiting;
+            if (queue.Contains(job))
+            {
+                // At most MaxQueue entries: rebuilt without it, the others keep their order.
+                var others = queue.Where(j => j != job).ToList();
+                queue.Clear();
+                foreach (var other in others) queue.Enqueue(other);
+                waiting = true;
+            }
+        }
+        // Outside the lock (see Admit). Here, inside the registration's own callback, disposing it does not wait.
+        if (waiting) Cancel(job);
+        Wake(lane);
     }
 
     public async Task DrainAsync(CancellationToken cancellationToken = default)
@@ -191,23 +230,25 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
         }
     }
 
-    /// <summary>Everything that can be checked before the request waits: options, prompt, lengths, the image.</summary>
-    private EngineJob Prepare(EngineRequest request, CancellationToken cancellation)
+    /// <summary>
+    /// Everything that can be checked before the request waits: the prompt, then the model's own generation prelude
+    /// (<see cref="Blip2ConditionalGeneration.PrepareGeneration"/>: the captioner's and the checkpoint's defaults
+    /// under the request's options, merged and validated once, resolved into the plan, the run checked against the
+    /// model's positions, vocabulary and memory), so a request the engine takes is one a lone <c>Generate</c> takes
+    /// and one it refuses fails with the same typed error; then the engine's own bounds, then the image.
+    /// </summary>
+    private EngineJob Prepare(EngineRequest request, CancellationToken cancellation, CancellationTokenSource? deadline)
     {
         if (request.Image is null) throw new Blip2Exception("the request has no image: BLIP-2 conditions every prompt on one image");
         var model = Captioner.Model;
         // The tokenizer decodes rows for stop_strings on the side lane; the batch's rows find them in their SequenceText.
         request = request with { Options = (request.Options ?? new GenerationOptions()) with { Tokenizer = Captioner.Tokenizer } };
-        var settings = model.GenerationSettings(GenerationDefaults.Merge(Captioner.Defaults, request.Options));
-        settings.Validate();
         if (request.Options.OutputScores == true)
             throw new InvalidGenerationOptionException("output_scores", true, "the engine's sequences carry no scores: use Blip2Captioner.Generate for them");
         var ids = _processor.Prompts.BuildIds(request.Prompt).Select(id => (long)id).ToArray();
-        // The model's own generation prelude (decoding bounds, ids inside the vocabulary, the position budget), so a
-        // request the engine takes is one a lone Generate takes, and one it refuses fails with the same typed error.
-        Captioner.CheckGeneration(GenerationDefaults.Merge(Captioner.Defaults, request.Options), 1, ids.Length);
-        long[] context = model is T5ConditionalGeneration ? [settings.DecoderStartTokenId ?? 0] : ids;
-        var plan = GenerationPlan.Resolve(settings, context.Length);
+        var prepared = model.PrepareGeneration(GenerationDefaults.Merge(Captioner.Defaults, request.Options), 1, ids.Length);
+        var plan = prepared.Plan;
+        long[] context = model is T5ConditionalGeneration ? [prepared.Settings.DecoderStartTokenId ?? 0] : ids;
         var positions = _batch?.PromptPositions(ids) ?? 0;
         // The model's positions were checked by the prelude above; the engine's rows have their own capacity.
         if (model is OptConditionalGeneration && positions + plan.MaxNewTokens > _maxSequenceLength)
@@ -217,7 +258,7 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
                 $"must not exceed the engine's max batch ({_options.MaxBatch} rows)");
         // Detached: the caller may run inside a dispose scope of its own; the request's pixels live until it ends.
         var pixels = _processor.Images.Preprocess(request.Image).DetachFromDisposeScope();
-        return new EngineJob(request, settings, plan, ids, context, positions, pixels, cancellation);
+        return new EngineJob(request, prepared, ids, context, positions, pixels, cancellation, deadline);
     }
 
     // ---- the batch loop -------------------------------------------------------------------------------------------
@@ -358,6 +399,7 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
     private Tensor? Admit()
     {
         var joining = new List<EngineJob>();
+        var left = new List<EngineJob>();
         var free = _batch!.Slots - _batch.Rows;
         lock (_lock)
         {
@@ -366,7 +408,7 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
                 var next = _waiting.Peek();
                 if (next.IsCancelled || _aborting)
                 {
-                    Cancel(_waiting.Dequeue());
+                    left.Add(_waiting.Dequeue());
                     continue;
                 }
                 if (next.Copies > free) break;
@@ -374,6 +416,9 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
                 joining.Add(_waiting.Dequeue());
             }
         }
+        // Ended outside the lock: ending disposes the cancellation registration, which waits for a running callback
+        // (Withdraw), which may be waiting for the lock.
+        foreach (var job in left) Cancel(job);
         if (joining.Count == 0) return null;
         Tensor logits;
         try
@@ -448,7 +493,7 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
         job.Start(model.Device, trackIds: false);
         var streaming = !job.IsBeamSearch;
         var settings = streaming
-            ? job.Settings with
+            ? job.Prepared.Settings with
             {
                 OnTokens = step =>
                 {
@@ -457,18 +502,13 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
                     if (job.IsDone || job.CallbackError is not null || job.IsCancelled || _aborting) throw new StopDecoding();
                 },
             }
-            : job.Settings;
+            : job.Prepared.Settings;
         try
         {
             using var scope = NewDisposeScope();
             var ids = torch.tensor(job.PromptIds, new long[] { 1, job.PromptIds.Length }, ScalarType.Int64);
-            var mask = torch.ones_like(ids);
-            var result = model switch
-            {
-                OptConditionalGeneration opt => opt.Generate(job.Pixels, ids, mask, settings),
-                T5ConditionalGeneration t5 => t5.Generate(job.Pixels, ids, mask, settings),
-                _ => throw new Blip2Exception($"the engine needs a conditional-generation model; this one is {model.ModelInfo.Architecture}"),
-            };
+            // The request was prepared when it arrived: the run starts at the encoding (the prelude does not run again).
+            var result = model.Run(job.Prepared with { Settings = settings }, new GenerationInputs(job.Pixels, ids, torch.ones_like(ids)));
             if (job.CallbackError is { } error) Fail(job, error);
             else if (job.IsCancelled || _aborting) Cancel(job);
             else if (streaming) Complete(job, job.Result(Captioner.Tokenizer));
@@ -499,27 +539,39 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
     private void Complete(EngineJob job, EngineCompletion completion)
     {
         job.Dispose();
-        if (job.Completion.TrySetResult(completion)) Interlocked.Increment(ref _completed);
+        if (!job.TryEnd()) return;
+        // Counted before the task ends: a caller that awaited it reads counters that include it.
+        Interlocked.Increment(ref _completed);
+        job.Completion.SetResult(completion);
     }
 
     private void Cancel(EngineJob job)
     {
         job.Dispose();
         var token = job.Cancellation.IsCancellationRequested ? job.Cancellation : new CancellationToken(true);
-        if (job.Completion.TrySetCanceled(token)) Interlocked.Increment(ref _cancelled);
+        if (!job.TryEnd()) return;
+        Interlocked.Increment(ref _cancelled);
+        job.Completion.SetCanceled(token);
     }
 
     private void Fail(EngineJob job, Exception error)
     {
         job.Dispose();
         var typed = error as Blip2Exception ?? new Blip2Exception($"generation failed: {error.Message}", error);
-        if (job.Completion.TrySetException(typed)) Interlocked.Increment(ref _failed);
+        if (!job.TryEnd()) return;
+        Interlocked.Increment(ref _failed);
+        job.Completion.SetException(typed);
     }
 
     private void DropQueued(Queue<EngineJob> queue)
     {
+        List<EngineJob> dropped;
         lock (_lock)
-            while (queue.Count > 0) Cancel(queue.Dequeue());
+        {
+            dropped = [.. queue];
+            queue.Clear();
+        }
+        foreach (var job in dropped) Cancel(job);   // outside the lock, as in Admit
     }
 
     private void CheckDrained()

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Blip2Compiler.Generation;
+using Blip2Compiler.Models;
 using Blip2Compiler.Processing;
 using static TorchSharp.torch;
 
@@ -20,27 +21,30 @@ internal sealed class EngineJob : IDisposable
     private SequenceText[] _texts = [];
     private long[] _next = [];
     private int _generated;
+    private readonly CancellationTokenSource? _deadline;   // cancels Cancellation at the request's deadline (owned)
 
-    public EngineJob(EngineRequest request, GenerationOptions settings, GenerationPlan plan, long[] promptIds, long[] contextIds,
-        int promptPositions, Tensor pixels, CancellationToken cancellation)
+    public EngineJob(EngineRequest request, PreparedGeneration prepared, long[] promptIds, long[] contextIds,
+        int promptPositions, Tensor pixels, CancellationToken cancellation, CancellationTokenSource? deadline = null)
     {
+        _deadline = deadline;
         Request = request;
-        Settings = settings;
-        Plan = plan;
+        Prepared = prepared;
         PromptIds = promptIds;
         ContextIds = contextIds;
         PromptPositions = promptPositions;
         Pixels = pixels;
         Cancellation = cancellation;
-        Processors = LogitsProcessorList.For(plan);
-        Stops = SequenceText.Stops(request.Stop, settings);
-        _eos = plan.EosTokenIds is { } ids ? [.. ids] : [];
+        Processors = LogitsProcessorList.For(prepared.Plan);
+        Stops = SequenceText.Stops(request.Stop, prepared.Settings);
+        _eos = prepared.Plan.EosTokenIds is { } ids ? [.. ids] : [];
         Enqueued = Stopwatch.GetTimestamp();
     }
 
     public EngineRequest Request { get; }
-    public GenerationOptions Settings { get; }
-    public GenerationPlan Plan { get; }
+
+    /// <summary>What the model's generation prelude made of the request's options (merged, validated, resolved).</summary>
+    public PreparedGeneration Prepared { get; }
+    public GenerationPlan Plan => Prepared.Plan;
     public long[] PromptIds { get; }
     public long[] ContextIds { get; }
     public int PromptPositions { get; }
@@ -51,6 +55,10 @@ internal sealed class EngineJob : IDisposable
     /// <summary>The request's <c>stop</c> and its options' <c>stop_strings</c>.</summary>
     public IReadOnlyList<string>? Stops { get; }
     public TaskCompletionSource<EngineCompletion> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>True once, for whoever ends the request (completed, cancelled or failed) and then sets <see cref="Completion"/>.</summary>
+    public bool TryEnd() => Interlocked.Exchange(ref _ended, 1) == 0;
+    private int _ended;
     public CancellationTokenRegistration Registration { get; set; }
     public long Enqueued { get; }
     public long Started { get; private set; }
@@ -220,6 +228,7 @@ internal sealed class EngineJob : IDisposable
     public void Dispose()
     {
         Registration.Dispose();
+        _deadline?.Dispose();
         Pixels.Dispose();
         Sequences?.Dispose();
         Generator?.Dispose();

@@ -148,6 +148,44 @@ public class ContinuousBatchingEngineTests(ServingModels models) : IClassFixture
     }
 
     [Fact]
+    public async Task AWaitingRequestWhoseCallerLeavesOrWhoseDeadlinePassesEndsAtOnce()
+    {
+        await using var engine = new ContinuousBatchingEngine(models.Captioner, new EngineOptions { MaxBatch = 1 });
+        // The one row is held by a request whose streaming callback waits for the test's word, so the loop runs no
+        // step while the others wait: they must end without the loop reaching them.
+        using var streaming = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var holder = engine.GenerateAsync(Greedy(0) with
+        {
+            Options = new() { MaxNewTokens = 5, MinNewTokens = 5 },
+            OnText = (_, _) => { streaming.Set(); release.Wait(); },
+        });
+        Task<EngineCompletion> stays;
+        try
+        {
+            Assert.True(streaming.Wait(TimeSpan.FromSeconds(60)));
+            using var leave = new CancellationTokenSource();
+            var left = engine.GenerateAsync(Greedy(2), leave.Token);
+            var timedOut = engine.GenerateAsync(Greedy(3) with { Deadline = DateTimeOffset.UtcNow.AddSeconds(1) });
+            stays = engine.GenerateAsync(Greedy(5));
+            Assert.Equal(3, engine.Statistics.QueueDepth);
+            leave.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => left).WaitAsync(TimeSpan.FromSeconds(30));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => timedOut).WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(1, engine.Statistics.QueueDepth);
+            Assert.Equal(2, engine.Statistics.CancelledRequests);
+            Assert.False(holder.IsCompleted || stays.IsCompleted);
+        }
+        finally
+        {
+            release.Set();   // never leave the loop held: the engine's dispose waits for it
+        }
+        await AssertLikeLoneCalls(engine, [Greedy(5)], [stays]);
+        await holder;
+        Assert.Equal(2, engine.Statistics.CompletedRequests);
+    }
+
+    [Fact]
     public async Task AFullQueueRejectsWithATypedErrorAndTheOthersComplete()
     {
         await using var engine = new ContinuousBatchingEngine(models.Captioner, new EngineOptions { MaxBatch = 1, MaxQueue = 2 });
