@@ -34,8 +34,11 @@ internal static unsafe partial class MappedTensor
 {
     /// <summary>Smaller tensors are read: a mapping costs two system calls, a page-table page and a VMA (the kernel's
     /// default limit is 65,530 per process), and shares its first and last page with its neighbours, while reading a
-    /// few pages costs about as much; below 1 MiB are the biases and norms, under 1 % of any config's bytes.</summary>
-    public const long MinBytes = 1 << 20;
+    /// few pages costs about as much; below 1 MiB are the biases and norms, under 1 % of any config's bytes.
+    /// <c>BLIP2_ZERO_COPY_MIN_BYTES</c> sets another bound (at least 1): the bundled tiny checkpoints' largest tensor is
+    /// 188 KiB, so the tests of a real `blip2 serve` process lower it to see what the process maps.</summary>
+    public static long MinBytes { get; } =
+        long.TryParse(Environment.GetEnvironmentVariable("BLIP2_ZERO_COPY_MIN_BYTES"), out var bytes) && bytes >= 1 ? bytes : 1 << 20;
 
     private const int ProtRead = 0x1, ProtWrite = 0x2, MapPrivate = 0x02;
     private const int MadvPopulateRead = 22;   // Linux 5.14

@@ -26,6 +26,7 @@ public sealed partial class ServeProcess : IAsyncDisposable
     public Uri Address { get; }
     public string Errors { get { lock (_stderr) return _stderr.ToString(); } }
     public bool HasExited => _process.HasExited;
+    public int Id => _process.Id;
 
     private static readonly string CliOutput = typeof(ServeProcess).Assembly
         .GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "CliOutput").Value!;
