@@ -93,6 +93,8 @@ internal static class JobCommand
         Func<ModelSession, JobTask> createTask, string taskSettings, string? table, CancellationToken cancel)
     {
         var clock = Stopwatch.StartNew();
+        // Batches of images decode together: see OpenMpWaitPolicy (before the model loads).
+        Blip2Compiler.OpenMpWaitPolicy.ApplyPassiveDefault();
         int batchSize = parse.GetValue(options.BatchSize) ?? 8, partSize = parse.GetValue(options.PartSize) ?? JobInputs.DefaultPartSize;
         int decodeThreads = parse.GetValue(options.DecodeThreads) ?? Math.Max(1, Environment.ProcessorCount / 2);
         if (batchSize < 1) throw new UsageException($"--batch-size must be at least 1 (got {batchSize})");

@@ -63,6 +63,8 @@ internal static class ServeCommand
             ApiKey = settings.ApiKey, MaxBodyBytes = settings.MaxBodyMb * 1024L * 1024, AllowRemoteImages = settings.AllowRemoteImages,
         };
 
+        // Batched decoding: libgomp's spinning workers must not take the cores from SkinnyGemm (OpenMpWaitPolicy).
+        Blip2Compiler.OpenMpWaitPolicy.ApplyPassiveDefault();
         await using var served = await Task.Run(() => Load(run, settings), cancel).ConfigureAwait(false);
         using var host = Blip2Server.Build(served, options, settings.Host, settings.Port);
         try
