@@ -8,7 +8,7 @@ namespace Blip2.Cli.Serving;
 /// An OpenAI Chat Completions request as this server understands it. Sampling: <c>temperature</c> 0 is greedy,
 /// above 0 samples; unset (with no <c>top_p</c>) uses the checkpoint's generation_config.json (greedy for BLIP-2).
 /// Extensions, as vLLM names them: <c>top_k</c>, <c>min_tokens</c>, <c>repetition_penalty</c>, <c>num_beams</c>.
-/// Other fields are ignored.
+/// What generate cannot honour is a 400 (<see cref="RefuseUnsupported"/>); other fields are ignored.
 /// </summary>
 public sealed record ChatCompletionRequest(
     string? Model,
@@ -22,6 +22,7 @@ public sealed record ChatCompletionRequest(
     public static async Task<ChatCompletionRequest> ReadAsync(JsonElement body, ImageUrls images, ServerOptions options, CancellationToken cancellationToken)
     {
         var model = JsonFields.String(body, "model");
+        RefuseUnsupported(body);
         var messages = await ReadMessagesAsync(body, images, cancellationToken).ConfigureAwait(false);
 
         var maxTokens = JsonFields.Int(body, "max_completion_tokens", 1, int.MaxValue) ?? JsonFields.Int(body, "max_tokens", 1, int.MaxValue);
@@ -52,6 +53,29 @@ public sealed record ChatCompletionRequest(
             includeUsage = JsonFields.Bool(streamOptions, "include_usage") ?? false;
         }
         return new ChatCompletionRequest(model, messages, generation, ReadStop(body), stream, includeUsage, n);
+    }
+
+    /// <summary>
+    /// What an OpenAI client can ask that BLIP-2's generate cannot do, refused as a 400 naming the field (as
+    /// <c>Blip2ChatClient</c> refuses it: UnsupportedChatOptionException) instead of an answer that ignored it:
+    /// OpenAI's additive frequency/presence penalties (Hugging Face has only the multiplicative repetition_penalty,
+    /// here as an extension), a JSON response format, a required tool call. Their neutral values (0, "text",
+    /// "none"/"auto") pass, as OpenAI's clients often send them.
+    /// </summary>
+    private static void RefuseUnsupported(JsonElement body)
+    {
+        foreach (var name in (string[])["frequency_penalty", "presence_penalty"])
+            if (JsonFields.Number(body, name, -2, 2) is { } penalty && penalty != 0)
+                throw ApiException.BadRequest($"'{name}' is not supported: BLIP-2's generation has no additive penalty (use the extension 'repetition_penalty')", name, "unsupported_value");
+        if (JsonFields.Get(body, "response_format") is { } format)
+        {
+            if (format.ValueKind != JsonValueKind.Object) throw JsonFields.Wrong("response_format", "an object", format);
+            var type = JsonFields.String(format, "type", "response_format.type");
+            if (type is not (null or "text"))
+                throw ApiException.BadRequest($"response_format '{type}' is not supported: BLIP-2 writes free text", "response_format", "unsupported_value");
+        }
+        if (JsonFields.Get(body, "tool_choice") is { } choice && !(choice.ValueKind == JsonValueKind.String && choice.GetString() is "none" or "auto"))
+            throw ApiException.BadRequest("'tool_choice' other than \"none\" or \"auto\" is not supported: BLIP-2 calls no tools", "tool_choice", "unsupported_value");
     }
 
     private static IReadOnlyList<string> ReadStop(JsonElement body)

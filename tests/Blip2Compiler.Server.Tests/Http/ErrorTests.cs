@@ -44,6 +44,12 @@ public abstract class ErrorTests<TServer>(TServer fixture) : IClassFixture<TServ
         { "top_p out of range", Body(b => b["top_p"] = 1.5), 400, "top_p", "invalid_value" },
         { "temperature out of range", Body(b => b["temperature"] = 5), 400, "temperature", "invalid_value" },
         { "max_tokens zero", Body(b => b["max_tokens"] = 0), 400, "max_tokens", "invalid_value" },
+        // What generate cannot honour is refused, not ignored (OpenAI's neutral values pass: see below).
+        { "frequency_penalty", Body(b => b["frequency_penalty"] = 0.5), 400, "frequency_penalty", "unsupported_value" },
+        { "presence_penalty", Body(b => b["presence_penalty"] = -1), 400, "presence_penalty", "unsupported_value" },
+        { "frequency_penalty out of range", Body(b => b["frequency_penalty"] = 3), 400, "frequency_penalty", "invalid_value" },
+        { "JSON response format", Body(b => b["response_format"] = new JsonObject { ["type"] = "json_object" }), 400, "response_format", "unsupported_value" },
+        { "required tool call", Body(b => b["tool_choice"] = "required"), 400, "tool_choice", "unsupported_value" },
         { "max_tokens not a number", Body(b => b["max_tokens"] = "many"), 400, "max_tokens", "invalid_type" },
         { "n for greedy", Body(b => { b["n"] = 2; b["temperature"] = 0; }), 400, "n", "invalid_value" },
         { "too many stops", Body(b => b["stop"] = new JsonArray("a", "b", "c", "d", "e")), 400, "stop", "invalid_value" },
@@ -51,6 +57,22 @@ public abstract class ErrorTests<TServer>(TServer fixture) : IClassFixture<TServ
         { "question longer than the model", Body(b => b["messages"]![0]!["content"]!.AsArray().Add(new JsonObject { ["type"] = "text", ["text"] = string.Join(" ", Enumerable.Repeat("word", 300)) })), 400, "messages", "context_length_exceeded" },
         { "unknown model", Body(b => b["model"] = "gpt-4o"), 404, "model", "model_not_found" },
     };
+
+    [Fact]
+    public async Task OpenAIsNeutralValuesOfWhatIsRefusedPass()
+    {
+        // What OpenAI's clients send by default: zero penalties, a text response format, tools left to the model.
+        var body = Body(b =>
+        {
+            b["frequency_penalty"] = 0;
+            b["presence_penalty"] = 0.0;
+            b["response_format"] = new JsonObject { ["type"] = "text" };
+            b["tool_choice"] = "auto";
+        });
+        using var http = fixture.Server.Http();
+        using var response = await http.PostAsync("/v1/chat/completions", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+    }
 
     private static string Body(Action<JsonObject> change)
     {
