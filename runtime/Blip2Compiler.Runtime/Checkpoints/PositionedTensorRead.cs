@@ -6,45 +6,56 @@ namespace Blip2Compiler.Checkpoints;
 
 /// <summary>
 /// Reads a tensor that is one byte range of a file (<see cref="TensorInfo.DataOffset"/>, <see cref="TensorInfo.ByteLength"/>)
-/// into a contiguous CPU destination with positioned reads, as <see cref="SafetensorsFile.ReadInto"/> does: the same
-/// dtype straight into its memory, a float conversion <see cref="FloatConversion"/> covers a scratch-sized chunk at a
-/// time, anything else through a staging tensor and libtorch's copy. Used by the formats added beside safetensors
-/// (<see cref="Torch.TorchPickleFile"/>); thread-safe, each caller bringing its own scratch.
+/// into a contiguous CPU destination with positioned reads: the same dtype straight into its memory, a float
+/// conversion <see cref="FloatConversion"/> covers a scratch-sized chunk at a time, anything else through a staging
+/// tensor and libtorch's copy. Every format reads through it (<see cref="SafetensorsFile"/>,
+/// <see cref="Torch.TorchPickleFile"/>); thread-safe, each caller bringing its own scratch.
 /// </summary>
 internal static class PositionedTensorRead
 {
-    public static void Into(SafeFileHandle handle, string path, TensorInfo info, Tensor destination, byte[] scratch)
+    public static void Into(SafeFileHandle handle, string path, TensorInfo info, Tensor destination, byte[] scratch,
+        long sliceBytes = TensorBytes.DefaultChunkBytes)
     {
         var from = info.DType;
         var to = destination.dtype;
         if (from == to)
         {
-            TensorBytes.ForEachSlice(destination, TensorBytes.DefaultChunkBytes, (offset, slice) => Read(handle, path, info, offset, slice));
+            TensorBytes.ForEachSlice(destination, sliceBytes, (offset, slice) => Read(handle, path, info, offset, slice));
         }
         else if (FloatConversion.Supports(from, to))
         {
-            var inSize = SafetensorsDTypes.ElementSize(from);
+            if (scratch.Length < SafetensorsDTypes.ElementSize(from)) throw new ArgumentException("scratch is smaller than one element", nameof(scratch));
             var outSize = (int)destination.ElementSize;
-            var perStep = scratch.Length / inSize;
-            if (perStep == 0) throw new ArgumentException("scratch is smaller than one element", nameof(scratch));
-            TensorBytes.ForEachSlice(destination, TensorBytes.DefaultChunkBytes, (offset, slice) =>
-            {
-                var first = offset / outSize;
-                var count = slice.Length / outSize;
-                for (var done = 0; done < count; done += perStep)
-                {
-                    var n = Math.Min(perStep, count - done);
-                    var source = scratch.AsSpan(0, n * inSize);
-                    Read(handle, path, info, (first + done) * inSize, source);
-                    FloatConversion.Convert(source, from, slice.Slice(done * outSize, n * outSize), to);
-                }
-            });
+            TensorBytes.ForEachSlice(destination, sliceBytes, (offset, slice) => ReadConverted(handle, path, info, offset / outSize, slice, to, scratch));
         }
         else
         {
             using var staged = torch.empty(destination.shape, from, torch.CPU);
-            Into(handle, path, info, staged, scratch);
+            Into(handle, path, info, staged, scratch, sliceBytes);
             destination.copy_(staged);
+        }
+    }
+
+    /// <summary>
+    /// The tensor's elements from <paramref name="firstElement"/> on, as many as <paramref name="destination"/> holds
+    /// of <paramref name="to"/> (a dtype <see cref="FloatConversion"/> converts the file's to): read through
+    /// <paramref name="scratch"/> a chunk at a time and converted into place.
+    /// </summary>
+    internal static void ReadConverted(SafeFileHandle handle, string path, TensorInfo info, long firstElement, Span<byte> destination,
+        ScalarType to, byte[] scratch)
+    {
+        var from = info.DType;
+        var inSize = SafetensorsDTypes.ElementSize(from);
+        var outSize = SafetensorsDTypes.ElementSize(to);
+        var perStep = scratch.Length / inSize;
+        if (perStep == 0) throw new ArgumentException("scratch is smaller than one element", nameof(scratch));
+        var count = destination.Length / outSize;
+        for (var done = 0; done < count; done += perStep)
+        {
+            var n = Math.Min(perStep, count - done);
+            var source = scratch.AsSpan(0, n * inSize);
+            Read(handle, path, info, (firstElement + done) * inSize, source);
+            FloatConversion.Convert(source, from, destination.Slice(done * outSize, n * outSize), to);
         }
     }
 

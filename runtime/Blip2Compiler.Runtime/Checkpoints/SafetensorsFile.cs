@@ -126,23 +126,7 @@ public sealed class SafetensorsFile : ICheckpointFile
         var handle = _handle ?? throw new ObjectDisposedException(nameof(SafetensorsFile));
         if (destination.NumberOfElements != info.ElementCount)
             throw new ArgumentException($"'{info.Name}' has {info.ElementCount} elements, the destination {destination.NumberOfElements}", nameof(destination));
-        var from = info.DType;
-        var to = destination.dtype;
-        if (from == to)
-        {
-            TensorBytes.ForEachSlice(destination, sliceBytes, (offset, slice) => ReadData(handle, info, offset, slice));
-        }
-        else if (FloatConversion.Supports(from, to))
-        {
-            var outSize = (int)destination.ElementSize;
-            TensorBytes.ForEachSlice(destination, sliceBytes, (offset, slice) => ReadConverted(handle, info, offset / outSize, slice, to, scratch));
-        }
-        else
-        {
-            using var staged = torch.empty(destination.shape, from, torch.CPU);
-            ReadInto(info, staged, scratch, sliceBytes);
-            destination.copy_(staged);
-        }
+        PositionedTensorRead.Into(handle, Path, info, destination, scratch, sliceBytes);
     }
 
     void ICheckpointFile.ReadInto(TensorInfo info, Tensor destination, byte[] scratch) => ReadInto(info, destination, scratch);
@@ -167,40 +151,17 @@ public sealed class SafetensorsFile : ICheckpointFile
         var count = destination.Length / outSize;
         if (destination.Length % outSize != 0 || firstElement < 0 || firstElement + count > info.ElementCount)
             throw new ArgumentOutOfRangeException(nameof(firstElement), $"elements [{firstElement}, {firstElement + count}) of '{info.Name}' ({info.ElementCount})");
-        if (info.DType == to) ReadData(handle, info, firstElement * outSize, destination);
-        else ReadConverted(handle, info, firstElement, destination, to, scratch);
+        if (info.DType == to) PositionedTensorRead.Read(handle, Path, info, firstElement * outSize, destination);
+        else PositionedTensorRead.ReadConverted(handle, Path, info, firstElement, destination, to, scratch);
     }
 
     /// <summary>Reads elements from <paramref name="firstElement"/> through <paramref name="scratch"/> a chunk at a time
     /// and converts each into <paramref name="destination"/>, in the cache.</summary>
-    private void ReadConverted(SafeFileHandle handle, TensorInfo info, long firstElement, Span<byte> destination, ScalarType to, byte[] scratch)
-    {
-        var from = info.DType;
-        var inSize = SafetensorsDTypes.ElementSize(from);
-        var outSize = SafetensorsDTypes.ElementSize(to);
-        var perStep = scratch.Length / inSize;
-        if (perStep == 0) throw new ArgumentException("scratch is smaller than one element", nameof(scratch));
-        var count = destination.Length / outSize;
-        for (var done = 0; done < count; done += perStep)
-        {
-            var n = Math.Min(perStep, count - done);
-            var source = scratch.AsSpan(0, n * inSize);
-            ReadData(handle, info, (firstElement + done) * inSize, source);
-            FloatConversion.Convert(source, from, destination.Slice(done * outSize, n * outSize), to);
-        }
-    }
-
     public void Dispose()
     {
         _handle?.Dispose();
         _handle = null;
     }
-
-    /// <summary>Reads <paramref name="destination"/>'s length of <paramref name="info"/>'s data from
-    /// <paramref name="offset"/> into it; a file that ends early (truncated since its header was read) or fails to
-    /// read is a <see cref="CheckpointFormatException"/> naming the tensor.</summary>
-    private void ReadData(SafeFileHandle handle, TensorInfo info, long offset, Span<byte> destination) =>
-        PositionedTensorRead.Read(handle, Path, info, offset, destination);
 
     private static void ReadExactly(SafeFileHandle handle, string path, Span<byte> destination, long position)
     {
