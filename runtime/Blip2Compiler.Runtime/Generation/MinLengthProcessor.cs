@@ -9,12 +9,11 @@ namespace Blip2Compiler.Generation;
 /// </summary>
 public sealed class MinLengthProcessor(int minLength, IReadOnlyList<long> eosTokenIds, int promptLength = 0) : ILogitsProcessor
 {
+    private readonly long[] _eos = [.. eosTokenIds];
+
     public Tensor Process(Tensor contextIds, Tensor scores)
     {
         if (contextIds.shape[1] - promptLength >= minLength) return scores;
-        using var eos = tensor(eosTokenIds.ToArray(), device: scores.device);
-        using var vocab = arange(scores.shape[1], device: scores.device);
-        using var isEos = isin(vocab, eos);
-        return scores.masked_fill(isEos, double.NegativeInfinity);
+        return SuppressTokensProcessor.Suppress(scores, _eos);
     }
 }
