@@ -18,6 +18,7 @@ public sealed class EngineLoadBenchmark : IBenchmark
     public void Run(BenchmarkOptions options, JsonReport report)
     {
         OpenMpWaitPolicy.ApplyPassiveDefault();   // as blip2 serve / blip2 job do (takes effect only before libtorch loads)
+        MallocReuse.Apply();   // as blip2 serve / blip2 job do
         if (BenchModels.IsRetrieval(options.Config))
         {
             Console.Error.WriteLine($"{Name}: {options.Config} does not generate; skipped");

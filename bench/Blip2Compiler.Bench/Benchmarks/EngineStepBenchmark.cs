@@ -20,6 +20,7 @@ public sealed class EngineStepBenchmark : IBenchmark
     public void Run(BenchmarkOptions options, JsonReport report)
     {
         OpenMpWaitPolicy.ApplyPassiveDefault();   // as blip2 serve / blip2 job do (takes effect only before libtorch loads)
+        MallocReuse.Apply();   // as blip2 serve / blip2 job do
         if (BenchModels.Get(options.Config, options) is not OptConditionalGeneration model)
         {
             Console.Error.WriteLine($"{Name}: {options.Config} is not an OPT captioning config; skipped");

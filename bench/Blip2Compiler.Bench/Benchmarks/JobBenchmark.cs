@@ -28,6 +28,7 @@ public sealed class JobBenchmark : IBenchmark
     public void Run(BenchmarkOptions options, JsonReport report)
     {
         OpenMpWaitPolicy.ApplyPassiveDefault();   // as blip2 serve / blip2 job do (takes effect only before libtorch loads)
+        MallocReuse.Apply();   // as blip2 serve / blip2 job do
         if (BenchModels.IsRetrieval(options.Config)) { Console.Error.WriteLine($"{Name}: {options.Config} does not caption; skipped"); return; }
         var images = options.Iterations;
         var root = Path.Combine(Path.GetTempPath(), "blip2-bench-job-" + Environment.ProcessId);
@@ -103,6 +104,7 @@ public sealed class JobBenchmark : IBenchmark
     public static int RunChild(string[] args)
     {
         OpenMpWaitPolicy.ApplyPassiveDefault();   // as blip2 serve / blip2 job do (takes effect only before libtorch loads)
+        MallocReuse.Apply();   // as blip2 serve / blip2 job do
         var (shards, parts, config, device, dtype, threads, shard, workers) = (args[0], args[1], args[2], args[3], args[4], int.Parse(args[5]), int.Parse(args[6]), int.Parse(args[7]));
         var options = BenchmarkOptions.Parse(["--config", config, "--device", device, "--dtype", dtype, "--threads", threads.ToString()]);
         var model = BenchModels.Get(config, options);

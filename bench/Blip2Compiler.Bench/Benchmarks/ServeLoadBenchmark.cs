@@ -34,6 +34,7 @@ public sealed class ServeLoadBenchmark : IBenchmark
     public void Run(BenchmarkOptions options, JsonReport report)
     {
         OpenMpWaitPolicy.ApplyPassiveDefault();   // as blip2 serve / blip2 job do (takes effect only before libtorch loads)
+        MallocReuse.Apply();   // as blip2 serve / blip2 job do
         if (BenchModels.Get(options.Config, options) is not OptConditionalGeneration model)
         {
             Console.Error.WriteLine($"serve-load runs on an OPT config (mid, opt-2.7b), not {options.Config}");

@@ -95,6 +95,7 @@ internal static class JobCommand
         var clock = Stopwatch.StartNew();
         // Batches of images decode together: see OpenMpWaitPolicy (before the model loads).
         Blip2Compiler.OpenMpWaitPolicy.ApplyPassiveDefault();
+        Blip2Compiler.MallocReuse.Apply();   // intermediates reuse freed memory instead of faulting it in again (Devices/MallocReuse.cs)
         int batchSize = parse.GetValue(options.BatchSize) ?? 8, partSize = parse.GetValue(options.PartSize) ?? JobInputs.DefaultPartSize;
         int decodeThreads = parse.GetValue(options.DecodeThreads) ?? Math.Max(1, Environment.ProcessorCount / 2);
         if (batchSize < 1) throw new UsageException($"--batch-size must be at least 1 (got {batchSize})");

@@ -65,6 +65,7 @@ internal static class ServeCommand
 
         // Batched decoding: libgomp's spinning workers must not take the cores from SkinnyGemm (OpenMpWaitPolicy).
         Blip2Compiler.OpenMpWaitPolicy.ApplyPassiveDefault();
+        Blip2Compiler.MallocReuse.Apply();   // intermediates reuse freed memory instead of faulting it in again (Devices/MallocReuse.cs)
         await using var served = await Task.Run(() => Load(run, settings), cancel).ConfigureAwait(false);
         using var host = Blip2Server.Build(served, options, settings.Host, settings.Port);
         try
