@@ -35,6 +35,7 @@ public sealed class TinyModels : IDisposable
     /// <summary>The bundled checkpoints as the CLI finds them: copied next to it.</summary>
     public static string TinyOpt => Path.Combine(AppContext.BaseDirectory, "checkpoints", "blip2-tiny-opt");
     public static string TinyItm => Path.Combine(AppContext.BaseDirectory, "checkpoints", "blip2-tiny-itm");
+    public static string TinyT5 => Path.Combine(AppContext.BaseDirectory, "checkpoints", "blip2-tiny-t5");
 
     public TinyModels()
     {

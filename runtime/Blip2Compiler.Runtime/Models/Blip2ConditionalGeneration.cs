@@ -40,6 +40,10 @@ public abstract class Blip2ConditionalGeneration : Blip2ModelBase
 
     private string? _decodingStepNote;
 
+    /// <summary>The continuous-batching engine's rows on this model: <paramref name="slots"/> rows of
+    /// <paramref name="capacity"/> positions each, allocated once.</summary>
+    internal abstract Serving.IRowBatch NewRowBatch(int slots, int capacity);
+
     public abstract Tensor ProjectQueries(ForwardContext ctx, Tensor queryOutput);
     public abstract Tensor EmbedTokens(ForwardContext ctx, Tensor inputIds);
     public abstract Tensor Logits(ForwardContext ctx, Tensor hidden);

@@ -11,7 +11,7 @@ public abstract partial class OptConditionalGeneration
 {
     /// <summary>The continuous-batching engine's rows on this model: <paramref name="slots"/> rows of
     /// <paramref name="capacity"/> positions, allocated now.</summary>
-    internal IRowBatch NewRowBatch(int slots, int capacity) => new OptRowBatch(this, slots, capacity);
+    internal override IRowBatch NewRowBatch(int slots, int capacity) => new OptRowBatch(this, slots, capacity);
 
     /// <summary>
     /// OPT rows with per-row positions: each slot has its own mask row [capacity] (1 for real tokens) and write
@@ -51,6 +51,12 @@ public abstract partial class OptConditionalGeneration
         public int PromptPositions(long[] promptIds) => checked((int)_model.PromptPositions(promptIds.Length));
 
         public long[] ContextIds(long[] promptIds, GenerationOptions settings) => promptIds;
+
+        public void CheckFits(long[] promptIds, int maxNewTokens)
+        {
+            var positions = PromptPositions(promptIds);
+            if (positions + maxNewTokens > Capacity) throw new EngineSequenceTooLongException(positions, maxNewTokens, Capacity);
+        }
 
         public Tensor Admit(IReadOnlyList<RowPrompt> prompts)
         {

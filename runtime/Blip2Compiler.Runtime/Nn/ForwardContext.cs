@@ -30,9 +30,10 @@ public sealed class ForwardContext
         Cache is null ? (keys, values) : Cache.Append(Layer, keys, values);
 
     /// <summary>
-    /// A static decoding step's position [1] (int64, on the device; the cache's write position): when set, one-position
-    /// steps take their query position from it instead of <see cref="PastLength"/> (causal mask, T5's position bias), so
-    /// the step's ops carry no host position and can be captured once and replayed.
+    /// A decoding step's query position (int64, on the device): when set, one-position steps take it instead of
+    /// <see cref="PastLength"/> (causal mask, T5's position bias). [1], one for every row: the static step's (the
+    /// cache's write position), so the step's ops carry no host position and can be captured once and replayed; or
+    /// [rows], one per row: the serving engine's rows, each at its own position.
     /// </summary>
     public Tensor? StepPosition { get; init; }
 
@@ -52,6 +53,26 @@ public sealed class ForwardContext
         b = b.DetachFromDisposeScope();
         _memo[Layer] = (a, b);
         return (a, b);
+    }
+
+    /// <summary>What <see cref="Memo"/> kept, per layer in layer order (the serving engine copies T5's cross-attention
+    /// keys/values of newly admitted rows into their slots).</summary>
+    internal IEnumerable<(int Layer, Tensor First, Tensor Second)> Memoized =>
+        _memo.OrderBy(m => m.Key).Select(m => (m.Key, m.Value.Item1, m.Value.Item2));
+
+    /// <summary>Gives a layer's memo from outside, so <see cref="Memo"/> returns it without computing (the serving
+    /// engine's rows: their slots' cross-attention keys/values). The caller owns the tensors.</summary>
+    internal void Remember(int layer, Tensor first, Tensor second) => _memo[layer] = (first, second);
+
+    /// <summary>Frees what <see cref="Memo"/> computed (a context whose rows are done with it).</summary>
+    internal void ReleaseMemoized()
+    {
+        foreach (var (a, b) in _memo.Values)
+        {
+            a.Dispose();
+            b.Dispose();
+        }
+        _memo.Clear();
     }
 
     /// <summary>Reorders memoized rows in place (beam search on a static step: the buffers keep their addresses).</summary>

@@ -65,23 +65,25 @@ public static partial class Ops
 
     /// <summary>
     /// Causal + padding mask [batch, 1, new, past+new] for `x`'s new positions after the cached ones;
-    /// `mask` covers every position so far ([batch, past+new]).
+    /// `mask` covers every position so far ([batch, past+new]). A one-position step with
+    /// <see cref="ForwardContext.StepPosition"/> takes its position from there (on the device): [1], one for all rows
+    /// (the static step), or [batch], each row's own (the serving engine's rows).
     /// </summary>
     public static Tensor CausalMask(ForwardContext ctx, Tensor mask, Tensor x) =>
         ctx.StepPosition is { } position && x.shape[1] == 1
-            ? CausalMask(mask, position.unsqueeze(1))   // a static step: its position on the device
+            ? CausalMask(mask, position.view(-1, 1, 1))
             : CausalMask(mask, x.shape[1], ctx.PastLength);
 
     public static Tensor CausalMask(Tensor mask, long queryLength, long past) =>
-        CausalMask(mask, torch.arange(past, past + queryLength, dtype: ScalarType.Int64, device: mask.device).unsqueeze(1));
+        CausalMask(mask, torch.arange(past, past + queryLength, dtype: ScalarType.Int64, device: mask.device).view(1, -1, 1));
 
-    /// <summary>The same for query positions [new, 1] (int64) given as a tensor.</summary>
+    /// <summary>The same for query positions [1 or batch, new, 1] (int64) given as a tensor.</summary>
     private static Tensor CausalMask(Tensor mask, Tensor queryPositions)
     {
         var keys = mask.shape[1];
         var device = mask.device;
         var keyPositions = torch.arange(keys, dtype: ScalarType.Int64, device: device).unsqueeze(0);
-        var allowed = keyPositions.le(queryPositions).unsqueeze(0) & mask.to_type(ScalarType.Bool).unsqueeze(1);
+        var allowed = keyPositions.le(queryPositions) & mask.to_type(ScalarType.Bool).unsqueeze(1);
         var min = torch.finfo(ScalarType.Float32).min;
         return torch.where(allowed, 0.0f, min).to_type(ScalarType.Float32).unsqueeze(1);
     }

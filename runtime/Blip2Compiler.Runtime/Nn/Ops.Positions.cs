@@ -30,16 +30,22 @@ public static partial class Ops
     /// T5's relative position bias [1, heads, new, keys]: log-spaced distance buckets looked up in the table of the
     /// stack's first block. Encoder: bidirectional; decoder: only the past is visible. The keys are those attention
     /// sees: past + new, or a whole-capacity cache's capacity while decoding (the causal mask hides the unwritten).
+    /// A one-position step with <see cref="ForwardContext.StepPosition"/> takes its position from there: one for all
+    /// rows ([1], the static step: [1, heads, 1, keys]) or one per row ([rows], the serving engine's rows, each at its
+    /// own position: [rows, heads, 1, keys]).
     /// </summary>
     public static Tensor T5PositionBias(ForwardContext ctx, Tensor table, Tensor x, bool bidirectional, long buckets, long maxDistance)
     {
         long queryLength = x.shape[1], past = ctx.PastLength, keyLength = ctx.AttendedLength(queryLength);
         var device = x.device;
-        // A static step (ctx.StepPosition) gives its one position on the device: no host position in its ops.
-        var context = ctx.StepPosition is { } position && queryLength == 1
-            ? position.unsqueeze(1)
-            : torch.arange(past, past + queryLength, dtype: ScalarType.Int64, device: device).unsqueeze(1);
         var memory = torch.arange(keyLength, dtype: ScalarType.Int64, device: device).unsqueeze(0);
+        if (ctx.StepPosition is { } position && queryLength == 1)
+        {
+            // On the device: no host position in the step's ops. [p, keys] distances, p = 1 or rows.
+            var perRow = Lookup(table, RelativeBucket(memory - position.view(-1, 1), bidirectional, buckets, maxDistance));   // [p, k, heads]
+            return perRow.permute(0, 2, 1).unsqueeze(2).to_type(ScalarType.Float32);
+        }
+        var context = torch.arange(past, past + queryLength, dtype: ScalarType.Int64, device: device).unsqueeze(1);
         var relative = memory - context;
         var bucket = RelativeBucket(relative, bidirectional, buckets, maxDistance);
         var values = Lookup(table, bucket);          // [q, k, heads]

@@ -16,10 +16,12 @@ namespace Blip2Compiler.Serving;
 /// </summary>
 /// <remarks>
 /// Each row is decoded exactly as a lone <c>Generate</c> decodes it: the same prompt forward (prompts of one length
-/// prefill together, never padded), the OPT position rule and padding mask per row, the request's own logits
-/// processors, and for seeded sampling the request's own generator, so a seeded request gives the same tokens
-/// whatever runs beside it. Beam search requests run as their own group on a side lane (a lone <c>Generate</c>, one
-/// at a time, beside the batch); so do Flan-T5 requests, whose encoder–decoder rows are not batched yet.
+/// prefill together, never padded), the request's own logits processors, and for seeded sampling the request's own
+/// generator, so a seeded request gives the same tokens whatever runs beside it. The model's row batch
+/// (<see cref="IRowBatch"/>) keeps each row's own positions: OPT's position rule and padding mask per row; Flan-T5's
+/// encoder states, encoder mask and cross-attention keys/values per slot (made once when the request joins), its
+/// decoder's causal mask and relative position bias at the row's own position. Beam search requests run as their
+/// own group on a side lane (a lone <c>Generate</c>, one at a time, beside the batch).
 /// </remarks>
 public sealed class ContinuousBatchingEngine : IGenerationEngine
 {
@@ -59,7 +61,7 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
         _processor = new Blip2Processor(captioner.Images, captioner.Tokenizer, checked((int)model.ModelInfo.NumQueryTokens), (int?)model.ModelInfo.ImageTokenIndex);
         var modelPositions = model.ModelInfo.MaxPositions > 0 ? (int)Math.Min(model.ModelInfo.MaxPositions, int.MaxValue) : int.MaxValue;
         _maxSequenceLength = _options.MaxSequenceLength ?? Math.Min(modelPositions, DefaultMaxSequenceLength);
-        _batch = model is OptConditionalGeneration opt ? opt.NewRowBatch(_options.MaxBatch, Math.Min(_maxSequenceLength, modelPositions)) : null;
+        _batch = model.NewRowBatch(_options.MaxBatch, Math.Min(_maxSequenceLength, modelPositions));
         // torch's intra-op thread count is per thread (OpenMP's): the engine's threads take the creator's, so a
         // process that set it (torch.set_num_threads) runs the engine the same way. Measured on mid: with the
         // creator at 1 thread and the loop at the default 2, a lone caption took 2.4 s through the engine and 1.75 s
@@ -250,9 +252,9 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
         var plan = prepared.Plan;
         long[] context = model is T5ConditionalGeneration ? [prepared.Settings.DecoderStartTokenId ?? 0] : ids;
         var positions = _batch?.PromptPositions(ids) ?? 0;
-        // The model's positions were checked by the prelude above; the engine's rows have their own capacity.
-        if (model is OptConditionalGeneration && positions + plan.MaxNewTokens > _maxSequenceLength)
-            throw new EngineSequenceTooLongException(positions, plan.MaxNewTokens, _maxSequenceLength);
+        // The model's positions were checked by the prelude above; the engine's rows have their own capacity (beam
+        // search runs alone on the side lane, in a cache of its own).
+        if (plan.NumBeams == 1) _batch?.CheckFits(ids, plan.MaxNewTokens);
         if (plan.NumBeams == 1 && plan.NumReturnSequences > _options.MaxBatch)
             throw new InvalidGenerationOptionException("num_return_sequences", plan.NumReturnSequences,
                 $"must not exceed the engine's max batch ({_options.MaxBatch} rows)");
@@ -423,7 +425,7 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
         Tensor logits;
         try
         {
-            logits = _batch.Admit([.. joining.Select(j => new RowPrompt(j.Pixels, j.PromptIds, j.Copies))]);
+            logits = _batch.Admit([.. joining.Select(j => new RowPrompt(j.Pixels, j.PromptIds, j.Copies) { Context = j.ContextIds })]);
         }
         catch (Exception e)
         {

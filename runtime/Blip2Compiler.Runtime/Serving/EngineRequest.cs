@@ -74,9 +74,10 @@ public sealed record EngineOptions
     public int MaxQueue { get; init; } = 64;
 
     /// <summary>
-    /// Positions per row (prompt + new tokens for OPT; new tokens + 1 for T5's decoder), allocated once for every
-    /// slot. Null: the language model's max_position_embeddings, at most 512 (T5: 512). A request needing more is
-    /// refused with <see cref="EngineSequenceTooLongException"/>.
+    /// Positions per row (prompt + new tokens for OPT; for T5 the encoder's prompt, and new tokens + 1 in its
+    /// decoder), allocated once for every slot. Null: the language model's max_position_embeddings, at most 512
+    /// (T5: 512). A batched request needing more is refused with <see cref="EngineSequenceTooLongException"/> (beam
+    /// search runs alone on the side lane, in a cache of its own).
     /// </summary>
     public int? MaxSequenceLength { get; init; }
 

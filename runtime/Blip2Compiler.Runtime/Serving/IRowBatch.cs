@@ -18,8 +18,13 @@ internal interface IRowBatch : IDisposable
     /// <summary>Rows running now, in slots [0, Rows).</summary>
     int Rows { get; }
 
-    /// <summary>Cache positions a request with these prompt ids takes before its first new token.</summary>
+    /// <summary>Cache positions a request with these prompt ids takes before its first new token (T5: its encoder's,
+    /// kept in its slot as encoder states and cross-attention keys/values).</summary>
     int PromptPositions(long[] promptIds);
+
+    /// <summary>Refuses with <see cref="EngineSequenceTooLongException"/> a request whose prompt and new tokens would
+    /// not fit a row of <see cref="Capacity"/> positions.</summary>
+    void CheckFits(long[] promptIds, int maxNewTokens);
 
     /// <summary>The context ids generation continues (Hugging Face's <c>input_ids</c> of <c>generate</c>'s loop).</summary>
     long[] ContextIds(long[] promptIds, Generation.GenerationOptions settings);
@@ -40,4 +45,9 @@ internal interface IRowBatch : IDisposable
 
 /// <summary>One request's prompt for <see cref="IRowBatch.Admit"/>: pixel values [1, 3, H, W], prompt ids, and how
 /// many rows decode it (num_return_sequences).</summary>
-internal sealed record RowPrompt(Tensor Pixels, long[] Ids, int Copies);
+internal sealed record RowPrompt(Tensor Pixels, long[] Ids, int Copies)
+{
+    /// <summary>The context ids generation continues (<see cref="IRowBatch.ContextIds"/>): T5's rows start from its
+    /// one decoder start token (the request's decoder_start_token_id); null: the checkpoint's.</summary>
+    public long[]? Context { get; init; }
+}

@@ -100,6 +100,11 @@ internal sealed class SlotKvCache : Nn.IAttentionCache, IDisposable
         return (k.narrow(2, 0, _window), v.narrow(2, 0, _window));
     }
 
+    /// <summary>Views of slots [0, <paramref name="rows"/>)' first <paramref name="positions"/> positions of a layer: what
+    /// was written at admission and is only read afterwards (T5's cross-attention keys/values, one set per slot).</summary>
+    public (Tensor Keys, Tensor Values) Read(int layer, long rows, long positions) =>
+        (_keys[layer].narrow(0, 0, rows).narrow(2, 0, positions), _values[layer].narrow(0, 0, rows).narrow(2, 0, positions));
+
     /// <summary>
     /// Moves rows: slot <paramref name="to"/>[i] takes the first <paramref name="positions"/> positions of slot
     /// <paramref name="from"/>[i] (the sources are read before any is written, so the lists may overlap).

@@ -39,6 +39,35 @@ public class CaptioningServer : IAsyncLifetime
 /// <summary>The same on the sequential engine (<c>blip2 serve --engine sequential</c>).</summary>
 public sealed class SequentialCaptioningServer() : CaptioningServer(captioner => new SequentialEngine(captioner));
 
+/// <summary>
+/// The bundled tiny Flan-T5 checkpoint served in-process (no key) on the continuous-batching engine, its T5 rows
+/// batched, and the captioner answers are checked against.
+/// </summary>
+public sealed class T5CaptioningServer : IAsyncLifetime
+{
+    private readonly T5ConditionalGeneration _model = BundledTinyT5.Load(TinyModels.TinyT5);
+
+    public T5CaptioningServer()
+    {
+        Captioner = Blip2Captioner.FromCheckpoint(_model);
+        // Steps that last a few milliseconds, so callers sent together overlap however fast the tiny model decodes.
+        Engine = new ContinuousBatchingEngine(Captioner, new EngineOptions { MaxBatch = 4, StepPause = TimeSpan.FromMilliseconds(5) });
+        Server = new InProcessServer(ServedModel.ForGeneration("blip2-tiny-t5", Engine), new ServerOptions { MaxBodyBytes = 4 * 1024 * 1024 });
+    }
+
+    public Blip2Captioner Captioner { get; }
+    public ContinuousBatchingEngine Engine { get; }
+    public InProcessServer Server { get; }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        _model.Dispose();
+    }
+}
+
 /// <summary>The tiny retrieval model served in-process (no key), and its retriever.</summary>
 public sealed class RetrievalServer : IAsyncLifetime
 {
