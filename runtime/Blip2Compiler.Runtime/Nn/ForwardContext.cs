@@ -54,6 +54,20 @@ public sealed class ForwardContext
         return (a, b);
     }
 
+    /// <summary>
+    /// Frees the memoized tensors now: a decoding session ends its run with them (they are detached from every
+    /// dispose scope, so nothing else frees them but the finalizer: 4 tensors per tiny Flan-T5 run, 2 per layer).
+    /// </summary>
+    internal void ReleaseMemo()
+    {
+        foreach (var (a, b) in _memo.Values)
+        {
+            a.Dispose();
+            b.Dispose();
+        }
+        _memo.Clear();
+    }
+
     /// <summary>Reorders memoized rows in place (beam search on a static step: the buffers keep their addresses).</summary>
     internal void ReorderMemoInPlace(Tensor rowIndex)
     {
