@@ -74,6 +74,60 @@ public class ProgressTests
         Assert.All(lines, line => Assert.Equal(CliRun.Photo, JsonDocument.Parse(line).RootElement.GetProperty("image").GetString()));
     }
 
+    [Fact]
+    public async Task CtrlCStopsTheCaptionBeingDecodedAtItsNextStep()
+    {
+        // A junk image first, whose error line is written before any decoding; then a photo whose beam search would
+        // decode 30,000 tokens (Flan-T5's decoder has no position table; EOS held back to the end) over a cache as
+        // long, far past the patience below. Ctrl-C comes just after the junk image's line, as the photo is decoded:
+        // the run ends at the next step with 130, and the unfinished caption is not written.
+        using var temp = new TempFolder();
+        var junk = temp.File("a.png", "not a PNG at all");
+        var photo = temp.File("b.png");
+        File.Copy(CliRun.Photo, photo);
+        using var interrupt = new CancellationTokenSource();
+        var stdout = new StringWriter();
+        var stderr = new NotifyingWriter(junk, () => interrupt.CancelAfter(TimeSpan.FromMilliseconds(300)));
+        var run = Cli.RunAsync(["caption", junk, photo, "--batch-size", "1", "--beams", "4", "--max-new-tokens", "30000", "--min-new-tokens", "30000", "--model", CliRun.TinyT5],
+            new CliContext(stdout, stderr, () => Stream.Null, Interactive: false), interrupt.Token);
+        var code = await run.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(code == 130, $"exit {code}:\n{stderr}");
+        Assert.True(interrupt.IsCancellationRequested);
+        Assert.Contains("blip2: error: interrupted", stderr.ToString());
+        Assert.Equal("", stdout.ToString());
+    }
+
+    /// <summary>stderr that runs <paramref name="then"/> once, when what was written contains <paramref name="text"/>.</summary>
+    private sealed class NotifyingWriter(string text, Action then) : StringWriter
+    {
+        private bool _seen;
+
+        public override void Write(char value)
+        {
+            base.Write(value);
+            Check();
+        }
+
+        public override void Write(string? value)
+        {
+            base.Write(value);
+            Check();
+        }
+
+        public override void Write(char[] buffer, int index, int count)
+        {
+            base.Write(buffer, index, count);
+            Check();
+        }
+
+        private void Check()
+        {
+            if (_seen || !ToString().Contains(text, StringComparison.Ordinal)) return;
+            _seen = true;
+            then();
+        }
+    }
+
     /// <summary>The lines a terminal shows for this output: \r returns to the line's start, ESC[2K erases the line.</summary>
     private static List<string> Screen(string transcript)
     {

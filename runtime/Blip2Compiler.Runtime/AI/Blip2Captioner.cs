@@ -51,7 +51,7 @@ public sealed class Blip2Captioner
     public ITextTokenizer Tokenizer { get; }
 
     /// <summary>Options over the model's generation defaults (its checkpoint's generation_config.json); options given
-    /// to <see cref="Caption(IReadOnlyList{ImageSource}, IReadOnlyList{string?}?, GenerationOptions?)"/> override both.</summary>
+    /// to <see cref="Caption(IReadOnlyList{ImageSource}, IReadOnlyList{string?}?, GenerationOptions?, CancellationToken)"/> override both.</summary>
     public GenerationOptions Defaults { get; }
 
     /// <summary>The Hugging Face VQA prompt the BLIP-2 papers use.</summary>
@@ -59,19 +59,25 @@ public sealed class Blip2Captioner
 
     /// <summary>
     /// One text per image: the caption continuing each prompt (null or empty: a plain caption). With beam search
-    /// or sampling the best sequence is returned.
+    /// or sampling the best sequence is returned. <paramref name="cancellationToken"/> is checked once the prompts and
+    /// options have passed (a caller's mistake is reported as such whatever the token says), before any image is
+    /// decoded, and then before the vision tower and every decoding step (whatever the search): a cancelled run ends
+    /// with <see cref="OperationCanceledException"/>, nothing of it kept.
     /// </summary>
-    public IReadOnlyList<string> Caption(IReadOnlyList<ImageSource> images, IReadOnlyList<string?>? prompts = null, GenerationOptions? options = null)
+    public IReadOnlyList<string> Caption(IReadOnlyList<ImageSource> images, IReadOnlyList<string?>? prompts = null, GenerationOptions? options = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(images);
-        return [.. Captions(images, prompts, (options ?? new GenerationOptions()) with { NumReturnSequences = 1 }).Select(texts => texts[0])];
+        return [.. Captions(images, prompts, (options ?? new GenerationOptions()) with { NumReturnSequences = 1 }, cancellationToken).Select(texts => texts[0])];
     }
 
     /// <summary>
     /// Every returned sequence per image (<c>num_return_sequences</c> of them, best first for beam search): the texts
     /// continuing each prompt, trimmed, each ending before the first of the options' <c>stop_strings</c> it holds.
+    /// Cancellation as in <see cref="Caption(IReadOnlyList{ImageSource}, IReadOnlyList{string?}?, GenerationOptions?, CancellationToken)"/>.
     /// </summary>
-    public IReadOnlyList<IReadOnlyList<string>> Captions(IReadOnlyList<ImageSource> images, IReadOnlyList<string?>? prompts = null, GenerationOptions? options = null)
+    public IReadOnlyList<IReadOnlyList<string>> Captions(IReadOnlyList<ImageSource> images, IReadOnlyList<string?>? prompts = null, GenerationOptions? options = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(images);
         Model.ThrowIfDisposed();
@@ -81,19 +87,21 @@ public sealed class Blip2Captioner
         // The prompts first: a run the model cannot take (too long, too many beams) fails before any image is decoded.
         var prompt = _processor.BuildPrompts(images.Count, prompts);
         var prepared = Model.PrepareGeneration(merged, prompt.BatchSize, prompt.SequenceLength);
+        cancellationToken.ThrowIfCancellationRequested();
         using var scope = torch.NewDisposeScope();
         var pixels = Images.Preprocess(images);
         var (ids, mask) = prompt.ToTensors();
-        var result = Model.Run(prepared, new GenerationInputs(pixels, ids, mask));
+        var result = Model.Run(prepared, new GenerationInputs(pixels, ids, mask), cancellationToken);
         return Texts(result, merged, images.Count);
     }
 
     /// <summary>
     /// One text per image of a batch already preprocessed (<paramref name="pixelValues"/> [B, 3, H, W] as
     /// <see cref="Blip2ImageProcessor.Preprocess(IReadOnlyList{ImageSource})"/> makes it): what a pipeline that decodes and
-    /// resizes on other threads hands the model. Otherwise as <see cref="Caption(IReadOnlyList{ImageSource}, IReadOnlyList{string?}?, GenerationOptions?)"/>.
+    /// resizes on other threads hands the model. Otherwise as <see cref="Caption(IReadOnlyList{ImageSource}, IReadOnlyList{string?}?, GenerationOptions?, CancellationToken)"/>.
     /// </summary>
-    public IReadOnlyList<string> Caption(Tensor pixelValues, IReadOnlyList<string?>? prompts = null, GenerationOptions? options = null)
+    public IReadOnlyList<string> Caption(Tensor pixelValues, IReadOnlyList<string?>? prompts = null, GenerationOptions? options = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(pixelValues);
         Model.ThrowIfDisposed();
@@ -107,7 +115,7 @@ public sealed class Blip2Captioner
         var prepared = Model.PrepareGeneration(merged, prompt.BatchSize, prompt.SequenceLength);
         using var scope = torch.NewDisposeScope();
         var (ids, mask) = prompt.ToTensors();
-        var result = Model.Run(prepared, new GenerationInputs(pixelValues, ids, mask));
+        var result = Model.Run(prepared, new GenerationInputs(pixelValues, ids, mask), cancellationToken);
         return [.. Texts(result, merged, count).Select(texts => texts[0])];
     }
 
@@ -133,18 +141,20 @@ public sealed class Blip2Captioner
     /// One image and prompt, every returned sequence (<c>num_return_sequences</c> of them, best first), as token ids:
     /// what a server needs to report each choice and its token counts. Throws <see cref="PromptTooLongException"/>
     /// before any model work when the prompt plus the new tokens do not fit the language model's positions.
+    /// Cancellation as in <see cref="Caption(IReadOnlyList{ImageSource}, IReadOnlyList{string?}?, GenerationOptions?, CancellationToken)"/>.
     /// </summary>
-    public GenerationResult Generate(ImageSource image, string? prompt, GenerationOptions? options = null)
+    public GenerationResult Generate(ImageSource image, string? prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(image);
         Model.ThrowIfDisposed();
         var merged = WithTokenizer(GenerationDefaults.Merge(Defaults, options));
         var built = _processor.BuildPrompts(1, [prompt]);
         var prepared = Model.PrepareGeneration(merged, built.BatchSize, built.SequenceLength);
+        cancellationToken.ThrowIfCancellationRequested();
         using var scope = torch.NewDisposeScope();
         var pixels = Images.Preprocess([image]);
         var (ids, mask) = built.ToTensors();
-        return Model.Run(prepared, new GenerationInputs(pixels, ids, mask));
+        return Model.Run(prepared, new GenerationInputs(pixels, ids, mask), cancellationToken);
     }
 
     /// <summary>
@@ -164,8 +174,10 @@ public sealed class Blip2Captioner
     /// <summary>
     /// One caption, streamed: <paramref name="onText"/> receives each new piece of text as tokens are decoded
     /// (greedy search or sampling; with beam search the whole text arrives at the end). Returns the full text.
+    /// Cancellation as in <see cref="Caption(IReadOnlyList{ImageSource}, IReadOnlyList{string?}?, GenerationOptions?, CancellationToken)"/>.
     /// </summary>
-    public string CaptionStreaming(ImageSource image, string? prompt, GenerationOptions? options, Action<string> onText)
+    public string CaptionStreaming(ImageSource image, string? prompt, GenerationOptions? options, Action<string> onText,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(onText);
         Model.ThrowIfDisposed();
@@ -194,7 +206,7 @@ public sealed class Blip2Captioner
         {
             OnTokens = step =>
             {
-                caller?.Invoke(step);   // the caller's own hook first (a chat client's cancellation check)
+                caller?.Invoke(step);   // the caller's own hook first
                 // A row that stopped on a stop string without an EOS id goes on with real tokens (as Hugging Face's).
                 if (finished || eos.Contains(step[0])) { finished = true; return; }
                 tokens.Add(checked((int)step[0]));
@@ -202,7 +214,7 @@ public sealed class Blip2Captioner
                 if (held is { Stopped: true }) finished = true;
             },
         };
-        var text = Caption([image], [prompt], streaming)[0];
+        var text = Caption([image], [prompt], streaming, cancellationToken)[0];
         if (held is not null)
         {
             var rest = held.Finish();

@@ -14,8 +14,10 @@ namespace Blip2Compiler.AI;
 /// <see cref="ChatOptions"/> map to generation options (<see cref="ToGenerationOptions"/>): MaxOutputTokens →
 /// max_new_tokens; Temperature, TopP, TopK → sampling (Temperature 0 → greedy); Seed; StopSequences → stop_strings
 /// (the answer ends before the first one, across token boundaries); and from AdditionalProperties "num_beams",
-/// "min_new_tokens", "repetition_penalty", "no_repeat_ngram_size". A cancelled token stops the decoding at its next
-/// token (greedy search and sampling; beam search chooses its tokens at the end).
+/// "min_new_tokens", "repetition_penalty", "no_repeat_ngram_size". A cancelled token stops the decoding before its
+/// next step, whatever the search (greedy, sampling, beam search), and the call ends with
+/// <see cref="OperationCanceledException"/>; one already cancelled is refused before the image is decoded (after the
+/// options and the conversation are checked).
 /// </summary>
 public sealed class Blip2ChatClient : IChatClient
 {
@@ -38,9 +40,9 @@ public sealed class Blip2ChatClient : IChatClient
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         Captioner.Model.ThrowIfDisposed();
-        var generation = Cancellable(ToGenerationOptions(options), cancellationToken);
+        var generation = ToGenerationOptions(options);
         var (image, fit) = PromptOf(messages, generation);
-        var answer = await Task.Run(() => Captioner.Caption([image], [fit.Prompt], generation)[0], cancellationToken).ConfigureAwait(false);
+        var answer = await Task.Run(() => Captioner.Caption([image], [fit.Prompt], generation, cancellationToken)[0], cancellationToken).ConfigureAwait(false);
         return new ChatResponse(new ChatMessage(ChatRole.Assistant, answer))
         {
             ModelId = ModelId,
@@ -55,15 +57,15 @@ public sealed class Blip2ChatClient : IChatClient
     {
         Captioner.Model.ThrowIfDisposed();
         // Decoding runs on a worker; each new piece of text goes through a channel as soon as its token is chosen.
-        // A reader that stops early or is cancelled stops the worker at its next token, and waits for it, so the
+        // A reader that stops early or is cancelled stops the worker at its next step, and waits for it, so the
         // model is never left decoding for nobody (or disposed under a running worker).
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var generation = Cancellable(ToGenerationOptions(options), stop.Token);
+        var generation = ToGenerationOptions(options);
         var (image, fit) = PromptOf(messages, generation);
         var pieces = System.Threading.Channels.Channel.CreateUnbounded<string>();
         var worker = Task.Run(() =>
         {
-            try { Captioner.CaptionStreaming(image, fit.Prompt, generation, piece => pieces.Writer.TryWrite(piece)); }
+            try { Captioner.CaptionStreaming(image, fit.Prompt, generation, piece => pieces.Writer.TryWrite(piece), stop.Token); }
             finally { pieces.Writer.TryComplete(); }
         }, stop.Token);
         try
@@ -106,11 +108,6 @@ public sealed class Blip2ChatClient : IChatClient
         var prompt = text.Length == 0 ? null : PromptTemplate is null ? text : string.Format(PromptTemplate, text);
         return (image, new ConversationFit(prompt, 0, 0, 0));
     }
-
-    // Checked once per decoded token (greedy search and sampling call OnTokens every step), so a cancelled request
-    // stops there instead of running to max_new_tokens.
-    private static GenerationOptions Cancellable(GenerationOptions options, CancellationToken cancellationToken) =>
-        cancellationToken.CanBeCanceled ? options with { OnTokens = _ => cancellationToken.ThrowIfCancellationRequested() } : options;
 
     public object? GetService(Type serviceType, object? serviceKey = null)
     {

@@ -14,7 +14,7 @@ internal static class BeamSearch
 {
     private const float Dropped = -1.0e9f;
 
-    public static GenerationResult Run(DecoderFactory factory, Tensor contextIds, GenerationPlan plan, LogitsProcessorList processors)
+    public static GenerationResult Run(DecoderFactory factory, Tensor contextIds, GenerationPlan plan, LogitsProcessorList processors, StepBoundary steps = default)
     {
         var device = contextIds.device;
         var batch = contextIds.shape[0];
@@ -53,6 +53,7 @@ internal static class BeamSearch
         var finishedTokenScores = runningTokenScores?.clone();
 
         using var session = GenerationLoop.Open(factory, beams, plan, rows);
+        steps.ThrowIfCancelled();
         var logits = session.Next(null);
         var length = promptLength;
         while (true)
@@ -121,6 +122,7 @@ internal static class BeamSearch
                 // g. stop, or reorder the cache to the surviving beams and decode their last tokens
                 var cacheRows = runningOrigins.select(2, length - promptLength).reshape(rows);
                 length++;
+                steps.Reached(length - promptLength);
                 GenerationLoop.Keep(ref canImprove, EarlyStopHeuristic(canImprove, runningScores, finishedScores, isFinished,
                     length, maxLength, promptLength, plan.EarlyStopping, lengthPenalty));
                 if (length >= maxLength) break;
@@ -128,6 +130,7 @@ internal static class BeamSearch
                 if (earlyStoppingTrue) unfinished = unfinished.logical_and(isFinished.all().logical_not());
                 if (!unfinished.item<bool>()) break;   // the one host synchronisation per step
 
+                steps.ThrowIfCancelled();
                 session.Reorder(cacheRows);
                 nextLogits = session.Next(running.select(2, length - 1).reshape(rows, 1)).MoveToOuterDisposeScope();
             }

@@ -86,6 +86,7 @@ public static class GenerationDefaults
             OutputScores = overrides.OutputScores ?? defaults.OutputScores,
             Seed = overrides.Seed ?? defaults.Seed,
             OnTokens = overrides.OnTokens ?? defaults.OnTokens,
+            OnStep = overrides.OnStep ?? defaults.OnStep,
         };
     }
 

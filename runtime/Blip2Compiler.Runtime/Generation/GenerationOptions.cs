@@ -113,6 +113,14 @@ public sealed record GenerationOptions
     public Action<long[]>? OnTokens { get; init; }
 
     /// <summary>
+    /// Progress: called after every decoding step of every search (greedy, sampling, beam and group beam search) with
+    /// the number of new tokens each row has so far, on the decoding thread. Unlike <see cref="OnTokens"/> it reports
+    /// beam search's steps too, and costs no device-to-host copy. (The serving engine counts its side lane's steps with
+    /// it; a caller can cancel the run's token from it, which ends the run before its next step.)
+    /// </summary>
+    public Action<int>? OnStep { get; init; }
+
+    /// <summary>
     /// Throws <see cref="InvalidGenerationOptionException"/> naming the first option whose value cannot be used, or
     /// <see cref="DecodingTooLargeException"/> for more beams or sequences than <see cref="DecodingLimits.MaxBeams"/>.
     /// Checks only the options themselves; lengths against the context are checked by <see cref="GenerationLoop.Generate"/>.

@@ -16,7 +16,7 @@ namespace Blip2Compiler.Generation;
 /// </remarks>
 internal static class GroupBeamSearch
 {
-    public static GenerationResult Run(DecoderFactory factory, Tensor contextIds, GenerationPlan plan, LogitsProcessorList processors)
+    public static GenerationResult Run(DecoderFactory factory, Tensor contextIds, GenerationPlan plan, LogitsProcessorList processors, StepBoundary steps = default)
     {
         var device = contextIds.device;
         var batch = (int)contextIds.shape[0];
@@ -49,6 +49,7 @@ internal static class GroupBeamSearch
         var done = new bool[batch * groups];
 
         using var session = GenerationLoop.Open(factory, beams, plan, rows);
+        steps.ThrowIfCancelled();
         var logits = session.Next(null);
         var length = promptLength;
         while (true)
@@ -129,12 +130,14 @@ internal static class GroupBeamSearch
                 ids = nextIds;
                 tokenScores = nextTokenScores;
                 length++;
+                steps.Reached(length - promptLength);
 
                 // beam_scorer.is_done, or every row meets a stopping criterion (max_length, EOS last, a stop string).
                 if (done.All(d => d) || length >= plan.MaxLength) break;
                 if (eos is not null && currentHost.All(eosSet.Contains)) break;
                 if (plan.StopStrings is { } stops && ids.All(row => stops.IsMatched(row.Skip(promptLength)))) break;
 
+                steps.ThrowIfCancelled();
                 session.Reorder(tensor(reordering, device: device));
                 nextLogits = session.Next(currentTokens.unsqueeze(1)).MoveToOuterDisposeScope();
             }

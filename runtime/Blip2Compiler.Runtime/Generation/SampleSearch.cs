@@ -10,7 +10,8 @@ namespace Blip2Compiler.Generation;
 /// </summary>
 internal static class SampleSearch
 {
-    public static GenerationResult Run(DecoderFactory factory, Tensor contextIds, GenerationPlan plan, LogitsProcessorList processors, Action<long[]>? onTokens = null)
+    public static GenerationResult Run(DecoderFactory factory, Tensor contextIds, GenerationPlan plan, LogitsProcessorList processors,
+        StepBoundary steps = default, Action<long[]>? onTokens = null)
     {
         var device = contextIds.device;
         var copies = plan.NumReturnSequences;
@@ -38,6 +39,7 @@ internal static class SampleSearch
         var eosSet = new HashSet<long>(plan.EosTokenIds ?? []);
 
         using var session = GenerationLoop.Open(factory, copies, plan, rows);
+        steps.ThrowIfCancelled();
         var logits = session.Next(null);
         var length = contextLength;
         while (true)
@@ -59,6 +61,7 @@ internal static class SampleSearch
                 length++;
                 long[]? host = onTokens is not null || generated is not null ? next.cpu().data<long>().ToArray() : null;
                 onTokens?.Invoke(host!);
+                steps.Reached(length - contextLength);
 
                 if (length >= plan.MaxLength) break;
                 if (canFinish)
@@ -68,6 +71,7 @@ internal static class SampleSearch
                         unfinished.logical_and_(tensor(done!, device: device).logical_not());
                     if (!unfinished.any().item<bool>()) break;   // the one host synchronisation per step
                 }
+                steps.ThrowIfCancelled();
                 nextLogits = session.Next(next.unsqueeze(1)).MoveToOuterDisposeScope();
             }
             logits.Dispose();

@@ -7,7 +7,7 @@ using Tensor = TorchSharp.torch.Tensor;
 namespace Blip2Compiler.Models;
 
 /// <summary>
-/// Blip2ForConditionalGeneration, whatever its language model: one generation path. <see cref="Generate(GenerationInputs, GenerationOptions?)"/>
+/// Blip2ForConditionalGeneration, whatever its language model: one generation path. <see cref="Generate(GenerationInputs, GenerationOptions?, CancellationToken)"/>
 /// runs the shared prelude here — the inputs checked, the options merged over the checkpoint's defaults and validated
 /// once (<see cref="PrepareGeneration"/>), inference mode entered once, vision → Q-Former → projection — and hands the
 /// projected queries to the language model's own decoding (<see cref="DecodeFrom"/>: OPT's prompt embeddings,
@@ -51,26 +51,31 @@ public abstract class Blip2ConditionalGeneration : Blip2ModelBase
     /// <summary>
     /// Captions or answers (Hugging Face's <c>generate</c>). OPT's sequences are the prompt followed by the new tokens;
     /// T5's are decoder sequences (decoder start token + new tokens). Everything is checked before the vision tower
-    /// runs: the inputs, then the run.
+    /// runs: the inputs, then the run; then <paramref name="cancellationToken"/>: a cancelled one ends the run with
+    /// <see cref="OperationCanceledException"/> before the vision tower, before the prompt's prefill, or between two
+    /// decoding steps of any search (greedy, sampling, beam, group beam), whichever comes next, with its KV cache and
+    /// tensors released (a caller's mistake is reported as such whatever the token says).
     /// </summary>
-    public GenerationResult Generate(GenerationInputs inputs, GenerationOptions? options = null)
+    public GenerationResult Generate(GenerationInputs inputs, GenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         var (batch, promptIds) = CheckGenerationInputs(inputs);
-        return Run(PrepareGeneration(options, batch, promptIds), inputs);
+        return Run(PrepareGeneration(options, batch, promptIds), inputs, cancellationToken);
     }
 
     /// <summary>The same, with the inputs as arguments.</summary>
     public GenerationResult Generate(Tensor pixelValues, Tensor? inputIds = null, Tensor? attentionMask = null,
-        GenerationOptions? options = null, bool interpolatePosEncoding = false) =>
-        Generate(new GenerationInputs(pixelValues, inputIds, attentionMask, interpolatePosEncoding), options);
+        GenerationOptions? options = null, bool interpolatePosEncoding = false, CancellationToken cancellationToken = default) =>
+        Generate(new GenerationInputs(pixelValues, inputIds, attentionMask, interpolatePosEncoding), options, cancellationToken);
 
     /// <summary>
     /// Runs a prepared generation: the inputs are checked against what was prepared (the prelude does not run again),
-    /// then image → queries → the language model's decoding, under inference mode.
+    /// then image → queries → the language model's decoding, under inference mode. Cancellation as in
+    /// <see cref="Generate(GenerationInputs, GenerationOptions?, CancellationToken)"/>.
     /// </summary>
-    internal GenerationResult Run(PreparedGeneration prepared, GenerationInputs inputs)
+    internal GenerationResult Run(PreparedGeneration prepared, GenerationInputs inputs, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var (batch, promptIds) = CheckGenerationInputs(inputs);
         if (batch != prepared.Batch || promptIds != prepared.PromptIds)
             throw new InvalidOperationException($"prepared for {prepared.Batch} prompts of {prepared.PromptIds} ids, run with {batch} of {promptIds}");
@@ -84,7 +89,7 @@ public abstract class Blip2ConditionalGeneration : Blip2ModelBase
         // Image → queries → projected into the language model, once for all decoding rows.
         var ctx = new ForwardContext();
         var projected = EncodeImages(ctx, inputs.PixelValues, inputs.InterpolatePosEncoding);
-        return DecodeFrom(ctx, projected, ids, mask, prepared.Settings);
+        return DecodeFrom(ctx, projected, ids, mask, prepared.Settings, cancellationToken);
     }
 
     /// <summary>
@@ -99,8 +104,10 @@ public abstract class Blip2ConditionalGeneration : Blip2ModelBase
     }
 
     /// <summary>The language model's part of a run: the prompt with the projected queries in it, decoded with
-    /// <see cref="GenerationLoop.Generate"/>. Called under inference mode and a dispose scope.</summary>
-    private protected abstract GenerationResult DecodeFrom(ForwardContext ctx, Tensor projected, Tensor ids, Tensor mask, GenerationOptions settings);
+    /// <see cref="GenerationLoop.Generate"/>, which checks <paramref name="cancellationToken"/> before the prefill and
+    /// between steps. Called under inference mode and a dispose scope.</summary>
+    private protected abstract GenerationResult DecodeFrom(ForwardContext ctx, Tensor projected, Tensor ids, Tensor mask, GenerationOptions settings,
+        CancellationToken cancellationToken);
 
     /// <summary>
     /// What the decoding loop starts from for a prompt of <paramref name="promptIds"/> ids: the context length

@@ -10,13 +10,14 @@ public abstract partial class OptConditionalGeneration
 {
     /// <summary>OPT decodes after the prompt (image tokens + BOS + text, left padded): the sequences are the prompt
     /// followed by the new tokens.</summary>
-    private protected override GenerationResult DecodeFrom(ForwardContext ctx, Tensor projected, Tensor ids, Tensor mask, GenerationOptions settings)
+    private protected override GenerationResult DecodeFrom(ForwardContext ctx, Tensor projected, Tensor ids, Tensor mask, GenerationOptions settings,
+        CancellationToken cancellationToken)
     {
         var (embeds, promptMask) = BuildInputs(ctx, projected, ids, mask, null);
         var step = DecodingStep;
         return GenerationLoop.Generate((rows, maxNew) => step == DecodingStep.Dynamic
             ? new OptDecoderSession(this, embeds, promptMask, rows, maxNew)
-            : new OptStaticDecoderSession(this, embeds, promptMask, rows, maxNew, graphs: step == DecodingStep.CudaGraphs), ids, settings);
+            : new OptStaticDecoderSession(this, embeds, promptMask, rows, maxNew, graphs: step == DecodingStep.CudaGraphs), ids, settings, cancellationToken);
     }
 
     /// <summary>The decoder sees the prompt ids as its context; its first step takes the prompt's positions, plus the

@@ -10,7 +10,8 @@ public abstract partial class T5ConditionalGeneration
 {
     /// <summary>The encoder runs once over the prompt with the image queries; the decoder starts from
     /// decoder_start_token_id. The sequences are decoder sequences (start token + new tokens).</summary>
-    private protected override GenerationResult DecodeFrom(ForwardContext ctx, Tensor projected, Tensor ids, Tensor mask, GenerationOptions settings)
+    private protected override GenerationResult DecodeFrom(ForwardContext ctx, Tensor projected, Tensor ids, Tensor mask, GenerationOptions settings,
+        CancellationToken cancellationToken)
     {
         var (encoder, encoderMask) = EncodePrompt(ctx, projected, ids, mask);
         var start = settings.DecoderStartTokenId ?? 0;
@@ -18,7 +19,7 @@ public abstract partial class T5ConditionalGeneration
         var step = DecodingStep;
         return GenerationLoop.Generate((rows, maxNew) => step == DecodingStep.Dynamic
             ? new T5DecoderSession(this, encoder, encoderMask, start, rows, maxNew)
-            : new T5StaticDecoderSession(this, encoder, encoderMask, start, rows, maxNew, graphs: step == DecodingStep.CudaGraphs), context, settings);
+            : new T5StaticDecoderSession(this, encoder, encoderMask, start, rows, maxNew, graphs: step == DecodingStep.CudaGraphs), context, settings, cancellationToken);
     }
 
     /// <summary>The encoder's relative positions have no limit; the decoder starts from one decoder_start_token_id
@@ -75,6 +76,7 @@ public abstract partial class T5ConditionalGeneration
 
         public void Dispose()
         {
+            _ctx.ReleaseMemo();
             _cache.Dispose();
             _encoder.Dispose();
             _encoderMask.Dispose();

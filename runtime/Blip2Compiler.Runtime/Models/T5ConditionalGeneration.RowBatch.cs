@@ -143,7 +143,7 @@ public abstract partial class T5ConditionalGeneration
             finally
             {
                 step.ReleasePrepared();
-                step.ReleaseMemoized();
+                step.ReleaseMemo();
             }
             _encoder ??= torch.zeros(new long[] { Slots, Capacity, states.shape[2] }, states.dtype, device).DetachFromDisposeScope();
             _encoderMask ??= torch.zeros(new long[] { Slots, Capacity }, ScalarType.Int64, device).DetachFromDisposeScope();

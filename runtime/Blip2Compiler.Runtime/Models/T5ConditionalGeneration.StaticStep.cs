@@ -113,6 +113,7 @@ public abstract partial class T5ConditionalGeneration
         {
             _graph?.Dispose();
             _ctx.ReleasePrepared();
+            _ctx.ReleaseMemo();
             _cache.Dispose();
             _encoder.Dispose();
             _encoderMask.Dispose();

@@ -487,30 +487,43 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
         }
     }
 
-    /// <summary>One request through the model's own <c>Generate</c>; greedy and sampled ones stream and stop early.</summary>
+    /// <summary>
+    /// One request through the model's own run, under a token that ends it before its next decoding step, whatever
+    /// the search: its caller leaving or its deadline (the request's token), the engine aborting, or — greedy and
+    /// sampled requests, which stream — its rows being done (a stop sequence) or its callback failing. A beam search
+    /// cancelled mid-run frees the lane after the step in flight, not at the end of its search.
+    /// </summary>
     private void RunAlone(EngineJob job)
     {
         var model = Captioner.Model;
         _laneRows = job.Copies;
         job.Start(model.Device, trackIds: false);
         var streaming = !job.IsBeamSearch;
-        var settings = streaming
-            ? job.Prepared.Settings with
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(job.Cancellation);
+        var settings = job.Prepared.Settings with
+        {
+            // Every search reports its steps: the engine counts them, sees the deadline past the timer's reach
+            // (IsCancelled) and an abort here, and pauses as the batch does (EngineOptions.StepPause).
+            OnStep = _ =>
             {
-                OnTokens = step =>
+                Interlocked.Increment(ref _steps);
+                if (job.IsCancelled || _aborting) stop.Cancel();
+                else if (_options.StepPause > TimeSpan.Zero) Thread.Sleep(_options.StepPause);
+            },
+            OnTokens = streaming
+                ? step =>
                 {
                     Interlocked.Add(ref _generatedTokens, job.Accept(step, Captioner.Tokenizer));
-                    Interlocked.Increment(ref _steps);
-                    if (job.IsDone || job.CallbackError is not null || job.IsCancelled || _aborting) throw new StopDecoding();
-                },
-            }
-            : job.Prepared.Settings;
+                    if (job.IsDone || job.CallbackError is not null) stop.Cancel();
+                }
+                : job.Prepared.Settings.OnTokens,
+        };
         try
         {
             using var scope = NewDisposeScope();
             var ids = torch.tensor(job.PromptIds, new long[] { 1, job.PromptIds.Length }, ScalarType.Int64);
             // The request was prepared when it arrived: the run starts at the encoding (the prelude does not run again).
-            var result = model.Run(job.Prepared with { Settings = settings }, new GenerationInputs(job.Pixels, ids, torch.ones_like(ids)));
+            var result = model.Run(job.Prepared with { Settings = settings }, new GenerationInputs(job.Pixels, ids, torch.ones_like(ids)), stop.Token);
             if (job.CallbackError is { } error) Fail(job, error);
             else if (job.IsCancelled || _aborting) Cancel(job);
             else if (streaming) Complete(job, job.Result(Captioner.Tokenizer));
@@ -521,10 +534,10 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
                 Complete(job, job.Result(rows, Captioner.Tokenizer));
             }
         }
-        catch (StopDecoding)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
             if (job.CallbackError is { } error) Fail(job, error);
-            else if (job.IsDone) Complete(job, job.Result(Captioner.Tokenizer));
+            else if (streaming && job.IsDone) Complete(job, job.Result(Captioner.Tokenizer));
             else Cancel(job);
         }
         catch (Exception e)
@@ -532,9 +545,6 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
             Fail(job, e);
         }
     }
-
-    /// <summary>Thrown from a lone run's token callback to end it early (stop sequence, cancellation).</summary>
-    private sealed class StopDecoding : Exception;
 
     // ---- endings ----------------------------------------------------------------------------------------------------
 

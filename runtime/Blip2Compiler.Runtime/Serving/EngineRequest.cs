@@ -82,9 +82,10 @@ public sealed record EngineOptions
     public int? MaxSequenceLength { get; init; }
 
     /// <summary>
-    /// A pause after each decoding step (zero: none). For tests of timing behaviour on a real server: the bundled tiny
-    /// model decodes 90 tokens in well under the time a real client takes to close its socket, so a "client leaves
-    /// mid-answer" test needs steps that last (`blip2 serve` reads it from BLIP2_ENGINE_STEP_PAUSE_MS).
+    /// A pause after each decoding step, the batch's and the side lane's (zero: none). For tests of timing behaviour on
+    /// a real server: the bundled tiny model decodes 90 tokens in well under the time a real client takes to close its
+    /// socket, so a "client leaves mid-answer" test needs steps that last (`blip2 serve` reads it from
+    /// BLIP2_ENGINE_STEP_PAUSE_MS).
     /// </summary>
     public TimeSpan StepPause { get; init; }
 }

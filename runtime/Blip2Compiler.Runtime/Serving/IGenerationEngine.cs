@@ -6,7 +6,7 @@ namespace Blip2Compiler.Serving;
 /// <summary>
 /// Runs captioning / VQA requests of many callers on one conditional-generation model. Requests wait in a bounded
 /// queue; the engine decides how they share the model (one at a time, or rows of one continuously batched decoding
-/// loop). Every request gets exactly what <see cref="Blip2Captioner.Caption(IReadOnlyList{Blip2Compiler.Processing.ImageSource}, IReadOnlyList{string?}?, GenerationOptions?)"/> would give it alone (seeded sampling:
+/// loop). Every request gets exactly what <see cref="Blip2Captioner.Caption(IReadOnlyList{Blip2Compiler.Processing.ImageSource}, IReadOnlyList{string?}?, GenerationOptions?, CancellationToken)"/> would give it alone (seeded sampling:
 /// the same tokens for the same request and seed, whatever else runs beside it).
 /// </summary>
 /// <remarks>

@@ -11,11 +11,11 @@ namespace Blip2Compiler.Serving;
 /// lone Generate call) and is the baseline the continuously batched engine is measured against.
 /// </summary>
 /// <remarks>
-/// Cancellation, deadlines and stop sequences act between decoding steps: the step callback
+/// Cancellation, deadlines and stop sequences act between decoding steps: the request's token goes into the run,
+/// which checks it before every step of every search (beam search included); the step callback
 /// (<see cref="GenerationOptions.OnTokens"/>) sees every new token, feeds each row's <see cref="SequenceText"/>,
-/// and ends the decoding loop early (by throwing, the loop's only exit besides finishing) once the request is
-/// cancelled or every row has stopped. Beam search reports no steps: its stop sequences are applied to the final
-/// text, and it is cancelled only before it starts.
+/// and ends the decoding loop early (by throwing) once every row has stopped. Beam search reports no tokens: its stop
+/// sequences are applied to the final text.
 /// </remarks>
 public sealed class SequentialEngine : IGenerationEngine
 {
@@ -169,20 +169,18 @@ public sealed class SequentialEngine : IGenerationEngine
                 request.OnText is { } onText && !beams ? piece => onText(row, piece) : null);
         }
 
-        var steps = 0;
         var options = (request.Options ?? new GenerationOptions()) with
         {
+            // Every search's steps, beam search's included.
+            OnStep = _ => Interlocked.Increment(ref _steps),
             OnTokens = step =>
             {
-                Interlocked.Increment(ref _steps);
-                steps++;
                 for (var r = 0; r < rows && r < step.Length; r++)
                 {
                     if (ended[r]) continue;
                     if (eos.Contains(step[r])) ended[r] = true;
                     else if (texts[r].Add(checked((int)step[r]))) ended[r] = true;
                 }
-                cancel.ThrowIfCancellationRequested();
                 // Every row has met EOS or a stop sequence: nothing more to decode.
                 if (Array.TrueForAll(ended, e => e)) throw new DecodingDone();
             },
@@ -191,7 +189,7 @@ public sealed class SequentialEngine : IGenerationEngine
         cancel.ThrowIfCancellationRequested();
         var promptTokens = Captioner.PromptPositions(request.Prompt);
         GenerationResult? result = null;
-        try { result = Captioner.Generate(request.Image, request.Prompt, options); }
+        try { result = Captioner.Generate(request.Image, request.Prompt, options, cancel); }
         catch (DecodingDone) { }
 
         var sequences = new EngineSequence[rows];

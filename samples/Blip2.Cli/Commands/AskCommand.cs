@@ -22,12 +22,12 @@ internal static class AskCommand
         command.SetAction((parse, cancel) => Task.Run(() =>
         {
             using var settings = common.Read(parse, context);
-            return Run(settings, parse.GetValue(image)!, parse.GetValue(question)!, generation.Read(parse));
+            return Run(settings, parse.GetValue(image)!, parse.GetValue(question)!, generation.Read(parse), cancel);
         }, cancel));
         return command;
     }
 
-    private static int Run(RunSettings settings, string imageArgument, string question, GenerationOptions options)
+    private static int Run(RunSettings settings, string imageArgument, string question, GenerationOptions options, CancellationToken cancel)
     {
         if (string.IsNullOrWhiteSpace(question)) throw new UsageException("the question is empty");
         var clock = Stopwatch.StartNew();
@@ -36,7 +36,7 @@ internal static class AskCommand
         var captioner = Blip2Captioner.FromCheckpoint(session.Model, session.Directory);
         foreach (var note in captioner.DefaultsNotes) settings.Note(note);
         var prompt = Blip2Captioner.QuestionPrompt(question);
-        var answers = captioner.Captions([input.Source], [prompt], options.NumReturnSequences is null ? options with { NumReturnSequences = 1 } : options)[0];
+        var answers = captioner.Captions([input.Source], [prompt], options.NumReturnSequences is null ? options with { NumReturnSequences = 1 } : options, cancel)[0];
         var answer = answers[0];
         // -n: every answer, best first: one per line, or an array in JSON.
         var all = options.NumReturnSequences is > 1 ? answers : null;

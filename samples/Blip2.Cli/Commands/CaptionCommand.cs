@@ -55,7 +55,8 @@ internal static class CaptionCommand
             foreach (var batch in inputs.Chunk(batchSize))
             {
                 cancel.ThrowIfCancellationRequested();
-                var (texts, failures) = ImageBatch.Run(batch, images => captioner.Captions(images, [.. images.Select(_ => prompt)], options), failFast);
+                // Ctrl-C ends the batch in progress at its next decoding step (its captions are not written).
+                var (texts, failures) = ImageBatch.Run(batch, images => captioner.Captions(images, [.. images.Select(_ => prompt)], options, cancel), failFast);
                 for (int i = 0; i < batch.Length; i++)
                 {
                     if (failures.TryGetValue(batch[i].Name, out var error)) results.Failure(new Caption(batch[i].Name, null, error.Problem), error);

@@ -129,6 +129,53 @@ public class ContinuousBatchingEngineTests(ServingModels models) : IClassFixture
         Assert.Equal(1, engine.Statistics.CancelledRequests);
     }
 
+    // EOS suppressed for all its tokens: run to its end, the search takes 60 steps.
+    private static EngineRequest LongBeamSearch(int i) => Greedy(i) with { Options = new() { MaxNewTokens = 60, MinNewTokens = 60, NumBeams = 4 } };
+
+    [Fact]
+    public async Task ACancelledBeamSearchFreesTheLaneWithinAStepAndTheNextRequestRuns()
+    {
+        await using var engine = new ContinuousBatchingEngine(models.Captioner, new EngineOptions { MaxBatch = 2 });
+        var next = Greedy(1) with { Options = new() { MaxNewTokens = 7, NumBeams = 3, NumReturnSequences = 2 } };
+        // The next request alone first: its own steps, so the engine's step counter tells the cancelled one's apart.
+        await engine.GenerateAsync(next);
+        var nextSteps = engine.Statistics.DecodingSteps;
+        Assert.True(nextSteps > 0, "beam search steps are counted");
+
+        using var leave = new CancellationTokenSource();
+        var cancelled = engine.GenerateAsync(LongBeamSearch(0), leave.Token);
+        var queued = engine.GenerateAsync(next);   // waits for the lane
+        while (engine.Statistics.DecodingSteps < nextSteps + 3 && !cancelled.IsCompleted) await Task.Delay(1);
+        var stepsBeforeLeaving = engine.Statistics.DecodingSteps - nextSteps;
+        leave.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+        Assert.True(cancelled.IsCanceled);
+        var completion = await queued;
+
+        // The step in flight when the caller left, and none after it (one more allowed for the counter read racing
+        // the step that was ending): 60 had the search run to its end.
+        var stepsRun = engine.Statistics.DecodingSteps - 2 * nextSteps;
+        Assert.InRange(stepsRun - stepsBeforeLeaving, 0, 2);
+        var lone = models.LoneTokens(next);
+        Assert.Equal(lone.Length, completion.Sequences.Count);
+        for (var r = 0; r < lone.Length; r++) Assert.Equal(lone[r], completion.Sequences[r].Tokens);
+        var stats = engine.Statistics;
+        Assert.Equal((0, 1L, 2L), (stats.RunningRows, stats.CancelledRequests, stats.CompletedRequests));
+    }
+
+    [Fact]
+    public async Task DrainOutOfTimeEndsARunningBeamSearchAtItsNextStep()
+    {
+        await using var engine = new ContinuousBatchingEngine(models.Captioner, new EngineOptions { MaxBatch = 2 });
+        var running = engine.GenerateAsync(LongBeamSearch(2));
+        while (engine.Statistics.DecodingSteps < 3 && !running.IsCompleted) await Task.Delay(1);
+        var stepsBeforeDrain = engine.Statistics.DecodingSteps;
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => engine.DrainAsync(new CancellationToken(true)));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
+        Assert.InRange(engine.Statistics.DecodingSteps - stepsBeforeDrain, 0, 2);
+        Assert.Equal(0, engine.Statistics.RunningRows);
+    }
+
     [Fact]
     public async Task APassedDeadlineCancelsTheRequest()
     {

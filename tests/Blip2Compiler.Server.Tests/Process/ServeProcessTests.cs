@@ -195,6 +195,36 @@ public class ClientsThatLeaveTests(PausedProcess fixture) : IClassFixture<Paused
         Assert.Equal((Metric(before, Cancelled) + 1, Metric(before, Completed) + 1), (Metric(after, Cancelled), Metric(after, Completed)));
         Assert.False(fixture.Server.HasExited, fixture.Server.Errors);
     }
+
+    [Fact]
+    public async Task AClientThatLeavesABeamSearchIsCancelledMidSearchAndTheLaneFreed()
+    {
+        const string Steps = "blip2_decoding_steps_total";
+        var before = await Metrics();
+        // Four beams over every position, EOS suppressed: 90 steps of 20 ms had the search run to its end. Not
+        // streamed (beam search knows its text only at the end), so nothing is written to the client before then.
+        var search = Requests.Chat(MaxTokens, extra: new() { ["min_tokens"] = MaxTokens, ["num_beams"] = 4 });
+        double stepsAtLeaving;
+        using (var client = await LeavingClient.PostAsync(fixture.Server.Address, "/v1/chat/completions", search, ServedProcess.Key))
+        {
+            var running = await WaitFor(m => Metric(m, "blip2_running_rows") == 4 && Metric(m, Steps) >= Metric(before, Steps) + 3, "beam search under way");
+            stepsAtLeaving = Metric(running, Steps);
+            Assert.Equal("", client.Received);
+        }   // it leaves mid-search
+
+        var after = await WaitFor(m => Metric(m, Cancelled) != Metric(before, Cancelled) || Metric(m, Completed) != Metric(before, Completed), "outcome");
+        Assert.True((Metric(before, Cancelled) + 1, Metric(before, Completed)) == (Metric(after, Cancelled), Metric(after, Completed)),
+            $"cancelled {Metric(before, Cancelled)} -> {Metric(after, Cancelled)}, completed {Metric(before, Completed)} -> {Metric(after, Completed)}");
+        after = await WaitFor(m => Metric(m, "blip2_running_rows") == 0, "free lane");
+        // The socket's close heard by Kestrel, the token by the search before its next step: a few steps, not the rest.
+        var left = MaxTokens - (stepsAtLeaving - Metric(before, Steps));
+        Assert.True(Metric(after, Steps) - stepsAtLeaving < left / 2, $"{Metric(after, Steps) - stepsAtLeaving} steps after leaving, of {left} left");
+
+        using var next = fixture.Server.Http(ServedProcess.Key);
+        using var answer = await next.PostAsync("/v1/chat/completions", Requests.Json(Requests.Chat(4, extra: new() { ["num_beams"] = 2 })));
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        Assert.False(fixture.Server.HasExited, fixture.Server.Errors);
+    }
 }
 
 /// <summary>SIGTERM: in-flight requests finish, new ones are refused, the process exits 0.</summary>
