@@ -45,7 +45,7 @@ internal sealed class CommonOptions
     private readonly Option<bool> _quiet = new("--quiet", "-q") { Description = "No notes, progress or summary on stderr (errors still).", Recursive = true };
     private readonly Option<string?> _quantize = new Option<string?>("--quantize")
     {
-        Description = "Quantize the language model's and vision tower's linear weights at load: int8 or int4 (CPU, float32 compute).",
+        Description = "Quantize the language model's and vision tower's linear weights at load: int8 or int4 (CPU: float32 compute; CUDA: libtorch's kernels, any --dtype).",
         Recursive = true,
     }.AcceptOnlyFromAmong("none", "int8", "int4");
 

@@ -58,13 +58,17 @@ public static class CheckpointLoader
                 try
                 {
                     var source = report.Used[entry.Parameter];
-                    if (options.Quantization is { } plan && plan.For(entry, map) == QuantizationPlan.Treatment.Quantize
-                        && CanQuantizeWhileReading(checkpoint, source))
+                    var treatment = options.Quantization?.For(entry, map) ?? QuantizationPlan.Treatment.Keep;
+                    if (treatment == QuantizationPlan.Treatment.Quantize && CanQuantizeWhileReading(checkpoint, source))
                     {
-                        loaded[order[rank]] = QuantizeWhileReading(checkpoint, entry, source, plan, scratch, ref rows, options.OnAllocated);
+                        loaded[order[rank]] = QuantizeWhileReading(checkpoint, entry, source, options.Quantization!, device, scratch, ref rows, options.OnAllocated);
                         continue;
                     }
-                    var tensor = Materialize(checkpoint, entry, source, options.TypeOf(entry), device, options.ZeroCopy, scratch, options.OnAllocated);
+                    // A weight to quantize is read as float32 on the host, whatever the device: it is quantized there
+                    // and only its quantized form goes to the device (QuantizationPlan.Convert).
+                    var tensor = treatment == QuantizationPlan.Treatment.Keep
+                        ? Materialize(checkpoint, entry, source, options.TypeOf(entry), device, options.ZeroCopy, scratch, options.OnAllocated)
+                        : Materialize(checkpoint, entry, source, ScalarType.Float32, torch.CPU, options.ZeroCopy, scratch, options.OnAllocated);
                     // Quantized as soon as it is read, on this loader thread: one float tensor per thread at a time.
                     (loaded[order[rank]], copies[order[rank]]) = options.Convert(entry, map, tensor);
                 }
@@ -82,7 +86,11 @@ public static class CheckpointLoader
 
         if (!failures.IsEmpty)
         {
-            foreach (var tensor in loaded.Concat(copies)) tensor?.Dispose();
+            foreach (var tensor in loaded.Concat(copies))
+            {
+                if (tensor is not null) QuantizedWeights.Find(tensor)?.ScaleTensor?.Dispose();
+                tensor?.Dispose();
+            }
             ExceptionDispatchInfo.Throw(failures.MinBy(f => f.Rank).Error);
         }
         var parameters = new Dictionary<string, Tensor>(StringComparer.Ordinal);
@@ -106,10 +114,12 @@ public static class CheckpointLoader
     /// from there (<see cref="Quantizer.Start"/>): the float weight never exists whole, so a quantized load's memory
     /// is the quantized parameters plus a 4 MiB buffer and a 1 MiB scratch per thread. Each key's rows go to its rows
     /// of the fused weight, scaled in float32 as <see cref="Materialize"/> scales them; the result is the same, bit for
-    /// bit, as quantizing the whole loaded weight.
+    /// bit, as quantizing the whole loaded weight. For a device whose kernels are libtorch's (CUDA), the finished
+    /// weight is put in their layout there (<see cref="QuantizationPlan.Place"/>) and its host form freed: nothing
+    /// float of it reaches the device, and the host holds one quantized weight per loader thread.
     /// </summary>
     private static Tensor QuantizeWhileReading(Checkpoint checkpoint, KeyMapEntry entry, ParamSource source, QuantizationPlan plan,
-        byte[] scratch, ref float[]? rows, Action<Tensor>? onAllocated)
+        Device device, byte[] scratch, ref float[]? rows, Action<Tensor>? onAllocated)
     {
         var k = entry.Shape[1];
         var rowsPerStep = (int)Math.Max(1, QuantizedRowBytes / (k * sizeof(float)));
@@ -129,7 +139,7 @@ public static class CheckpointLoader
                 builder.AddRows(chunk);
             }
         }
-        var quantized = builder.Finish();
+        var quantized = plan.Place(builder.Finish(), device);
         QuantizedWeights.Register(quantized.Data, quantized);
         return quantized.Data;
     }

@@ -31,7 +31,7 @@ public sealed record CheckpointReadOptions(ScalarType DType = ScalarType.Float32
 
     /// <summary>A loaded parameter as the model receives it, and a tied head's quantized copy (<see cref="QuantizationPlan.Convert"/>).</summary>
     internal (Tensor Parameter, Tensor? Copy) Convert(KeyMapEntry entry, KeyMap map, Tensor tensor) =>
-        Quantization is { } plan ? plan.Convert(entry, map, tensor) : (tensor, null);
+        Quantization is { } plan ? plan.Convert(entry, map, tensor, Device ?? TorchSharp.torch.CPU, TypeOf(entry)) : (tensor, null);
 
     internal ScalarType TypeOf(KeyMapEntry entry) => entry.KeepFloat32 ? ScalarType.Float32 : DType;
 }

@@ -17,7 +17,10 @@ public sealed record Blip2LoadOptions
     /// <summary>
     /// Weight-only quantization of the language model's and vision tower's linear layers, applied as each weight is
     /// loaded (<see cref="QuantizationPlan"/> says which): int8 per output channel, or int4 per
-    /// <see cref="QuantizationGroupSize"/> input features. Runs on the CPU in float32 (<see cref="DType"/> float32).
+    /// <see cref="QuantizationGroupSize"/> input features. On the CPU the runtime's own kernels, in float32
+    /// (<see cref="DType"/> float32); on CUDA libtorch's (<c>_weight_int8pack_mm</c>, <c>_weight_int4pack_mm</c>) in
+    /// any <see cref="DType"/>, the weights quantized on the host as they are read and only their quantized form
+    /// copied to the device (<see cref="LibTorchWeightOnlyMatmul"/>).
     /// </summary>
     public QuantizationMode Quantization { get; init; } = QuantizationMode.None;
     /// <summary>Input features per int4 scale (a multiple of 32 that divides every quantized layer's input size).</summary>
@@ -46,6 +49,10 @@ public sealed record Blip2LoadOptions
     /// again. Null: the load reads the folder's own.</summary>
     public CheckpointConfig? Config { get; init; }
 
+    /// <summary>Tests: libtorch's kernels (the CUDA route) on the CPU too, through the ops' CPU variants.</summary>
+    internal bool LibTorchQuantizedKernelsOnCpu { get; init; }
+
     internal QuantizationPlan? QuantizationPlan =>
-        Quantization == QuantizationMode.None ? null : new QuantizationPlan(Quantization, QuantizationGroupSize, QuantizeLmHead);
+        Quantization == QuantizationMode.None ? null
+        : new QuantizationPlan(Quantization, QuantizationGroupSize, QuantizeLmHead) { LibTorchKernelsOnCpu = LibTorchQuantizedKernelsOnCpu };
 }

@@ -36,7 +36,7 @@ public abstract class Blip2PreTrainedModel : IDisposable
 
     /// <summary>Bytes of every parameter as held (quantized weights: packed data + scales).</summary>
     public long ParameterBytes => _loaded.Parameters.Values.Sum(t => t.NumberOfElements * t.ElementSize
-        + (QuantizedWeights.Find(t)?.Scales.LongLength ?? 0) * sizeof(float));
+        + (QuantizedWeights.Find(t)?.ScaleBytes ?? 0));
 
     /// <summary>True once <see cref="Dispose"/> ran: the parameters are freed, and every entry point throws
     /// <see cref="ObjectDisposedException"/> (libtorch would otherwise fail with "Tensor invalid -- empty handle").</summary>

@@ -80,7 +80,7 @@ public sealed class Embedding
     public Embedding(ParameterSet p, string prefix)
     {
         Weight = p.Take(prefix + "weight");
-        if (Weight.dtype is ScalarType.Int8 or ScalarType.Byte)
+        if (Weight.dtype is ScalarType.Int8 or ScalarType.Byte or ScalarType.Int32)   // int32: tinygemm's int4 tiles
             throw new InvalidOperationException($"embedding '{prefix}weight' was quantized: the quantization plan must keep embedding tables float");
     }
     public Tensor Forward(Tensor ids) => Ops.Lookup(Weight, ids);
