@@ -155,8 +155,6 @@ public sealed class SafetensorsFile : ICheckpointFile
         else PositionedTensorRead.ReadConverted(handle, Path, info, firstElement, destination, to, scratch);
     }
 
-    /// <summary>Reads elements from <paramref name="firstElement"/> through <paramref name="scratch"/> a chunk at a time
-    /// and converts each into <paramref name="destination"/>, in the cache.</summary>
     public void Dispose()
     {
         _handle?.Dispose();
