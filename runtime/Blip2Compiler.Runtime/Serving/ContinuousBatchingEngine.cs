@@ -444,7 +444,7 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
         return logits;
     }
 
-    // ---- the side lane: beam search, and models without row batching -------------------------------------------
+    // ---- the side lane: beam search ---------------------------------------------------------------------------------
 
     private void RunLane()
     {
