@@ -13,10 +13,9 @@ namespace Blip2Compiler.Bench.Benchmarks;
 /// float16) and iteration: <c>cat</c> of the same files to /dev/null (the floor, page cache warm: read once untimed,
 /// then timed), right before each of the model's <c>Load</c>s on <c>--device</c>, which runs in a fresh process of this program so that process's
 /// peak resident memory (VmHWM) is that load's, as <c>/usr/bin/time -v</c> would report it for an application that
-/// loads the model; each load three times, the default (<see cref="Blip2LoadOptions.ZeroCopy"/>: parameters already in
-/// their dtype mapped from the file, new ones populated before they are written), without the populate
-/// (<c>load_unpopulated</c>, BLIP2_POPULATE=0) and with zero copy off (<c>load_copy</c>: every parameter read into new
-/// memory), so they are compared side by side. A second floor, in a fresh process too: the same files read (positioned reads, as many threads as
+/// loads the model; each load twice, the default (<see cref="Blip2LoadOptions.ZeroCopy"/>: parameters already in their
+/// dtype mapped from the file) and with it off (<c>load_copy</c>: every parameter read into new memory), so the two
+/// are compared side by side. A second floor, in a fresh process too: the same files read (positioned reads, as many threads as
 /// the loader's) into newly allocated memory of the file's size — what any loader that ends with its parameters in new
 /// memory pays for the page faults and the kernel's zeroing, which <c>cat</c>, reusing one small buffer, does not.
 /// Besides wall time, the CPU time (user + system, all threads) of the load and of <c>cat</c> (through
@@ -70,7 +69,7 @@ public sealed class LoadBenchmark : IBenchmark
         // Every child starts on a warm page cache: the file is read once untimed (a load converting to bfloat16
         // holds 7.7 GB beside opt-2.7b's 15 GB file on this 24 GB machine, so the child before it evicted part of
         // the file), then once timed: that is the `cat` its load is set against.
-        var modes = new[] { ChildMode.Load, ChildMode.LoadUnpopulated, ChildMode.LoadCopy, ChildMode.Floor };
+        var modes = new[] { ChildMode.Load, ChildMode.LoadCopy, ChildMode.Floor };
         var runs = modes.ToDictionary(m => m, _ => new List<ChildResult>());
         var cats = new List<CatResult>();
         for (var i = 0; i < options.Warmup + options.Iterations; i++)
@@ -91,10 +90,8 @@ public sealed class LoadBenchmark : IBenchmark
             report.Metric(Name, options.Config, dtypeOptions, 1, metric, value, unit, [("layout", layout), ("files", files.Count), .. extra]);
         Line("read_into_new_memory", floorMs, "ms", ("cpu_ms", floorCpuMs), ("peak_rss_gb", runs[ChildMode.Floor].Max(r => r.PeakRss) / 1e9));
 
-        // "load": the default (zero copy: same-dtype parameters mapped; new parameters populated before they are
-        // written); "load_unpopulated": the same with BLIP2_POPULATE=0 (pages faulted in as written); "load_copy":
-        // every parameter read into new memory.
-        foreach (var (prefix, mode) in new[] { ("load", ChildMode.Load), ("load_unpopulated", ChildMode.LoadUnpopulated), ("load_copy", ChildMode.LoadCopy) })
+        // "load": the default (zero copy: same-dtype parameters mapped); "load_copy": every parameter read into new memory.
+        foreach (var (prefix, mode) in new[] { ("load", ChildMode.Load), ("load_copy", ChildMode.LoadCopy) })
         {
             var these = runs[mode];
             var loadMs = Median(these.Select(r => r.LoadMs));
@@ -111,10 +108,9 @@ public sealed class LoadBenchmark : IBenchmark
         double MedianLoad(ChildMode mode) => Median(runs[mode].Select(r => r.LoadMs));
         Line("zero_copy_speedup", MedianLoad(ChildMode.LoadCopy) / MedianLoad(ChildMode.Load), "x",
             ("cpu_ratio", Median(runs[ChildMode.LoadCopy].Select(r => r.CpuMs)) / Median(runs[ChildMode.Load].Select(r => r.CpuMs))));
-        Line("populate_speedup", MedianLoad(ChildMode.LoadUnpopulated) / MedianLoad(ChildMode.Load), "x");
     }
 
-    private enum ChildMode { Load, LoadUnpopulated, LoadCopy, Floor }
+    private enum ChildMode { Load, LoadCopy, Floor }
 
     private sealed record ChildResult(double LoadMs, double CpuMs, long PeakRss, long BaselineRss);
 
@@ -125,7 +121,6 @@ public sealed class LoadBenchmark : IBenchmark
     {
         var start = ChildProcess.StartInfo(ChildCommand, directory, options.Config, options.Device, options.DTypeName, options.Threads.ToString(),
             mode switch { ChildMode.Floor => "floor", ChildMode.LoadCopy => "load-copy", _ => "load" });
-        if (mode == ChildMode.LoadUnpopulated) start.Environment["BLIP2_POPULATE"] = "0";
         using var child = Process.Start(start)!;
         var output = child.StandardOutput.ReadToEnd();
         child.WaitForExit();

@@ -226,7 +226,6 @@ public static class CheckpointLoader
         }
         using var scope = torch.NewDisposeScope();
         var host = torch.empty(entry.Shape, dtype, torch.CPU);
-        FreshPages.Populate(host);
         onAllocated?.Invoke(host);
 
         void Fill(int i, Tensor part)

@@ -327,36 +327,3 @@ public class CheckpointLoaderTests : IDisposable
         Assert.Throws<ArgumentException>(() => new KeyMap([Copy("w", [1]), Copy("w", [1])], []));
     }
 }
-
-public class FreshPagesTests
-{
-    [Fact]
-    public void PopulatingKeepsWhatTheMemoryHolds()
-    {
-        // 3 MiB + 12 bytes: whole pages inside, partial ones at both ends; the values are already written, so a
-        // populate that zeroed or replaced pages would show here.
-        using var tensor = torch.randn(786_435, generator: new Generator(7));
-        using var before = tensor.clone();
-        FreshPages.Populate(tensor);
-        TensorAssert.Identical(before, tensor);
-        using var view = tensor.narrow(0, 1, 500_000);   // not from an allocation's start
-        FreshPages.Populate(view.contiguous());
-        TensorAssert.Identical(before, tensor);
-    }
-
-    [Fact]
-    public void ConvertedLoadsOfPopulatedParametersAreTorchsConversion()
-    {
-        using var dir = new TempDirectory();
-        using var weight = torch.randn(new long[] { 1024, 600 }, generator: new Generator(3));   // 2.3 MiB float32: populated
-        SafetensorsWriter.Write(dir.File(Checkpoint.SingleFileName), new Dictionary<string, Tensor> { ["w"] = weight });
-        using var checkpoint = Checkpoint.Open(dir.Path);
-        var map = new KeyMap([new("w", [1024, 600], [new ParamSource(SourceKind.Copy, "w")])], []);
-        foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 })
-        {
-            using var loaded = CheckpointLoader.Load(checkpoint, map, new CheckpointReadOptions(dtype));
-            using var expected = weight.to(dtype);
-            TensorAssert.Identical(expected, loaded["w"]);
-        }
-    }
-}
