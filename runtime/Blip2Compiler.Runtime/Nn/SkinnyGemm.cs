@@ -75,15 +75,14 @@ public static unsafe class SkinnyGemm
             var w0 = w + (long)o * k;
             var w1 = w0 + k;
             var m = 0;
-            if (o + 4 <= end && k % 16 == 0)
+            if (o + 4 <= end)
             {
-                // The first block over a weight-row pair also asks for the next pair: the weight stream then overlaps
-                // the arithmetic instead of waiting for it (see Block2x4Ahead).
-                if (rows >= 4) { Block2x4Ahead(x, k, w0, w1, bias, y, n, o); m = 4; }
-                else { Block2x2Ahead(x, k, w0, w1, bias, y, n, o); m = 2; }
+                // The first block over a weight-row pair also asks for the next pair (NextPairAhead).
+                if (rows >= 4) { Block2x4<NextPairAhead>(x, k, w0, w1, bias, y, n, o); m = 4; }
+                else { Block2x2<NextPairAhead>(x, k, w0, w1, bias, y, n, o); m = 2; }
             }
-            for (; m + 4 <= rows; m += 4) Block2x4(x + (long)m * k, k, w0, w1, bias, y + (long)m * n, n, o);
-            for (; m + 2 <= rows; m += 2) Block2x2(x + (long)m * k, k, w0, w1, bias, y + (long)m * n, n, o);
+            for (; m + 4 <= rows; m += 4) Block2x4<NoPrefetch>(x + (long)m * k, k, w0, w1, bias, y + (long)m * n, n, o);
+            for (; m + 2 <= rows; m += 2) Block2x2<NoPrefetch>(x + (long)m * k, k, w0, w1, bias, y + (long)m * n, n, o);
             if (m < rows) Block2x1(x + (long)m * k, k, w0, w1, bias, y + (long)m * n, o);
         }
         for (; o < end; o++)
@@ -92,13 +91,15 @@ public static unsafe class SkinnyGemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Block2x4(float* x, int k, float* w0, float* w1, float* bias, float* y, int n, int o)
+    private static void Block2x4<TPrefetch>(float* x, int k, float* w0, float* w1, float* bias, float* y, int n, int o)
+        where TPrefetch : struct, IPrefetch
     {
         Vector256<float> a00 = default, a01 = default, a02 = default, a03 = default;
         Vector256<float> a10 = default, a11 = default, a12 = default, a13 = default;
         float* x0 = x, x1 = x + k, x2 = x + 2 * k, x3 = x + 3 * k;
         for (var i = 0; i < k; i += 8)
         {
+            if (TPrefetch.Enabled && (i & 15) == 0) PrefetchNextPair(w0, w1, k, i);
             var v0 = Avx.LoadVector256(w0 + i);
             var v1 = Avx.LoadVector256(w1 + i);
             var u = Avx.LoadVector256(x0 + i);
@@ -121,82 +122,43 @@ public static unsafe class SkinnyGemm
         y[3L * n + o] = Sum(a03) + b0; y[3L * n + o + 1] = Sum(a13) + b1;
     }
 
-    // Block2x4 that also prefetches the next weight-row pair (the 2k floats after w1) while this pair computes, one
-    // 64-byte line of each row per 16 floats. Why: the rows are one contiguous stream, yet without it a batch-8 step's
+    // The first block over a weight-row pair also prefetches the next pair (the 2k floats after w1) while this pair
+    // computes, one 64-byte line of each row per 16 floats. Why: the rows are one contiguous stream, yet without it a batch-8 step's
     // linears took 53–54 ms against 31–33 ms with it, and the LM head 24 ms against 14.5 (engine-step, mid, 2 threads,
     // two alternated runs); a batch-8 step went from 71 to 50–53 ms, 1.07–1.12× the batch-1 step (bench/RESULTS.md).
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Block2x4Ahead(float* x, int k, float* w0, float* w1, float* bias, float* y, int n, int o)
+    private interface IPrefetch
     {
-        Vector256<float> a00 = default, a01 = default, a02 = default, a03 = default;
-        Vector256<float> a10 = default, a11 = default, a12 = default, a13 = default;
-        float* x0 = x, x1 = x + k, x2 = x + 2 * k, x3 = x + 3 * k;
-        float* p0 = w0 + 2 * k, p1 = w1 + 2 * k;
-        for (var i = 0; i < k; i += 16)
-        {
-            Sse.Prefetch0(p0 + i);
-            Sse.Prefetch0(p1 + i);
-            for (var j = i; j < i + 16; j += 8)
-            {
-                var v0 = Avx.LoadVector256(w0 + j);
-                var v1 = Avx.LoadVector256(w1 + j);
-                var u = Avx.LoadVector256(x0 + j);
-                a00 = Fma.MultiplyAdd(v0, u, a00);
-                a10 = Fma.MultiplyAdd(v1, u, a10);
-                u = Avx.LoadVector256(x1 + j);
-                a01 = Fma.MultiplyAdd(v0, u, a01);
-                a11 = Fma.MultiplyAdd(v1, u, a11);
-                u = Avx.LoadVector256(x2 + j);
-                a02 = Fma.MultiplyAdd(v0, u, a02);
-                a12 = Fma.MultiplyAdd(v1, u, a12);
-                u = Avx.LoadVector256(x3 + j);
-                a03 = Fma.MultiplyAdd(v0, u, a03);
-                a13 = Fma.MultiplyAdd(v1, u, a13);
-            }
-        }
-        float b0 = bias is null ? 0f : bias[o], b1 = bias is null ? 0f : bias[o + 1];
-        y[o] = Sum(a00) + b0; y[o + 1] = Sum(a10) + b1;
-        y[n + o] = Sum(a01) + b0; y[n + o + 1] = Sum(a11) + b1;
-        y[2L * n + o] = Sum(a02) + b0; y[2L * n + o + 1] = Sum(a12) + b1;
-        y[3L * n + o] = Sum(a03) + b0; y[3L * n + o + 1] = Sum(a13) + b1;
+        static abstract bool Enabled { get; }
     }
 
-    // Block2x2 with the next pair prefetched, for 2–3 activation rows (the same arithmetic as Block2x2).
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Block2x2Ahead(float* x, int k, float* w0, float* w1, float* bias, float* y, int n, int o)
+    // Struct type arguments: the JIT compiles each block once per kind, the test folded away.
+    private struct NextPairAhead : IPrefetch
     {
-        Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default;
-        float* x0 = x, x1 = x + k;
-        float* p0 = w0 + 2 * k, p1 = w1 + 2 * k;
-        for (var i = 0; i < k; i += 16)
-        {
-            Sse.Prefetch0(p0 + i);
-            Sse.Prefetch0(p1 + i);
-            for (var j = i; j < i + 16; j += 8)
-            {
-                var v0 = Avx.LoadVector256(w0 + j);
-                var v1 = Avx.LoadVector256(w1 + j);
-                var u = Avx.LoadVector256(x0 + j);
-                a00 = Fma.MultiplyAdd(v0, u, a00);
-                a10 = Fma.MultiplyAdd(v1, u, a10);
-                u = Avx.LoadVector256(x1 + j);
-                a01 = Fma.MultiplyAdd(v0, u, a01);
-                a11 = Fma.MultiplyAdd(v1, u, a11);
-            }
-        }
-        float b0 = bias is null ? 0f : bias[o], b1 = bias is null ? 0f : bias[o + 1];
-        y[o] = Sum(a00) + b0; y[o + 1] = Sum(a10) + b1;
-        y[n + o] = Sum(a01) + b0; y[n + o + 1] = Sum(a11) + b1;
+        public static bool Enabled => true;
+    }
+
+    private struct NoPrefetch : IPrefetch
+    {
+        public static bool Enabled => false;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchNextPair(float* w0, float* w1, int k, int i)
+    {
+        Sse.Prefetch0(w0 + 2 * k + i);
+        Sse.Prefetch0(w1 + 2 * k + i);
     }
 
     // The 2×4 block's arithmetic for the last rows (2, then 1): four and two FMA chains.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Block2x2(float* x, int k, float* w0, float* w1, float* bias, float* y, int n, int o)
+    private static void Block2x2<TPrefetch>(float* x, int k, float* w0, float* w1, float* bias, float* y, int n, int o)
+        where TPrefetch : struct, IPrefetch
     {
         Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default;
         float* x0 = x, x1 = x + k;
         for (var i = 0; i < k; i += 8)
         {
+            if (TPrefetch.Enabled && (i & 15) == 0) PrefetchNextPair(w0, w1, k, i);
             var v0 = Avx.LoadVector256(w0 + i);
             var v1 = Avx.LoadVector256(w1 + i);
             var u = Avx.LoadVector256(x0 + i);

@@ -11,7 +11,7 @@ public class SkinnyGemmTests
     [Theory]
     [InlineData(2, 16, 8)]
     [InlineData(3, 64, 33)]
-    [InlineData(5, 24, 9)]     // k not a multiple of 16: the prefetching blocks step 16 floats, so the plain ones run
+    [InlineData(5, 24, 9)]     // k not a multiple of 16: the prefetch (one line per 16 floats) ends mid-line
     [InlineData(8, 1024, 515)]
     [InlineData(13, 128, 256)]
     [InlineData(16, 256, 600)]
