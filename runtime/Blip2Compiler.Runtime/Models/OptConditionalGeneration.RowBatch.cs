@@ -28,11 +28,6 @@ public abstract partial class OptConditionalGeneration
         private readonly long[] _written;    // positions written per slot (host)
         private static readonly long[] LengthDim = [1];
 
-        // Attention reads the first `window` positions of every row: the longest row's, rounded up so the views and
-        // masks are the same shape for many steps. Masked positions weigh exactly zero, so the rounding is free of
-        // effect on the result.
-        private const int WindowQuantum = 32;
-
         public OptRowBatch(OptConditionalGeneration model, int slots, int capacity)
         {
             _model = model;
@@ -124,7 +119,7 @@ public abstract partial class OptConditionalGeneration
                 if (_written[r] >= Capacity) throw new KvCacheFullException(Capacity, (int)_written[r], 1);
                 longest = Math.Max(longest, _written[r]);
             }
-            var window = Math.Min(Capacity, (longest + WindowQuantum) / WindowQuantum * WindowQuantum);
+            var window = RowCompaction.Window(longest, Capacity);
             using var scope = NewDisposeScope();
             var device = _model.Device;
             var input = torch.tensor(tokens.ToArray(), new long[] { rows, 1 }, ScalarType.Int64, device);
@@ -142,26 +137,15 @@ public abstract partial class OptConditionalGeneration
 
         public void Keep(IReadOnlyList<int> rows)
         {
-            var from = new List<long>();
-            var to = new List<long>();
-            long positions = 0;
-            for (var i = 0; i < rows.Count; i++)
-            {
-                if (rows[i] < i || rows[i] >= Rows || (i > 0 && rows[i] <= rows[i - 1]))
-                    throw new ArgumentException("rows to keep must be ascending running rows", nameof(rows));
-                if (rows[i] == i) continue;
-                from.Add(rows[i]);
-                to.Add(i);
-                positions = Math.Max(positions, _written[rows[i]]);
-            }
-            if (from.Count > 0)
+            var (from, to) = RowCompaction.Moves(rows, Rows);
+            if (from.Length > 0)
             {
                 using var scope = NewDisposeScope();
-                var source = torch.tensor(from.ToArray(), ScalarType.Int64, _model.Device);
-                var target = torch.tensor(to.ToArray(), ScalarType.Int64, _model.Device);
-                _cache.Move(source, target, positions);
+                var source = torch.tensor(from, ScalarType.Int64, _model.Device);
+                var target = torch.tensor(to, ScalarType.Int64, _model.Device);
+                _cache.Move(source, target, from.Max(r => _written[r]));
                 _mask.index_copy_(0, target, _mask.index_select(0, source));
-                for (var i = 0; i < from.Count; i++) _written[to[i]] = _written[from[i]];
+                for (var i = 0; i < from.Length; i++) _written[to[i]] = _written[from[i]];
             }
             Rows = rows.Count;
         }

@@ -40,10 +40,6 @@ public abstract partial class T5ConditionalGeneration
         private readonly long[] _written;   // decoder positions written per slot (host)
         private readonly long[] _encoded;   // encoder positions per slot (host)
 
-        // The decoder's self-attention window: the longest row's positions, rounded up so its views and masks keep one
-        // shape for many steps (as OPT's rows; masked positions weigh exactly zero).
-        private const int WindowQuantum = 32;
-
         public T5RowBatch(T5ConditionalGeneration model, int slots, int capacity)
         {
             if (slots <= 0 || capacity <= 0)
@@ -171,7 +167,7 @@ public abstract partial class T5ConditionalGeneration
                 longest = Math.Max(longest, _written[r]);
                 encoderWindow = Math.Max(encoderWindow, _encoded[r]);
             }
-            var window = Math.Min(Capacity, (longest + WindowQuantum) / WindowQuantum * WindowQuantum);
+            var window = RowCompaction.Window(longest, Capacity);   // the decoder's self-attention window
             using var scope = NewDisposeScope();
             var device = _model.Device;
             var input = torch.tensor(tokens.ToArray(), new long[] { rows, 1 }, ScalarType.Int64, device);
@@ -198,31 +194,21 @@ public abstract partial class T5ConditionalGeneration
 
         public void Keep(IReadOnlyList<int> rows)
         {
-            var from = new List<long>();
-            var to = new List<long>();
-            long decoded = 0, encoded = 0;
-            for (var i = 0; i < rows.Count; i++)
+            var (from, to) = RowCompaction.Moves(rows, Rows);
+            if (from.Length > 0)
             {
-                if (rows[i] < i || rows[i] >= Rows || (i > 0 && rows[i] <= rows[i - 1]))
-                    throw new ArgumentException("rows to keep must be ascending running rows", nameof(rows));
-                if (rows[i] == i) continue;
-                from.Add(rows[i]);
-                to.Add(i);
-                decoded = Math.Max(decoded, _written[rows[i]]);
-                encoded = Math.Max(encoded, _encoded[rows[i]]);
-            }
-            if (from.Count > 0)
-            {
+                var decoded = from.Max(r => _written[r]);
+                var encoded = from.Max(r => _encoded[r]);
                 using var scope = NewDisposeScope();
-                var source = torch.tensor(from.ToArray(), ScalarType.Int64, _model.Device);
-                var target = torch.tensor(to.ToArray(), ScalarType.Int64, _model.Device);
+                var source = torch.tensor(from, ScalarType.Int64, _model.Device);
+                var target = torch.tensor(to, ScalarType.Int64, _model.Device);
                 _self!.Move(source, target, decoded);
                 _cross!.Move(source, target, encoded);
                 var states = _encoder!.narrow(1, 0, encoded);
                 states.index_copy_(0, target, states.index_select(0, source));
                 // Whole mask rows: the positions past the moved prompt must be 0 in the slot it moves to.
                 _encoderMask!.index_copy_(0, target, _encoderMask.index_select(0, source));
-                for (var i = 0; i < from.Count; i++)
+                for (var i = 0; i < from.Length; i++)
                 {
                     _written[to[i]] = _written[from[i]];
                     _encoded[to[i]] = _encoded[from[i]];
