@@ -20,9 +20,18 @@ public sealed record BenchmarkOptions(double SecondsPerCase, int Threads, string
     /// were replayed as CUDA graphs.</summary>
     public Generation.DecodingStep DecodingStep { get; init; }
 
+    /// <summary><c>--clients 1,8</c>: the client counts serve-load measures; null: 1, 2, 4, 8, 16.</summary>
+    public IReadOnlyList<int>? Clients { get; init; }
+
+    /// <summary><c>--engines continuous</c>: the engines serve-load measures; null: continuous and sequential.</summary>
+    public IReadOnlyList<string>? Engines { get; init; }
+
+    /// <summary><c>--admission-window MS</c>: serve-load's EngineOptions.AdmissionWindow; null: the engine's default.</summary>
+    public double? AdmissionWindowMs { get; init; }
+
     public const string Usage = "options: --config NAME (mid, mid-t5, mid-itm, opt-2.7b, flan-t5-xl, itm-vit-g), --device cpu|cuda[:N], " +
                                 "--dtype float32|float16|bfloat16, --warmup N, --iterations N, --threads N, --seconds S, --dir FOLDER, " +
-                                "--dtypes float32,bfloat16 (load: which target dtypes), --soak N (serve-load), " +
+                                "--dtypes float32,bfloat16 (load: which target dtypes), --soak N, --clients 1,8, --engines continuous,sequential, --admission-window MS (serve-load), " +
                                 "--decoding-step dynamic|static|cuda-graphs (generating benchmarks)";
 
     /// <summary>The dtype as the JSON lines and reference.py spell it.</summary>
@@ -45,6 +54,9 @@ public sealed record BenchmarkOptions(double SecondsPerCase, int Threads, string
         var directory = Path.GetTempPath();
         List<torch.ScalarType>? dtypes = null;
         var soak = 0;
+        List<int>? clients = null;
+        List<string>? engines = null;
+        double? admissionWindow = null;
         var step = Generation.DecodingStep.Dynamic;
         for (var i = 0; i < args.Count; i++)
         {
@@ -69,6 +81,12 @@ public sealed record BenchmarkOptions(double SecondsPerCase, int Threads, string
                     dtypes = list.Select(d => d!.Value).ToList(); i++; break;
                 case "--soak" when int.TryParse(value, out var r) && r > 0:
                     soak = r; i++; break;
+                case "--clients" when value is not null && value.Split(',').All(c => int.TryParse(c, out var n) && n > 0):
+                    clients = value.Split(',').Select(int.Parse).ToList(); i++; break;
+                case "--engines" when value is not null && value.Split(',').All(e => e is "continuous" or "sequential"):
+                    engines = [.. value.Split(',')]; i++; break;
+                case "--admission-window" when double.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out var aw) && aw >= 0:
+                    admissionWindow = aw; i++; break;
                 case "--decoding-step" when value is not null && value.Length > 0:
                     try { step = Generation.DecodingSteps.Parse(value); }
                     catch (Generation.InvalidGenerationOptionException) { throw new ArgumentException($"--decoding-step '{value}': dynamic, static or cuda-graphs ({Usage})"); }
@@ -79,7 +97,7 @@ public sealed record BenchmarkOptions(double SecondsPerCase, int Threads, string
                     throw new ArgumentException($"unknown or invalid option '{args[i]}'{(value is null ? "" : $" '{value}'")} ({Usage})");
             }
         }
-        return new BenchmarkOptions(seconds, threads, config, device, dtype, warmup, iterations, directory, soak) { DTypes = dtypes, DecodingStep = step };
+        return new BenchmarkOptions(seconds, threads, config, device, dtype, warmup, iterations, directory, soak) { DTypes = dtypes, DecodingStep = step, Clients = clients, Engines = engines, AdmissionWindowMs = admissionWindow };
     }
 
     private static torch.ScalarType? ParseDType(string name) => name switch

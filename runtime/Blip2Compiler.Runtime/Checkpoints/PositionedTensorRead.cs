@@ -20,7 +20,21 @@ internal static class PositionedTensorRead
         var to = destination.dtype;
         if (from == to)
         {
-            TensorBytes.ForEachSlice(destination, sliceBytes, (offset, slice) => Read(handle, path, info, offset, slice));
+            TensorBytes.ForEachSlice(destination, sliceBytes, (offset, slice) =>
+            {
+                // In pieces, each populated before it is read into (FreshPages); in one read where it cannot be.
+                if (!FreshPages.Enabled)
+                {
+                    Read(handle, path, info, offset, slice);
+                    return;
+                }
+                for (var done = 0; done < slice.Length; done += FreshPages.PieceBytes)
+                {
+                    var piece = slice.Slice(done, Math.Min(FreshPages.PieceBytes, slice.Length - done));
+                    FreshPages.Populate(piece);
+                    Read(handle, path, info, offset + done, piece);
+                }
+            });
         }
         else if (FloatConversion.Supports(from, to))
         {
@@ -55,7 +69,9 @@ internal static class PositionedTensorRead
             var n = Math.Min(perStep, count - done);
             var source = scratch.AsSpan(0, n * inSize);
             Read(handle, path, info, (firstElement + done) * inSize, source);
-            FloatConversion.Convert(source, from, destination.Slice(done * outSize, n * outSize), to);
+            var output = destination.Slice(done * outSize, n * outSize);
+            FreshPages.Populate(output);
+            FloatConversion.Convert(source, from, output, to);
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Blip2Compiler.AI;
 using Blip2Compiler.Generation;
 using Blip2Compiler.Models;
@@ -400,6 +401,7 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
     /// <summary>Waiting requests that fit the free rows, in arrival order, encoded and prefilled together.</summary>
     private Tensor? Admit()
     {
+        if (_batch!.Rows == 0) GatherArrivals();
         var joining = new List<EngineJob>();
         var left = new List<EngineJob>();
         var free = _batch!.Slots - _batch.Rows;
@@ -442,6 +444,32 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
         }
         _runningRows = _batch.Rows;
         return logits;
+    }
+
+    /// <summary>
+    /// With nothing running, waits a little for requests arriving together with the first (<see cref="EngineOptions.AdmissionWindow"/>):
+    /// until none has arrived for one window, the waiting rows fill the free slots, the engine stops, or four windows
+    /// have passed.
+    /// </summary>
+    private void GatherArrivals()
+    {
+        var window = _options.AdmissionWindow;
+        if (window <= TimeSpan.Zero) return;
+        var until = Stopwatch.GetTimestamp() + (long)(4 * window.TotalSeconds * Stopwatch.Frequency);
+        while (true)
+        {
+            int rows;
+            lock (_lock)
+            {
+                if (_waiting.Count == 0 || _stopping || _aborting) return;
+                rows = _waiting.Sum(j => j.Copies);
+            }
+            if (rows >= _batch!.Slots) return;
+            var left = until - Stopwatch.GetTimestamp();
+            if (left <= 0) return;
+            // A release is an arrival (Wake); one left over from an arrival already counted only ends a wait early.
+            if (!_signal.Wait(TimeSpan.FromSeconds(Math.Min(window.TotalSeconds, (double)left / Stopwatch.Frequency)))) return;
+        }
     }
 
     // ---- the side lane: beam search ---------------------------------------------------------------------------------

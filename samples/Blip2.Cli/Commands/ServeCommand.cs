@@ -24,6 +24,11 @@ internal static class ServeCommand
         var maxBatch = new Option<int>("--max-batch") { Description = "Rows decoded together at most.", DefaultValueFactory = _ => 8 };
         var maxQueue = new Option<int>("--max-queue") { Description = "Requests that may wait; more are refused with 429.", DefaultValueFactory = _ => 64 };
         var maxBodyMb = new Option<int>("--max-body-mb") { Description = "Largest request body in MiB; larger ones are refused with 413.", DefaultValueFactory = _ => 20 };
+        var admissionWindow = new Option<int>("--admission-window-ms")
+        {
+            Description = "With no row decoding, how long the engine waits for more requests after one arrives, to encode them together (0: none; at most 4x this in all).",
+            DefaultValueFactory = _ => (int)new EngineOptions().AdmissionWindow.TotalMilliseconds,
+        };
         var remote = new Option<bool>("--allow-remote-images") { Description = "Fetch http(s) image URLs (off: only data: URLs, no server-side requests)." };
         var engine = new Option<string>("--engine")
         {
@@ -40,21 +45,24 @@ internal static class ServeCommand
         };
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API (chat completions, embeddings, match), with a playground page at /.")
         {
-            host, port, apiKey, maxBatch, maxQueue, maxBodyMb, remote, engine, zeroCopy,
+            host, port, apiKey, maxBatch, maxQueue, admissionWindow, maxBodyMb, remote, engine, zeroCopy,
         };
         command.SetAction((parse, cancel) => RunAsync(common.Read(parse, context), new Settings(
             parse.GetValue(host)!, parse.GetValue(port), parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("BLIP2_API_KEY"),
-            parse.GetValue(maxBatch), parse.GetValue(maxQueue), parse.GetValue(maxBodyMb), parse.GetValue(remote), parse.GetValue(engine)!, parse.GetValue(zeroCopy)), cancel));
+            parse.GetValue(maxBatch), parse.GetValue(maxQueue), parse.GetValue(admissionWindow), parse.GetValue(maxBodyMb), parse.GetValue(remote),
+            parse.GetValue(engine)!, parse.GetValue(zeroCopy)), cancel));
         return command;
     }
 
-    private sealed record Settings(string Host, int Port, string? ApiKey, int MaxBatch, int MaxQueue, int MaxBodyMb, bool AllowRemoteImages, string Engine, bool ZeroCopy);
+    private sealed record Settings(string Host, int Port, string? ApiKey, int MaxBatch, int MaxQueue, int AdmissionWindowMs, int MaxBodyMb,
+        bool AllowRemoteImages, string Engine, bool ZeroCopy);
 
     private static async Task<int> RunAsync(RunSettings run, Settings settings, CancellationToken cancel)
     {
         if (settings.Port is < 0 or > 65535) throw new UsageException($"--port must be 0 to 65535, got {settings.Port}");
         if (settings.MaxBatch < 1) throw new UsageException($"--max-batch must be at least 1, got {settings.MaxBatch}");
         if (settings.MaxQueue < 0) throw new UsageException($"--max-queue must not be negative, got {settings.MaxQueue}");
+        if (settings.AdmissionWindowMs is < 0 or > 10_000) throw new UsageException($"--admission-window-ms must be 0 to 10000, got {settings.AdmissionWindowMs}");
         if (settings.MaxBodyMb < 1) throw new UsageException($"--max-body-mb must be at least 1, got {settings.MaxBodyMb}");
         if (settings.Engine is not ("continuous" or "sequential")) throw new UsageException($"--engine must be continuous or sequential, got '{settings.Engine}'");
         if (settings.ApiKey is { Length: 0 }) throw new UsageException("--api-key is empty");
@@ -101,6 +109,7 @@ internal static class ServeCommand
             {
                 MaxBatch = settings.MaxBatch,
                 MaxQueue = settings.MaxQueue,
+                AdmissionWindow = TimeSpan.FromMilliseconds(settings.AdmissionWindowMs),
                 // Tests only (see EngineOptions.StepPause); unset or not a number: no pause.
                 StepPause = int.TryParse(Environment.GetEnvironmentVariable("BLIP2_ENGINE_STEP_PAUSE_MS"), out var pause) && pause > 0
                     ? TimeSpan.FromMilliseconds(Math.Min(pause, 1000)) : TimeSpan.Zero,

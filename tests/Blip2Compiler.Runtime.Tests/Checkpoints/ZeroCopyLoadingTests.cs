@@ -107,6 +107,56 @@ public class ZeroCopyLoadingTests : IDisposable
         TensorAssert.Identical(_stored["half.weight"], loaded["half.weight"]);
     }
 
+    /// <summary>A conversion writes its parameter a populated piece at a time (<see cref="FreshPages"/>): the result
+    /// is libtorch's conversion of the stored tensor, bit for bit, for tensors spanning many pieces, at an offset that
+    /// is not a page boundary, and fused into slices, with zero copy on or off; a converted parameter maps nothing.</summary>
+    [Theory]
+    [InlineData(ScalarType.BFloat16)]
+    [InlineData(ScalarType.Float16)]
+    public void ConversionsInPopulatedPiecesEqualLibtorchsAndMapNothing(ScalarType dtype)
+    {
+        Random("a.odd", ScalarType.Float32, 3);   // first in the file: every tensor after it starts inside a page
+        Random("big.weight", ScalarType.Float32, 4 * Side, 2 * Side);   // 4 MiB: several 1 MiB pieces
+        Random("q.weight", ScalarType.Float32, Side, Side);
+        Random("k.weight", ScalarType.Float32, Side, Side);
+        using var checkpoint = Save();
+        Assert.NotEqual(0, checkpoint.Info("big.weight").DataOffset % Environment.SystemPageSize);
+        var map = new KeyMap(
+        [
+            Copy("a.odd", [3]), Copy("big.weight", [4 * Side, 2 * Side]),
+            new("qk.weight", [2 * Side, Side], [new ParamSource(SourceKind.Concat, "q.weight", "k.weight")]),
+        ], []);
+        using var mapped = CheckpointLoader.Load(checkpoint, map, new CheckpointReadOptions(dtype) { Parallelism = 2 });
+        Assert.Equal(0, MappingsOf(FilePath));
+        using var read = CheckpointLoader.Load(checkpoint, map, new CheckpointReadOptions(dtype) { ZeroCopy = false });
+        using var scope = torch.NewDisposeScope();
+        TensorAssert.Identical(_stored["big.weight"].to(dtype), mapped["big.weight"]);
+        TensorAssert.Identical(torch.cat([_stored["q.weight"], _stored["k.weight"]], 0).to(dtype), mapped["qk.weight"]);
+        TensorAssert.Identical(_stored["a.odd"].to(dtype), mapped["a.odd"]);
+        foreach (var key in new[] { "a.odd", "big.weight", "qk.weight" }) TensorAssert.Identical(read[key], mapped[key]);
+    }
+
+    /// <summary>A parameter read in its own dtype is read a populated piece at a time too (<see cref="FreshPages"/>):
+    /// the file's bytes exactly, for a tensor of several pieces at an offset inside a page, and fused.</summary>
+    [Fact]
+    public void SameDtypeReadsInPopulatedPiecesAreTheFilesBytes()
+    {
+        Random("a.odd", ScalarType.Float32, 3);
+        Random("big.weight", ScalarType.Float32, 4 * Side + 1, 2 * Side);   // 4 MiB and a row: a last, partial piece
+        Random("q.weight", ScalarType.Float32, Side, Side);
+        Random("k.weight", ScalarType.Float32, Side, Side);
+        using var checkpoint = Save();
+        var map = new KeyMap(
+        [
+            Copy("big.weight", [4 * Side + 1, 2 * Side]),
+            new("qk.weight", [2 * Side, Side], [new ParamSource(SourceKind.Concat, "q.weight", "k.weight")]),
+        ], ["a.odd"]);
+        using var read = CheckpointLoader.Load(checkpoint, map, new CheckpointReadOptions { ZeroCopy = false, Parallelism = 2 });
+        using var scope = torch.NewDisposeScope();
+        TensorAssert.Identical(_stored["big.weight"], read["big.weight"]);
+        TensorAssert.Identical(torch.cat([_stored["q.weight"], _stored["k.weight"]], 0), read["qk.weight"]);
+    }
+
     [Fact]
     public void WritingAMappedParameterChangesItAloneNotTheFile()
     {
@@ -167,9 +217,11 @@ public class ZeroCopyLoadingTests : IDisposable
     /// <summary>A file cut short after its header was read fails a zero-copy load as it fails a read (the same error),
     /// and no mapping of it is left, nor any parameter.</summary>
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    public void FileTruncatedBeforeAMappedTensorFailsAndUnmapsEverything(int parallelism)
+    [InlineData(1, ScalarType.Float32)]
+    [InlineData(2, ScalarType.Float32)]
+    [InlineData(1, ScalarType.BFloat16)]   // converted, into populated pieces (FreshPages)
+    [InlineData(2, ScalarType.Float16)]
+    public void FileTruncatedBeforeAMappedTensorFailsAndUnmapsEverything(int parallelism, ScalarType dtype)
     {
         var entries = new List<KeyMapEntry>();
         for (var i = 0; i < 6; i++)
@@ -183,7 +235,7 @@ public class ZeroCopyLoadingTests : IDisposable
             file.SetLength(checkpoint.Info(cut).DataOffset + 100);
 
         var allocated = new System.Collections.Concurrent.ConcurrentBag<Tensor>();
-        var options = new CheckpointReadOptions { Parallelism = parallelism, OnAllocated = allocated.Add };
+        var options = new CheckpointReadOptions(dtype) { Parallelism = parallelism, OnAllocated = allocated.Add };
         var e = Assert.Throws<CheckpointFormatException>(() => CheckpointLoader.Load(checkpoint, new KeyMap(entries, []), options).Dispose());
         Assert.Equal(FilePath, e.File);
         Assert.Contains($"tensor '{cut}'", e.Message);
