@@ -360,33 +360,48 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
         return multinomial(probabilities.cpu(), 1, generator: generator).squeeze(1).to(probabilities.device);
     }
 
-    /// <summary>Finished and cancelled requests leave; the rest move up to the front slots.</summary>
+    /// <summary>Finished and cancelled requests leave; the rest move up to the front slots. The leaving requests end
+    /// after the running rows are counted without them, so a caller that awaited its request reads statistics that no
+    /// longer hold its rows (as the completed counter already holds it).</summary>
     private void Leave()
     {
         var kept = new List<int>();
         var staying = new List<EngineJob>();
+        var leaving = new List<(EngineJob Job, EngineCompletion? Result, Exception? Error)>();
         foreach (var job in _running)
         {
-            if (job.CallbackError is { } error) Fail(job, error);
-            else if (job.IsDone) Complete(job, job.Result(Captioner.Tokenizer));
-            else if (job.IsCancelled || _aborting) Cancel(job);
+            if (job.CallbackError is { } error) leaving.Add((job, null, error));
+            else if (job.IsDone) leaving.Add((job, job.Result(Captioner.Tokenizer), null));
+            else if (job.IsCancelled || _aborting) leaving.Add((job, null, null));
             else
             {
                 for (var r = 0; r < job.Copies; r++) kept.Add(job.Slot + r);
                 staying.Add(job);
             }
         }
-        if (staying.Count == _running.Count) return;
-        _batch!.Keep(kept);
-        _running.Clear();
-        var slot = 0;
-        foreach (var job in staying)
+        if (leaving.Count == 0) return;
+        try
         {
-            job.Slot = slot;
-            slot += job.Copies;
-            _running.Add(job);
+            _batch!.Keep(kept);
+            _running.Clear();
+            var slot = 0;
+            foreach (var job in staying)
+            {
+                job.Slot = slot;
+                slot += job.Copies;
+                _running.Add(job);
+            }
+            _runningRows = slot;
         }
-        _runningRows = slot;
+        finally
+        {
+            foreach (var (job, result, error) in leaving)
+            {
+                if (error is not null) Fail(job, error);
+                else if (result is not null) Complete(job, result);
+                else Cancel(job);
+            }
+        }
     }
 
     private Tensor Step()
