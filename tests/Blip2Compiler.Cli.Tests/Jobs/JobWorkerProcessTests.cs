@@ -26,6 +26,14 @@ public class JobWorkerProcessTests
         return start;
     }
 
+    private static ProcessStartInfo Niced(ProcessStartInfo start)
+    {
+        var niced = new ProcessStartInfo("nice") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var a in new[] { "-n", "19", start.FileName }.Concat(start.ArgumentList)) niced.ArgumentList.Add(a);
+        foreach (var (key, value) in start.Environment) niced.Environment[key] = value;
+        return niced;
+    }
+
     private static async Task<(int Code, string Error)> RunToEnd(ProcessStartInfo start)
     {
         using var process = Process.Start(start)!;
@@ -50,7 +58,9 @@ public class JobWorkerProcessTests
         // Worker 0 (26 parts) runs alone first and is killed as soon as its first part is in place: under load the kill
         // may land some parts later, never after the last. 6 parts did not leave that margin: in a full-suite run the
         // tiny model wrote all 6 before this polling loop got the core back (2026-12-01, at load ~35 and idle).
-        using (var doomed = Process.Start(Worker(inputs, parts, "0/4", table))!)
+        // At the lowest priority (nice 19, which execs the CLI in its own process): this polling loop then gets a core
+        // back as soon as it wakes. Without it a full-suite run once saw all 26 parts written first (2026-12-01).
+        using (var doomed = Process.Start(Niced(Worker(inputs, parts, "0/4", table)))!)
         {
             _ = doomed.StandardError.ReadToEndAsync();
             _ = doomed.StandardOutput.ReadToEndAsync();
