@@ -146,17 +146,21 @@ public sealed class T5EngineTests : IDisposable
         await using var engine = new ContinuousBatchingEngine(_captioner, new EngineOptions { MaxBatch = 1 });
         using var leave = new CancellationTokenSource();
         using var streaming = new ManualResetEventSlim();
-        // A slow reader holds the one slot; the next request waits until it is cancelled, then takes its slot.
+        using var gate = new ManualResetEventSlim();
+        // A reader that holds the loop at its first text holds the one slot, however slow the machine (a reader sleeping
+        // 5 ms a token was once read to its end before a loaded CI machine ran the cancel below); the next request
+        // waits until it is cancelled, then takes its slot.
         var held = engine.GenerateAsync(Greedy(1) with
         {
             Options = new() { MaxNewTokens = 60, MinNewTokens = 60 },
-            OnText = (_, _) => { streaming.Set(); Thread.Sleep(5); },
+            OnText = (_, _) => { streaming.Set(); gate.Wait(); },
         }, leave.Token);
         Assert.True(streaming.Wait(TimeSpan.FromSeconds(60)));
         var next = Greedy(2) with { Options = new() { MaxNewTokens = 18, MinNewTokens = 18 } };
         var waiting = engine.GenerateAsync(next);
         Assert.Equal(1, engine.Statistics.QueueDepth);
         leave.Cancel();
+        gate.Set();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => held);
         AssertLikeLoneCalls([next], [await waiting]);
         Assert.Equal(1, engine.Statistics.CancelledRequests);
