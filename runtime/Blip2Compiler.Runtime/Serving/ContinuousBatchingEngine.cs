@@ -371,7 +371,7 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
         foreach (var job in _running)
         {
             if (job.CallbackError is { } error) leaving.Add((job, null, error));
-            else if (job.IsDone) leaving.Add((job, job.Result(Captioner.Tokenizer), null));
+            else if (job.IsDone) leaving.Add(Finished(job));
             else if (job.IsCancelled || _aborting) leaving.Add((job, null, null));
             else
             {
@@ -401,6 +401,19 @@ public sealed class ContinuousBatchingEngine : IGenerationEngine
                 else if (result is not null) Complete(job, result);
                 else Cancel(job);
             }
+        }
+    }
+
+    /// <summary>A finished request's completion, or its own failure when its text cannot be made.</summary>
+    private (EngineJob, EngineCompletion?, Exception?) Finished(EngineJob job)
+    {
+        try
+        {
+            return (job, job.Result(Captioner.Tokenizer), null);
+        }
+        catch (Exception e)
+        {
+            return (job, null, e);
         }
     }
 
