@@ -87,10 +87,7 @@ public static class CheckpointLoader
         if (!failures.IsEmpty)
         {
             foreach (var tensor in loaded.Concat(copies))
-            {
-                if (tensor is not null) QuantizedWeights.Find(tensor)?.ScaleTensor?.Dispose();
-                tensor?.Dispose();
-            }
+                if (tensor is not null) QuantizedWeights.Dispose(tensor);
             ExceptionDispatchInfo.Throw(failures.MinBy(f => f.Rank).Error);
         }
         var parameters = new Dictionary<string, Tensor>(StringComparer.Ordinal);

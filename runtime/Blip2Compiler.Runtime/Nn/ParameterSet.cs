@@ -55,11 +55,7 @@ public sealed class ParameterSet : IReadOnlyDictionary<string, Tensor>, IDisposa
 
     internal static void DisposeAll(Dictionary<string, Tensor> tensors)
     {
-        foreach (var tensor in tensors.Values)
-        {
-            QuantizedWeights.Find(tensor)?.ScaleTensor?.Dispose();   // the libtorch form's device scales go with their data
-            tensor.Dispose();
-        }
+        foreach (var tensor in tensors.Values) QuantizedWeights.Dispose(tensor);
         tensors.Clear();
     }
 }

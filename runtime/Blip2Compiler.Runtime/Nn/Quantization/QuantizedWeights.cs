@@ -17,4 +17,12 @@ public static class QuantizedWeights
     public static void Register(Tensor parameter, QuantizedWeight quantized) => Table.AddOrUpdate(parameter, quantized);
 
     public static QuantizedWeight? Find(Tensor parameter) => Table.TryGetValue(parameter, out var q) ? q : null;
+
+    /// <summary>Frees a parameter and, when its quantized form is libtorch's, that form's device scales with it (the
+    /// packed data is the parameter itself, or a tied head's copy freed as a parameter of its own).</summary>
+    internal static void Dispose(Tensor parameter)
+    {
+        Find(parameter)?.ScaleTensor?.Dispose();
+        parameter.Dispose();
+    }
 }
