@@ -15,6 +15,10 @@ public sealed record BenchmarkOptions(double SecondsPerCase, int Threads, string
     /// <summary><c>--dtypes a,b</c>: the dtypes a benchmark that sweeps them (load) measures; null: all it knows.</summary>
     public IReadOnlyList<torch.ScalarType>? DTypes { get; init; }
 
+    /// <summary><c>--quantize int8,int4</c>: the quantized loads the load benchmark measures besides its dtypes
+    /// (float32 compute, as the CPU runs them); null: none.</summary>
+    public IReadOnlyList<Nn.Quantization.QuantizationMode>? Quantizations { get; init; }
+
     /// <summary><c>--decoding-step dynamic|static|cuda-graphs</c>: how generating benchmarks run their decoding steps
     /// (Blip2ConditionalGeneration.DecodingStep); their JSON lines carry it, and <c>"cuda_graphs": true</c> when steps
     /// were replayed as CUDA graphs.</summary>
@@ -31,7 +35,7 @@ public sealed record BenchmarkOptions(double SecondsPerCase, int Threads, string
 
     public const string Usage = "options: --config NAME (mid, mid-t5, mid-itm, opt-2.7b, flan-t5-xl, itm-vit-g), --device cpu|cuda[:N], " +
                                 "--dtype float32|float16|bfloat16, --warmup N, --iterations N, --threads N, --seconds S, --dir FOLDER, " +
-                                "--dtypes float32,bfloat16 (load: which target dtypes), --soak N, --clients 1,8, --engines continuous,sequential, --admission-window MS (serve-load), " +
+                                "--dtypes float32,bfloat16 (load: which target dtypes), --quantize int8,int4 (load: quantized loads too), --soak N, --clients 1,8, --engines continuous,sequential, --admission-window MS (serve-load), " +
                                 "--decoding-step dynamic|static|cuda-graphs (generating benchmarks)";
 
     /// <summary>The dtype as the JSON lines and reference.py spell it.</summary>
@@ -53,6 +57,7 @@ public sealed record BenchmarkOptions(double SecondsPerCase, int Threads, string
         var iterations = 3;
         var directory = Path.GetTempPath();
         List<torch.ScalarType>? dtypes = null;
+        List<Nn.Quantization.QuantizationMode>? quantizations = null;
         var soak = 0;
         List<int>? clients = null;
         List<string>? engines = null;
@@ -79,6 +84,8 @@ public sealed record BenchmarkOptions(double SecondsPerCase, int Threads, string
                     iterations = n; i++; break;
                 case "--dtypes" when value is not null && value.Split(',').Select(ParseDType).ToList() is { } list && list.All(d => d is not null):
                     dtypes = list.Select(d => d!.Value).ToList(); i++; break;
+                case "--quantize" when value is not null && value.Split(',').All(q => q is "int8" or "int4"):
+                    quantizations = value.Split(',').Select(q => q == "int8" ? Nn.Quantization.QuantizationMode.Int8 : Nn.Quantization.QuantizationMode.Int4).ToList(); i++; break;
                 case "--soak" when int.TryParse(value, out var r) && r > 0:
                     soak = r; i++; break;
                 case "--clients" when value is not null && value.Split(',').All(c => int.TryParse(c, out var n) && n > 0):
@@ -97,7 +104,7 @@ public sealed record BenchmarkOptions(double SecondsPerCase, int Threads, string
                     throw new ArgumentException($"unknown or invalid option '{args[i]}'{(value is null ? "" : $" '{value}'")} ({Usage})");
             }
         }
-        return new BenchmarkOptions(seconds, threads, config, device, dtype, warmup, iterations, directory, soak) { DTypes = dtypes, DecodingStep = step, Clients = clients, Engines = engines, AdmissionWindowMs = admissionWindow };
+        return new BenchmarkOptions(seconds, threads, config, device, dtype, warmup, iterations, directory, soak) { DTypes = dtypes, Quantizations = quantizations, DecodingStep = step, Clients = clients, Engines = engines, AdmissionWindowMs = admissionWindow };
     }
 
     private static torch.ScalarType? ParseDType(string name) => name switch

@@ -47,6 +47,14 @@ public static class SyntheticCheckpoint
             stream => WriteFrom(block, (int)((long)i * 7919 * 64 % block.Length), t.Shape.Aggregate(4L, (n, d) => n * d), stream))).ToList();
         if (maxShardBytes is { } shard) SafetensorsWriter.WriteSharded(directory, tensors, shard);
         else SafetensorsWriter.Write(Path.Combine(directory, Checkpoint.SingleFileName), tensors);
+        // On disk before anything is timed, as a checkpoint downloaded earlier is: the last ~2 GB of a 15 GB write are
+        // still dirty when it returns, and their writeback would run beside the first loads (and the loader's drop of
+        // the page cache cannot drop a dirty page: it starts its writeback instead).
+        foreach (var file in DataFiles(directory))
+        {
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.ReadWrite);
+            stream.Flush(flushToDisk: true);
+        }
     }
 
     /// <summary>The files the loader reads (the safetensors files), for timing <c>cat</c> on them.</summary>

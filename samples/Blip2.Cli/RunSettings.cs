@@ -17,8 +17,9 @@ internal sealed record RunSettings(
     public bool Json => Format == OutputFormat.Json;
     public bool JsonLines => Format == OutputFormat.JsonLines;
 
-    /// <summary>Parses --dtype first, so a bad value is reported before any model is read.</summary>
-    public Blip2LoadOptions LoadOptions() => new()
+    /// <summary>Parses --dtype first, so a bad value is reported before any model is read. <paramref name="dropFileCache"/>:
+    /// the command's default for --file-cache (serve drops it: one load per server; the one-shot commands keep it for the next run).</summary>
+    public Blip2LoadOptions LoadOptions(bool dropFileCache = false) => new()
     {
         Device = Device,
         DType = DTypeSpec.Parse(DType),
@@ -29,10 +30,14 @@ internal sealed record RunSettings(
             "int4" => QuantizationMode.Int4,
             _ => QuantizationMode.None,
         },
+        KeepFileCache = FileCache switch { "keep" => true, "drop" => false, _ => !dropFileCache },
     };
 
     /// <summary>--quantize: none, int8 or int4 (the parser accepts only these).</summary>
     public string? Quantize { get; init; }
+
+    /// <summary>--file-cache: keep, drop, or null (the command's default).</summary>
+    public string? FileCache { get; init; }
 
     /// <summary>A note on stderr (<c>blip2: note: …</c>), unless --quiet.</summary>
     public void Note(string text)

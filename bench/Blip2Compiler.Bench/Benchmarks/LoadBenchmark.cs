@@ -13,14 +13,17 @@ namespace Blip2Compiler.Bench.Benchmarks;
 /// float16) and iteration: <c>cat</c> of the same files to /dev/null (the floor, page cache warm: read once untimed,
 /// then timed), right before each of the model's <c>Load</c>s on <c>--device</c>, which runs in a fresh process of this program so that process's
 /// peak resident memory (VmHWM) is that load's, as <c>/usr/bin/time -v</c> would report it for an application that
-/// loads the model; each load twice, the default (<see cref="Blip2LoadOptions.ZeroCopy"/>: parameters already in their
-/// dtype mapped from the file) and with it off (<c>load_copy</c>: every parameter read into new memory), so the two
-/// are compared side by side. A second floor, in a fresh process too: the same files read (positioned reads, as many threads as
+/// loads the model; each load three times, the default (<see cref="Blip2LoadOptions.ZeroCopy"/>: parameters already in their
+/// dtype mapped from the file; what is read into new memory dropped from the page cache as it goes), with
+/// <see cref="Blip2LoadOptions.KeepFileCache"/> on (<c>load_keep_cache</c>), and with zero copy off (<c>load_copy</c>: every
+/// parameter read into new memory), so they are compared side by side. After a load that dropped the cache, the untimed
+/// <c>cat</c> reads the file from disk again. A second floor, in a fresh process too: the same files read (positioned reads, as many threads as
 /// the loader's) into newly allocated memory of the file's size — what any loader that ends with its parameters in new
 /// memory pays for the page faults and the kernel's zeroing, which <c>cat</c>, reusing one small buffer, does not.
 /// Besides wall time, the CPU time (user + system, all threads) of the load and of <c>cat</c> (through
 /// <c>/usr/bin/time</c> where it exists): on a shared machine the CPU time is the steadier measure of the work done.
-/// Targets on the CPU: load ≤ 3× cat; peak RSS ≤ 1.15× the loaded parameter bytes + 1 GB. The checkpoint is deleted
+/// With <c>--quantize int8,int4</c>, the quantized loads too (float32 compute, the default load only), each against the
+/// <c>cat</c> right before it. Targets on the CPU: load ≤ 3× cat; peak RSS ≤ 1.15× the loaded parameter bytes + 1 GB. The checkpoint is deleted
 /// at the end.
 /// </summary>
 public sealed class LoadBenchmark : IBenchmark
@@ -51,6 +54,8 @@ public sealed class LoadBenchmark : IBenchmark
                 Cat(files);   // warms the page cache
                 foreach (var dtype in options.DTypes ?? [ScalarType.Float32, ScalarType.BFloat16, ScalarType.Float16])
                     Measure(options, report, config, directory, files, layout, dtype, fileBytes);
+                foreach (var quantization in options.Quantizations ?? [])
+                    MeasureQuantized(options, report, directory, files, layout, quantization, fileBytes);
             }
             finally
             {
@@ -69,7 +74,7 @@ public sealed class LoadBenchmark : IBenchmark
         // Every child starts on a warm page cache: the file is read once untimed (a load converting to bfloat16
         // holds 7.7 GB beside opt-2.7b's 15 GB file on this 24 GB machine, so the child before it evicted part of
         // the file), then once timed: that is the `cat` its load is set against.
-        var modes = new[] { ChildMode.Load, ChildMode.LoadCopy, ChildMode.Floor };
+        var modes = new[] { ChildMode.Load, ChildMode.LoadKeepCache, ChildMode.LoadCopy, ChildMode.Floor };
         var runs = modes.ToDictionary(m => m, _ => new List<ChildResult>());
         var cats = new List<CatResult>();
         for (var i = 0; i < options.Warmup + options.Iterations; i++)
@@ -90,8 +95,9 @@ public sealed class LoadBenchmark : IBenchmark
             report.Metric(Name, options.Config, dtypeOptions, 1, metric, value, unit, [("layout", layout), ("files", files.Count), .. extra]);
         Line("read_into_new_memory", floorMs, "ms", ("cpu_ms", floorCpuMs), ("peak_rss_gb", runs[ChildMode.Floor].Max(r => r.PeakRss) / 1e9));
 
-        // "load": the default (zero copy: same-dtype parameters mapped); "load_copy": every parameter read into new memory.
-        foreach (var (prefix, mode) in new[] { ("load", ChildMode.Load), ("load_copy", ChildMode.LoadCopy) })
+        // "load": the default (zero copy: same-dtype parameters mapped; what was read into new memory dropped from the page
+        // cache as it goes); "load_keep_cache": the same with the file's pages kept; "load_copy": every parameter read into new memory.
+        foreach (var (prefix, mode) in new[] { ("load", ChildMode.Load), ("load_keep_cache", ChildMode.LoadKeepCache), ("load_copy", ChildMode.LoadCopy) })
         {
             var these = runs[mode];
             var loadMs = Median(these.Select(r => r.LoadMs));
@@ -106,21 +112,57 @@ public sealed class LoadBenchmark : IBenchmark
                 ("over_parameters", peak / (double)parameterBytes), ("within_budget", peak <= budget));
         }
         double MedianLoad(ChildMode mode) => Median(runs[mode].Select(r => r.LoadMs));
+        Line("drop_file_cache_speedup", MedianLoad(ChildMode.LoadKeepCache) / MedianLoad(ChildMode.Load), "x",
+            ("cpu_ratio", Median(runs[ChildMode.LoadKeepCache].Select(r => r.CpuMs)) / Median(runs[ChildMode.Load].Select(r => r.CpuMs))));
         Line("zero_copy_speedup", MedianLoad(ChildMode.LoadCopy) / MedianLoad(ChildMode.Load), "x",
             ("cpu_ratio", Median(runs[ChildMode.LoadCopy].Select(r => r.CpuMs)) / Median(runs[ChildMode.Load].Select(r => r.CpuMs))));
     }
 
-    private enum ChildMode { Load, LoadCopy, Floor }
+    /// <summary>
+    /// A quantized load (<c>--quantize</c>; float32 compute, as the CPU runs it: the linear weights quantized while they
+    /// are read, the rest float32 and, as in any float32 load, mapped): its time against the <c>cat</c> right before it,
+    /// and its peak RSS against the loaded parameters' bytes (quantized codes and scales, and the float rest).
+    /// </summary>
+    private void MeasureQuantized(BenchmarkOptions options, JsonReport report, string directory, List<string> files, string layout,
+        Nn.Quantization.QuantizationMode quantization, long fileBytes)
+    {
+        var name = quantization == Nn.Quantization.QuantizationMode.Int8 ? "int8" : "int4";
+        var float32 = options with { DType = ScalarType.Float32 };
+        var runs = new List<ChildResult>();
+        var cats = new List<CatResult>();
+        for (var i = 0; i < options.Warmup + options.Iterations; i++)
+        {
+            Cat(files);
+            var cat = Cat(files);
+            var child = Child(directory, float32, ChildMode.Load, name);
+            if (i < options.Warmup) continue;
+            cats.Add(cat);
+            runs.Add(child);
+        }
+        var catMs = Median(cats.Select(c => c.WallMs));
+        var loadMs = Median(runs.Select(r => r.LoadMs));
+        var parameterBytes = runs.Max(r => r.ParameterBytes);
+        var budget = 1.15 * parameterBytes + 1e9;
+        var peak = runs.Max(r => r.PeakRss);
+        void Line(string metric, double value, string unit, params (string, object?)[] extra) =>
+            report.Metric(Name, options.Config, float32, 1, metric, value, unit, [("layout", layout), ("files", files.Count), ("quantization", name), .. extra]);
+        Line("load", loadMs, "ms", ("best", runs.Min(r => r.LoadMs)), ("cat_ms", catMs), ("file_gb", fileBytes / 1e9), ("cpu_ms", Median(runs.Select(r => r.CpuMs))));
+        Line("load_over_cat", loadMs / catMs, "x");
+        Line("load_peak_rss", peak / 1e9, "GB", ("parameter_gb", parameterBytes / 1e9), ("budget_gb", budget / 1e9),
+            ("over_parameters", peak / (double)parameterBytes), ("within_budget", peak <= budget));
+    }
 
-    private sealed record ChildResult(double LoadMs, double CpuMs, long PeakRss, long BaselineRss);
+    private enum ChildMode { Load, LoadKeepCache, LoadCopy, Floor }
+
+    private sealed record ChildResult(double LoadMs, double CpuMs, long PeakRss, long BaselineRss, long ParameterBytes = 0);
 
     private sealed record CatResult(double WallMs, double? CpuMs);
 
     /// <summary>Loads the checkpoint in a fresh process of this program and reads back its timing and memory.</summary>
-    private static ChildResult Child(string directory, BenchmarkOptions options, ChildMode mode)
+    private static ChildResult Child(string directory, BenchmarkOptions options, ChildMode mode, string quantization = "none")
     {
         var start = ChildProcess.StartInfo(ChildCommand, directory, options.Config, options.Device, options.DTypeName, options.Threads.ToString(),
-            mode switch { ChildMode.Floor => "floor", ChildMode.LoadCopy => "load-copy", _ => "load" });
+            mode switch { ChildMode.Floor => "floor", ChildMode.LoadCopy => "load-copy", ChildMode.LoadKeepCache => "load-keep-cache", _ => "load" }, quantization);
         using var child = Process.Start(start)!;
         var output = child.StandardOutput.ReadToEnd();
         child.WaitForExit();
@@ -128,13 +170,19 @@ public sealed class LoadBenchmark : IBenchmark
         return JsonSerializer.Deserialize<ChildResult>(output.Trim())!;
     }
 
-    /// <summary>The child: <c>load-child DIR CONFIG DEVICE DTYPE THREADS load|load-copy|floor</c> (load-copy: with
-    /// <see cref="Blip2LoadOptions.ZeroCopy"/> off); prints one JSON object.</summary>
+    /// <summary>The child: <c>load-child DIR CONFIG DEVICE DTYPE THREADS load|load-keep-cache|load-copy|floor [none|int8|int4]</c>
+    /// (load-copy: with <see cref="Blip2LoadOptions.ZeroCopy"/> off; load-keep-cache: with <see cref="Blip2LoadOptions.KeepFileCache"/>
+    /// on; int8/int4: quantized while loading); prints one JSON object.</summary>
     public static int RunChild(string[] args)
     {
         var (directory, config, device, threads) = (args[0], BenchModels.Config(args[1]), args[2], int.Parse(args[4]));
         var dtype = BenchmarkOptions.Parse(["--dtype", args[3]]).DType;
-        var options = new Blip2LoadOptions { Device = device, DType = dtype, ZeroCopy = args[5] != "load-copy" };
+        var quantization = args.Length > 6 ? args[6] : "none";
+        var options = new Blip2LoadOptions
+        {
+            Device = device, DType = dtype, ZeroCopy = args[5] != "load-copy", KeepFileCache = args[5] == "load-keep-cache",
+            Quantization = quantization switch { "int8" => Nn.Quantization.QuantizationMode.Int8, "int4" => Nn.Quantization.QuantizationMode.Int4, _ => Nn.Quantization.QuantizationMode.None },
+        };
         TorchBackend.Initialize();
         torch.set_num_threads(threads);
         using (torch.zeros(1, device: torch.device(device))) { }
@@ -150,13 +198,13 @@ public sealed class LoadBenchmark : IBenchmark
             Console.WriteLine(JsonSerializer.Serialize(new ChildResult(floorMs, (process.TotalProcessorTime - cpu).TotalMilliseconds, ProcessMemory.Peak(), baseline)));
             return 0;
         }
-        using (config.Load(directory, options))
+        using (var model = config.Load(directory, options))
         {
             Bench.Measure.Synchronize(device);
             var loadMs = clock.Elapsed.TotalMilliseconds;
             process.Refresh();
             var cpuMs = (process.TotalProcessorTime - cpu).TotalMilliseconds;
-            Console.WriteLine(JsonSerializer.Serialize(new ChildResult(loadMs, cpuMs, ProcessMemory.Peak(), baseline)));
+            Console.WriteLine(JsonSerializer.Serialize(new ChildResult(loadMs, cpuMs, ProcessMemory.Peak(), baseline, model.ParameterBytes)));
         }
         return 0;
     }

@@ -71,6 +71,21 @@ public sealed class Checkpoint : IDisposable
         file.ReadElements(file.Info(key), firstElement, destination, to, scratch);
     }
 
+    /// <summary>Drops the tensor's bytes from the page cache once it has been read (<see cref="FileCache"/>).</summary>
+    internal void DropCached(string key)
+    {
+        var file = File(key);
+        var info = file.Info(key);
+        file.DropCached(info.DataOffset, info.ByteLength);
+    }
+
+    /// <summary>Drops every file of the checkpoint from the page cache, all but the pages a zero-copy parameter maps
+    /// (<see cref="FileCache"/>).</summary>
+    internal void DropCached()
+    {
+        foreach (var file in _files) file.DropCached(0, 0);
+    }
+
     /// <summary>Where a tensor's bytes lie, for reading in file order: the file's place in <see cref="Files"/>, then
     /// the byte offset.</summary>
     internal (int File, long Offset) Position(string key) => (_files.IndexOf(File(key)), Info(key).DataOffset);

@@ -22,7 +22,9 @@ namespace Blip2Compiler.Checkpoints;
 /// buffer: <see cref="QuantizeWhileReading"/>). For another device the parameter is built on the
 /// host in its final dtype and copied over, one at a time: a float32 checkpoint loaded to a GPU in float16 never holds
 /// more than one float16 parameter per loader thread on the host. Parameters load in parallel, one loader thread per
-/// core, taken in file order so the file is read front to back.
+/// core, taken in file order so the file is read front to back. A parameter's source bytes, once read, are dropped
+/// from the page cache, and every file once the load is done, except what zero-copy parameters map
+/// (<see cref="FileCache"/>, <see cref="CheckpointReadOptions.KeepFileCache"/>).
 /// </remarks>
 public static class CheckpointLoader
 {
@@ -62,13 +64,16 @@ public static class CheckpointLoader
                     if (treatment == QuantizationPlan.Treatment.Quantize && CanQuantizeWhileReading(checkpoint, source))
                     {
                         loaded[order[rank]] = QuantizeWhileReading(checkpoint, entry, source, options.Quantization!, device, scratch, ref rows, options.OnAllocated);
+                        DropRead(checkpoint, source, options);
                         continue;
                     }
                     // A weight to quantize is read as float32 on the host, whatever the device: it is quantized there
                     // and only its quantized form goes to the device (QuantizationPlan.Convert).
-                    var tensor = treatment == QuantizationPlan.Treatment.Keep
+                    var (tensor, mapped) = treatment == QuantizationPlan.Treatment.Keep
                         ? Materialize(checkpoint, entry, source, options.TypeOf(entry), device, options.ZeroCopy, scratch, options.OnAllocated)
                         : Materialize(checkpoint, entry, source, ScalarType.Float32, torch.CPU, options.ZeroCopy, scratch, options.OnAllocated);
+                    // A mapped parameter on the CPU is the file's pages: those stay (the kernel would keep them anyway).
+                    if (!mapped) DropRead(checkpoint, source, options);
                     // Quantized as soon as it is read, on this loader thread: one float tensor per thread at a time.
                     (loaded[order[rank]], copies[order[rank]]) = options.Convert(entry, map, tensor);
                 }
@@ -90,6 +95,8 @@ public static class CheckpointLoader
                 if (tensor is not null) QuantizedWeights.Dispose(tensor);
             ExceptionDispatchInfo.Throw(failures.MinBy(f => f.Rank).Error);
         }
+        // The pages each parameter's drop left: folios that straddle two tensors, and keys the model does not use.
+        if (!options.KeepFileCache) checkpoint.DropCached();
         var parameters = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         for (var i = 0; i < entries.Count; i++)
         {
@@ -97,6 +104,14 @@ public static class CheckpointLoader
             if (copies[i] is { } copy) parameters[entries[i].Parameter + QuantizationPlan.CopySuffix] = copy;
         }
         return new ParameterSet(parameters, report);
+    }
+
+    /// <summary>A parameter's source bytes, read into new memory, leave the page cache as soon as it is built: their
+    /// pages are the next parameters' memory (<see cref="FileCache"/>: why, with the numbers).</summary>
+    private static void DropRead(Checkpoint checkpoint, ParamSource source, CheckpointReadOptions options)
+    {
+        if (options.KeepFileCache) return;
+        foreach (var key in source.Keys) checkpoint.DropCached(key);
     }
 
     /// <summary>Float rows read per step when quantizing while reading: 4 MiB, a few rows of any layer, per thread.</summary>
@@ -206,20 +221,20 @@ public static class CheckpointLoader
             : null;
 
     /// <summary>
-    /// One parameter: mapped from the file when it is one key as the file holds it (<see cref="CheckpointReadOptions.ZeroCopy"/>;
+    /// One parameter (and whether it is the file's pages, mapped on the CPU): mapped from the file when it is one key as the file holds it (<see cref="CheckpointReadOptions.ZeroCopy"/>;
     /// for another device the mapping only stages the copy and is unmapped after it), else allocated on the host in its
     /// final dtype, each source key read into its slice of dim 0 (scaled there in place, in the final dtype, as the
     /// reference's multiply after conversion), then moved to the device.
     /// The scope frees the host tensor (when moved) and the slice views, and everything on a failure.
     /// </summary>
-    private static Tensor Materialize(Checkpoint checkpoint, KeyMapEntry entry, ParamSource source, ScalarType dtype, Device device,
+    private static (Tensor Parameter, bool Mapped) Materialize(Checkpoint checkpoint, KeyMapEntry entry, ParamSource source, ScalarType dtype, Device device,
         bool zeroCopy, byte[] scratch, Action<Tensor>? onAllocated)
     {
         if (zeroCopy && Mapped(checkpoint, source, dtype) is { } mapped)
         {
             onAllocated?.Invoke(mapped);
-            if (device.type == DeviceType.CPU) return mapped.DetachFromDisposeScope();
-            using (mapped) return mapped.to(device).DetachFromDisposeScope();
+            if (device.type == DeviceType.CPU) return (mapped.DetachFromDisposeScope(), true);
+            using (mapped) return (mapped.to(device).DetachFromDisposeScope(), false);
         }
         using var scope = torch.NewDisposeScope();
         var host = torch.empty(entry.Shape, dtype, torch.CPU);
@@ -261,6 +276,6 @@ public static class CheckpointLoader
                 throw new ArgumentOutOfRangeException(nameof(source));
         }
         var result = device.type == DeviceType.CPU ? host : host.to(device);
-        return result.DetachFromDisposeScope();
+        return (result.DetachFromDisposeScope(), false);
     }
 }

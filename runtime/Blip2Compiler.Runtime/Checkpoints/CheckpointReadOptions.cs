@@ -29,6 +29,11 @@ public sealed record CheckpointReadOptions(ScalarType DType = ScalarType.Float32
     /// copy. Default on: see <c>Blip2LoadOptions.ZeroCopy</c> for the numbers.</summary>
     public bool ZeroCopy { get; init; } = true;
 
+    /// <summary>Leave the checkpoint's pages in the page cache after the load (default off: each parameter's source
+    /// bytes are dropped from it once read, and the files once the load is done, all but the pages zero-copy
+    /// parameters map; <see cref="FileCache"/>). See <c>Blip2LoadOptions.KeepFileCache</c> for the trade-off.</summary>
+    public bool KeepFileCache { get; init; }
+
     /// <summary>A loaded parameter as the model receives it, and a tied head's quantized copy (<see cref="QuantizationPlan.Convert"/>).</summary>
     internal (Tensor Parameter, Tensor? Copy) Convert(KeyMapEntry entry, KeyMap map, Tensor tensor) =>
         Quantization is { } plan ? plan.Convert(entry, map, tensor, Device ?? TorchSharp.torch.CPU, TypeOf(entry)) : (tensor, null);

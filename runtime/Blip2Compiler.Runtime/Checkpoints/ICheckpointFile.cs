@@ -34,4 +34,8 @@ internal interface ICheckpointFile : IDisposable
     /// <summary>Fills <paramref name="destination"/> with the tensor's elements from <paramref name="firstElement"/> on,
     /// in <paramref name="to"/>.</summary>
     void ReadElements(TensorInfo info, long firstElement, Span<byte> destination, ScalarType to, byte[] scratch);
+
+    /// <summary>Drops the file's pages in [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>)
+    /// (length 0: to the end) from the page cache, those no process maps (<see cref="FileCache"/>).</summary>
+    void DropCached(long offset, long length);
 }

@@ -136,6 +136,11 @@ public sealed class SafetensorsFile : ICheckpointFile
     void ICheckpointFile.ReadElements(TensorInfo info, long firstElement, Span<byte> destination, ScalarType to, byte[] scratch) =>
         ReadElements(info, firstElement, destination, to, scratch);
 
+    void ICheckpointFile.DropCached(long offset, long length)
+    {
+        if (_handle is { } handle) FileCache.Drop(handle, offset, length);
+    }
+
     /// <summary>Can <see cref="ReadElements"/> deliver this tensor in <paramref name="to"/>?</summary>
     internal bool CanReadElements(TensorInfo info, ScalarType to) => info.DType == to || FloatConversion.Supports(info.DType, to);
 

@@ -44,6 +44,18 @@ public sealed record Blip2LoadOptions
     /// </summary>
     public bool ZeroCopy { get; init; } = true;
 
+    /// <summary>
+    /// Leave the checkpoint file's pages in the operating system's page cache after the load. Off by default: what the
+    /// loader reads into new memory (a converted or fused parameter, every parameter with <see cref="ZeroCopy"/> off)
+    /// leaves the cache as soon as its parameter is built, and the rest of the files when the load is done, all but the
+    /// pages zero-copy parameters map (those are the parameters). So the load holds the parameters and nothing of the
+    /// source, and on a VM whose new memory is slow to touch the freed pages become the next parameters' memory:
+    /// opt-2.7b from a cached float32 file into bfloat16 in 0.6-0.7× the time (2.0-2.4× <c>cat</c> against 3.4-3.7×; bench/RESULTS.md, session 8). The price
+    /// is the next load of the same file, which reads the dropped part from disk again. Set true when the same
+    /// checkpoint is loaded again and again by short-lived processes (the CLI's one-shot commands do).
+    /// </summary>
+    public bool KeepFileCache { get; init; }
+
     /// <summary>The checkpoint's config.json when the caller has read it already (<see cref="CheckpointConfig.Read"/>,
     /// to pick the class with <see cref="CompiledConfig.FindMatch{T}"/>): the load checks it instead of reading the file
     /// again. Null: the load reads the folder's own.</summary>

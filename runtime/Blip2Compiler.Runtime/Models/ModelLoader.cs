@@ -22,7 +22,7 @@ public static class ModelLoader
         ConfigGuard.EnsureMatches(config, info);
         options.QuantizationPlan?.EnsureSupported(keyMap, options.DType, device);
         using var checkpoint = Checkpoint.Open(checkpointDirectory);
-        var loaded = CheckpointLoader.Load(checkpoint, keyMap, new CheckpointReadOptions(options.DType, device) { Quantization = options.QuantizationPlan, ZeroCopy = options.ZeroCopy });
+        var loaded = CheckpointLoader.Load(checkpoint, keyMap, new CheckpointReadOptions(options.DType, device) { Quantization = options.QuantizationPlan, ZeroCopy = options.ZeroCopy, KeepFileCache = options.KeepFileCache });
         return Construct(loaded, keyMap, device, options.DType, checkpointDirectory, config, create);
     }
 

@@ -95,7 +95,7 @@ internal static class ServeCommand
     {
         var directory = run.Model is { } given ? ModelLocation.Resolve(given, run.Environment) : ModelCatalog.BundledCheckpoint(ModelCatalog.TinyOpt);
         var compiled = ModelCatalog.Resolve(directory);
-        var model = compiled.Load(directory, run.LoadOptions() with { ZeroCopy = settings.ZeroCopy });
+        var model = compiled.Load(directory, run.LoadOptions(dropFileCache: true) with { ZeroCopy = settings.ZeroCopy });
         if (run.Model is null)
             run.Error.WriteLine($"blip2: note: serving the bundled tiny checkpoint {ModelCatalog.TinyOpt}: RANDOM WEIGHTS, the output is meaningless; pass --model <folder> for a real checkpoint");
         try

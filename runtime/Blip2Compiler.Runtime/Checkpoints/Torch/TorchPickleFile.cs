@@ -239,6 +239,11 @@ internal sealed class TorchPickleFile : ICheckpointFile
         return true;
     }
 
+    public void DropCached(long offset, long length)
+    {
+        if (_handle is { } handle) FileCache.Drop(handle, offset, length);
+    }
+
     public void Dispose()
     {
         _handle?.Dispose();
