@@ -14,7 +14,7 @@
 # env: OUT (results folder; default bench/out/gpu-session), PYTHON (python3), BENCH_TAR (.devcarry/bench.tar.xz),
 #      CONFIG (opt-2.7b), DTYPE (float16), WARMUP (3), ITERATIONS (5), COMPILE (1: the reference's compiled caption),
 #      T5=1 also runs the Flan-T5-XL bfloat16 caption (both sides, ours eager and with graphs; ~1.5 min more),
-#      ISSUE15 (1), QUANT (1): which parts run.
+#      ISSUE15 (1), QUANT (1), LOAD (0: issue 18's load to cuda, ~4 minutes; LOAD_DIR for its 15 GB files): which parts run.
 # Results: env.txt, stages.tsv (stage, exit status, seconds), shim-build.log, shim-check.jsonl, and per config the
 # run-gpu.sh outputs (ours.jsonl, ours-cuda-graphs.jsonl, hf.jsonl, table.md, table-cuda-graphs.md); quant/:
 # kernels.jsonl (each route's ms and "exact"), ours.jsonl, hf-bnb.jsonl, table.md.
@@ -130,6 +130,18 @@ if [[ ${QUANT:-1} == 1 ]]; then
     "$PY" bench/quant_compare.py "$OUT/quant/ours.jsonl" "$OUT/quant/hf-bnb.jsonl" | tee "$OUT/quant/table.md" >&2
     grep -h '"exact": false' "$OUT/quant/kernels.jsonl" >&2 && echo "a libtorch weight-only route is outside its tolerance (above)" >&2
   fi
+fi
+
+# --- 6. issue 18 (LOAD=1, off by default: ~4 minutes more): loading to the GPU against cat of the same files ---------
+# A float32 opt-2.7b checkpoint written once per layout (15 GB, one file and 4 shards, under LOAD_DIR), loaded to cuda
+# in float16: load time against the cat right before it, and the host's peak RSS (at most one float16 parameter per
+# loader thread, never the float32 model).
+if [[ ${LOAD:-0} == 1 && ( -n $OURS_BIN || $DRY == 1 ) ]]; then
+  TORCH_LIB=${TORCH_LIB:-$("$PY" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))' 2>/dev/null || echo "<torch/lib>")}
+  BIN=${OURS_BIN:-$OURS_DIR/Blip2Compiler.Bench}
+  mkdir -p "$OUT/load" "${LOAD_DIR:-/tmp}"
+  to "$OUT/load/load-cuda.jsonl" "load cuda float16" 420 env BLIP2_LIBTORCH="$TORCH_LIB" "$BIN" load --config "$CONFIG" --device cuda \
+    --dtypes float16 --warmup 0 --iterations 1 --dir "${LOAD_DIR:-/tmp}"
 fi
 
 [[ $DRY == 0 ]] && { echo "stages (name, exit, seconds):"; cat "$OUT/stages.tsv"; } >&2

@@ -76,14 +76,35 @@ public sealed class Checkpoint : IDisposable
     {
         var file = File(key);
         var info = file.Info(key);
-        file.DropCached(info.DataOffset, info.ByteLength);
+        if (info.ByteLength > 0) file.DropCached(info.DataOffset, info.ByteLength);
     }
 
-    /// <summary>Drops every file of the checkpoint from the page cache, all but the pages a zero-copy parameter maps
-    /// (<see cref="FileCache"/>).</summary>
-    internal void DropCached()
+    /// <summary>Drops the checkpoint's tensors from the page cache, all but those at <paramref name="kept"/> positions
+    /// (<see cref="Position"/>: what zero-copy parameters map, and every key over the same bytes): each run of
+    /// neighbouring tensors in a file in one range, so the folios two of them share go too (<see cref="FileCache"/>).</summary>
+    internal void DropCachedExcept(IReadOnlySet<(int File, long Offset)> kept)
     {
-        foreach (var file in _files) file.DropCached(0, 0);
+        for (var index = 0; index < _files.Count; index++)
+        {
+            var file = _files[index];
+            // The first run from the file's start (its header), the last to its end: a folio that holds the file's
+            // first or last byte may reach past the first or last tensor.
+            long start = -1, end = -1;
+            var first = true;
+            foreach (var info in file.Keys.Select(file.Info).OrderBy(i => i.DataOffset))
+            {
+                if (kept.Contains((index, info.DataOffset)))
+                {
+                    if (start >= 0 && end > start) file.DropCached(start, end - start);
+                    start = -1;
+                    first = false;
+                    continue;
+                }
+                if (start < 0) start = first ? 0 : info.DataOffset;
+                end = Math.Max(end, info.DataOffset + info.ByteLength);
+            }
+            if (start >= 0) file.DropCached(start, 0);
+        }
     }
 
     /// <summary>Where a tensor's bytes lie, for reading in file order: the file's place in <see cref="Files"/>, then

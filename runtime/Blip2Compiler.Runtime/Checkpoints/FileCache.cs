@@ -21,7 +21,9 @@ namespace Blip2Compiler.Checkpoints;
 /// part from disk (here the 15 GB in 14.7 s against 2.05 s from the cache).
 /// The kernel drops whole folios only (here up to 2 MiB each, so a range of 1 MiB drops almost nothing: 78 MB of
 /// 1 GB in 1 MiB ranges, 992 MB in 64 MiB ones); the loader therefore drops each parameter's whole source range and,
-/// at the end, each file whole. Linux only; elsewhere, or where the file system keeps its pages (tmpfs), nothing happens.
+/// at the end, each run of neighbouring tensors no zero-copy parameter maps, in one range (the folios two tensors
+/// share). Mapped ranges are never advised: the kernel keeps their pages but would move them to its inactive list.
+/// Linux only; elsewhere, or where the file system keeps its pages (tmpfs), nothing happens.
 /// </remarks>
 internal static partial class FileCache
 {

@@ -99,6 +99,52 @@ public class FileCacheTests : IDisposable
         Assert.Equal((0L, 0L, 0L), seen[2]);
     }
 
+    /// <summary>A key two parameters read (as a tied table may be) stays cached until the second is built: the first
+    /// one's drop does not send the second to the disk.</summary>
+    [Fact]
+    public void AKeyTwoParametersReadStaysCachedUntilTheLastOfThemIsBuilt()
+    {
+        Store("a.table", 8);
+        Store("b.weight", 3);
+        using var checkpoint = SaveCached();
+        var shape = _stored["a.table"].shape;
+        var map = new KeyMap(
+        [
+            new("input.table", shape, [new ParamSource(SourceKind.Copy, "a.table")]),
+            new("output.table", shape, [new ParamSource(SourceKind.Copy, "a.table")]),
+            Copy("b.weight", _stored["b.weight"]),
+        ], []);
+        var seen = new List<long>();
+        var options = new CheckpointReadOptions(ScalarType.BFloat16) { Parallelism = 1, OnAllocated = _ => seen.Add(Interior(checkpoint, "a.table")) };
+        using var loaded = CheckpointLoader.Load(checkpoint, map, options);
+        Assert.Equal(3, seen.Count);
+        Assert.True(seen[1] > 0, "the table left the cache before its second reader was built");
+        Assert.Equal(0, seen[2]);
+        Assert.Equal(0, ResidentPages(0, new FileInfo(FilePath).Length));
+        using var scope = torch.NewDisposeScope();
+        TensorAssert.Identical(_stored["a.table"].to(ScalarType.BFloat16), loaded["output.table"]);
+    }
+
+    /// <summary>A torch.save archive (pytorch_model.bin) converted: nothing of it stays cached either, its zip headers
+    /// included.</summary>
+    [Fact]
+    public void ATorchSaveArchiveConvertedLeavesNothingInTheCache()
+    {
+        Store("a.weight", 4);
+        Store("b.weight", 3);
+        var path = Path.Combine(_dir, Checkpoint.PyTorchFileName);
+        TorchSaveWriter.Write(path, _stored);
+        using (var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite))
+            file.Flush(flushToDisk: true);
+        File.ReadAllBytes(path);
+        using var checkpoint = Checkpoint.Open(_dir);
+        var map = new KeyMap(_stored.Select(kv => Copy(kv.Key, kv.Value)).ToList(), []);
+        using var loaded = CheckpointLoader.Load(checkpoint, map, new CheckpointReadOptions(ScalarType.Float16) { Parallelism = 2 });
+        Assert.Equal(0, ResidentPages(0, new FileInfo(path).Length, path));
+        using var scope = torch.NewDisposeScope();
+        foreach (var (key, stored) in _stored) TensorAssert.Identical(stored.to(ScalarType.Float16), loaded[key]);
+    }
+
     /// <summary>A float32 load: the unfused parameters are the file's pages, mapped, and stay cached (they are the
     /// parameters); the fused parameter, read into new memory, takes its sources out of the cache.</summary>
     [Fact]
@@ -162,12 +208,12 @@ public class FileCacheTests : IDisposable
 
     /// <summary>How many pages of the file's [<paramref name="offset"/>, + <paramref name="length"/>) are in the page
     /// cache: <c>mincore</c> over a shared read-only mapping of them, which reports without faulting anything in.</summary>
-    private long ResidentPages(long offset, long length)
+    private long ResidentPages(long offset, long length, string? path = null)
     {
         var page = Environment.SystemPageSize;
         var first = offset / page * page;
         var bytes = (nuint)(offset + length - first);
-        using var handle = File.OpenHandle(FilePath);
+        using var handle = File.OpenHandle(path ?? FilePath);
         var address = Mmap(0, bytes, ProtRead, MapShared, (int)handle.DangerousGetHandle(), first);
         Assert.True(-1 != (long)address, $"mmap [{first}, +{bytes}) failed: errno {Marshal.GetLastPInvokeError()}");
         try
