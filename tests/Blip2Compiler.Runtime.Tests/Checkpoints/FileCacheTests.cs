@@ -40,6 +40,10 @@ public class FileCacheTests : IDisposable
 
     private static KeyMapEntry Copy(string key, Tensor like) => new(key, like.shape, [new ParamSource(SourceKind.Copy, key)]);
 
+    /// <summary>b.qk.weight: the stored b.q.weight and c.k.weight fused (q|k), as an attention's projections are.</summary>
+    private KeyMapEntry FusedQk() =>
+        new("b.qk.weight", [2 * _stored["b.q.weight"].shape[0], 1024], [new ParamSource(SourceKind.Concat, "b.q.weight", "c.k.weight")]);
+
     /// <summary>Writes the tensors, syncs the file (dirty pages stay cached whatever is advised) and reads it whole, so
     /// every page is cached and clean when the load starts.</summary>
     private Checkpoint SaveCached()
@@ -82,7 +86,7 @@ public class FileCacheTests : IDisposable
         var map = new KeyMap(
         [
             Copy("a.first.weight", _stored["a.first.weight"]),
-            new("b.qk.weight", [2 * _stored["b.q.weight"].shape[0], 1024], [new ParamSource(SourceKind.Concat, "b.q.weight", "c.k.weight")]),
+            FusedQk(),
             Copy("d.last.weight", _stored["d.last.weight"]),
         ], []);
         var seen = new List<(long First, long Q, long K)>();
@@ -157,7 +161,7 @@ public class FileCacheTests : IDisposable
         var map = new KeyMap(
         [
             Copy("a.mapped.weight", _stored["a.mapped.weight"]),
-            new("b.qk.weight", [2 * _stored["b.q.weight"].shape[0], 1024], [new ParamSource(SourceKind.Concat, "b.q.weight", "c.k.weight")]),
+            FusedQk(),
         ], []);
         using var loaded = CheckpointLoader.Load(checkpoint, map, new CheckpointReadOptions { Parallelism = 2 });
         var mapped = checkpoint.Info("a.mapped.weight");
