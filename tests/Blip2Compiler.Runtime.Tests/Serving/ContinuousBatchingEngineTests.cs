@@ -106,18 +106,47 @@ public class ContinuousBatchingEngineTests(ServingModels models) : IClassFixture
     {
         await using var engine = new ContinuousBatchingEngine(models.Captioner, new EngineOptions { MaxBatch = 2 });
         using var leave = new CancellationTokenSource();
+        using var bStreaming = new ManualResetEventSlim();
+        using var aQueued = new ManualResetEventSlim();
+        using var bothRunning = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
         var longA = Greedy(0) with { Options = new() { MaxNewTokens = 55, MinNewTokens = 55 } };
-        // B is a slow reader (its streaming callback sleeps), so it is still running when A joins; A joins late, so
-        // it has most of its tokens to go when B leaves.
-        var longB = Greedy(1) with { Options = new() { MaxNewTokens = 55, MinNewTokens = 55 }, OnText = (_, _) => Thread.Sleep(5) };
+        // B holds the loop (its streaming callback waits) at its first text until A is queued, and again once A is
+        // running until the test has queued C and cancelled B: so B is running when A joins and when it is cancelled,
+        // however slow the machine (a reader sleeping 5 ms a token could be read to its end by a starved test thread).
+        var longB = Greedy(1) with
+        {
+            Options = new() { MaxNewTokens = 55, MinNewTokens = 55 },
+            OnText = (_, _) =>
+            {
+                bStreaming.Set();
+                aQueued.Wait();
+                if (engine.Statistics.RunningRows == 2 && !bothRunning.IsSet)
+                {
+                    bothRunning.Set();
+                    release.Wait();
+                }
+            },
+        };
         var shortC = Greedy(2) with { Options = new() { MaxNewTokens = 3 } };
         var b = engine.GenerateAsync(longB, leave.Token);
-        while (engine.Statistics.RunningRows < 1 && !b.IsCompleted) await Task.Delay(1);
-        var a = engine.GenerateAsync(longA);
-        while (engine.Statistics.RunningRows < 2 && !a.IsCompleted) await Task.Delay(1);
-        var c = engine.GenerateAsync(shortC);   // waits: both rows are taken
-        Assert.Equal(1, engine.Statistics.QueueDepth);
-        leave.Cancel();
+        Task<EngineCompletion> a, c;
+        try
+        {
+            Assert.True(bStreaming.Wait(TimeSpan.FromSeconds(60)), "B never streamed");
+            a = engine.GenerateAsync(longA);
+            aQueued.Set();
+            Assert.True(bothRunning.Wait(TimeSpan.FromSeconds(60)), "A never joined B");
+            c = engine.GenerateAsync(shortC);   // waits: both rows are taken
+            Assert.Equal(1, engine.Statistics.QueueDepth);
+            leave.Cancel();
+        }
+        finally
+        {
+            // Whatever failed above, the loop is let go, so the engine can stop.
+            aQueued.Set();
+            release.Set();
+        }
         // C takes B's row at once and finishes in a few steps while A still has more than 30 tokens to go.
         await c;
         Assert.False(a.IsCompleted, "the long request finished before the one that took the cancelled row");
