@@ -24,7 +24,7 @@ namespace Blip2Compiler.Checkpoints;
 /// more than one float16 parameter per loader thread on the host. Parameters load in parallel, one loader thread per
 /// core, taken in file order so the file is read front to back. A parameter's source bytes, once read, are dropped
 /// from the page cache, and every file once the load is done, except what zero-copy parameters map
-/// (<see cref="FileCache"/>, <see cref="CheckpointReadOptions.KeepFileCache"/>).
+/// (<see cref="SourceRelease"/>, <see cref="CheckpointReadOptions.KeepFileCache"/>).
 /// </remarks>
 public static class CheckpointLoader
 {
@@ -46,15 +46,7 @@ public static class CheckpointLoader
         var loaded = new Tensor?[entries.Count];
         var copies = new Tensor?[entries.Count];
         var failures = new ConcurrentQueue<(int Rank, Exception Error)>();
-        // How many parameters still read each tensor's bytes, by where they lie (one, unless two parameters share a key,
-        // or two keys one torch.save storage, as tied tables may): they leave the page cache when the last of them is
-        // built, so none reads them back from disk.
-        var readers = new ConcurrentDictionary<(int File, long Offset), int>();
-        foreach (var source in report.Used.Values)
-            foreach (var key in source.Keys) readers.AddOrUpdate(checkpoint.Position(key), 1, (_, n) => n + 1);
-        // Bytes a zero-copy parameter maps: never advised away (the kernel would keep their pages, but would also move
-        // them to its inactive list, the first to be reclaimed).
-        var mapped = new ConcurrentDictionary<(int File, long Offset), bool>();
+        var release = options.KeepFileCache ? null : new SourceRelease(checkpoint, report.Used.Values);
         var next = -1;
         var failed = 0;
 
@@ -73,7 +65,7 @@ public static class CheckpointLoader
                     if (treatment == QuantizationPlan.Treatment.Quantize && CanQuantizeWhileReading(checkpoint, source))
                     {
                         loaded[order[rank]] = QuantizeWhileReading(checkpoint, entry, source, options.Quantization!, device, scratch, ref rows, options.OnAllocated);
-                        DropRead(checkpoint, source, readers, mapped, options);
+                        release?.Built(source, mapped: false);
                         continue;
                     }
                     // A weight to quantize is read as float32 on the host, whatever the device: it is quantized there
@@ -81,9 +73,7 @@ public static class CheckpointLoader
                     var (tensor, isMapped) = treatment == QuantizationPlan.Treatment.Keep
                         ? Materialize(checkpoint, entry, source, options.TypeOf(entry), device, options.ZeroCopy, scratch, options.OnAllocated)
                         : Materialize(checkpoint, entry, source, ScalarType.Float32, torch.CPU, options.ZeroCopy, scratch, options.OnAllocated);
-                    if (isMapped)
-                        foreach (var key in source.Keys) mapped[checkpoint.Position(key)] = true;
-                    DropRead(checkpoint, source, readers, mapped, options);
+                    release?.Built(source, isMapped);
                     // Quantized as soon as it is read, on this loader thread: one float tensor per thread at a time.
                     (loaded[order[rank]], copies[order[rank]]) = options.Convert(entry, map, tensor);
                 }
@@ -105,8 +95,7 @@ public static class CheckpointLoader
                 if (tensor is not null) QuantizedWeights.Dispose(tensor);
             ExceptionDispatchInfo.Throw(failures.MinBy(f => f.Rank).Error);
         }
-        // The pages each parameter's drop left: folios that straddle two tensors, and keys the model does not use.
-        if (!options.KeepFileCache) checkpoint.DropCachedExcept(mapped.Keys.ToHashSet());
+        release?.Finish();
         var parameters = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         for (var i = 0; i < entries.Count; i++)
         {
@@ -114,20 +103,6 @@ public static class CheckpointLoader
             if (copies[i] is { } copy) parameters[entries[i].Parameter + QuantizationPlan.CopySuffix] = copy;
         }
         return new ParameterSet(parameters, report);
-    }
-
-    /// <summary>A parameter's source bytes, read into new memory, leave the page cache as soon as it is built (each key
-    /// once no other parameter still has to read it): their pages are the next parameters' memory
-    /// (<see cref="FileCache"/>: why, with the numbers).</summary>
-    private static void DropRead(Checkpoint checkpoint, ParamSource source, ConcurrentDictionary<(int File, long Offset), int> readers,
-        ConcurrentDictionary<(int File, long Offset), bool> mapped, CheckpointReadOptions options)
-    {
-        if (options.KeepFileCache) return;
-        foreach (var key in source.Keys)
-        {
-            var position = checkpoint.Position(key);
-            if (readers.AddOrUpdate(position, 0, (_, n) => n - 1) == 0 && !mapped.ContainsKey(position)) checkpoint.DropCached(key);
-        }
     }
 
     /// <summary>Float rows read per step when quantizing while reading: 4 MiB, a few rows of any layer, per thread.</summary>
